@@ -1,0 +1,227 @@
+//! The command-line interface.
+
+use crate::{bench, load, output};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use models::RunSummary;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// meshsim runs real libp2p GossipSub peers (the unmodified `libp2p-gossipsub`
+/// crate inside real `libp2p-swarm` swarms) over a virtual network in virtual
+/// time. The same experiment file and seed always give the same results.
+#[derive(Parser)]
+#[command(name = "meshsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one experiment and print its summary.
+    ///
+    /// Examples:
+    ///   meshsim run                                   # the built-in quickstart (200 peers, 60 s)
+    ///   meshsim run experiments/quickstart.toml --seed 7 --json
+    ///   meshsim run --set peers=500 --set gossipsub.mesh_n=8
+    #[command(verbatim_doc_comment)]
+    Run {
+        /// Experiment file (TOML). Without it, the built-in quickstart runs.
+        file: Option<PathBuf>,
+        /// Master seed (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override any key by its dotted path, e.g. `--set gossipsub.mesh_n=8`. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Output directory (default: results/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the summary as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write no files.
+        #[arg(long)]
+        no_write: bool,
+    },
+    /// Benchmark the engine on the DESIGN.md section 4 scenario (degree 8,
+    /// uniform 20-80 ms, 1 msg/s of 1 KiB, 62 simulated s), signed and
+    /// unsigned: wall time, simulated/wall ratio, events/s, peak memory.
+    /// Each case runs in its own process so peak memory is its own.
+    Bench {
+        /// Peer counts to run.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        peers: Vec<u32>,
+        /// Signing modes to run: ed25519, none.
+        #[arg(long, value_delimiter = ',', default_value = "none,ed25519")]
+        signing: Vec<String>,
+        /// Simulated seconds.
+        #[arg(long, default_value_t = 62.0)]
+        seconds: f64,
+        /// Print results as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// (internal) Run one benchmark case and print JSON.
+    #[command(hide = true)]
+    BenchOne {
+        #[arg(long)]
+        peers: u32,
+        #[arg(long)]
+        signing: String,
+        #[arg(long)]
+        seconds: f64,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Run {
+            file,
+            seed,
+            sets,
+            out,
+            json,
+            no_write,
+        } => cmd_run(file.as_deref(), seed, &sets, out, json, no_write),
+        Cmd::Bench {
+            peers,
+            signing,
+            seconds,
+            json,
+        } => bench::cmd_bench(&peers, &signing, seconds, json),
+        Cmd::BenchOne {
+            peers,
+            signing,
+            seconds,
+        } => bench::cmd_bench_one(peers, &signing, seconds),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(ie) = e.downcast_ref::<load::InputError>() {
+                eprintln!("error: {ie}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn cmd_run(
+    file: Option<&Path>,
+    seed: Option<u64>,
+    sets: &[String],
+    out: Option<PathBuf>,
+    json: bool,
+    no_write: bool,
+) -> anyhow::Result<ExitCode> {
+    let (exp, label) = load::load(file, sets)?;
+    let seed = seed.unwrap_or(exp.seed);
+    let wall = std::time::Instant::now();
+    let result = models::run(&exp, seed, sim::EntropyMode::Seeded);
+    let wall_s = wall.elapsed().as_secs_f64();
+    let mut summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let mut cmd = format!(
+                "meshsim run {} --seed {seed}",
+                file.map_or(String::new(), |f| f.display().to_string())
+            );
+            for s in sets {
+                cmd.push_str(&format!(" --set {s}"));
+            }
+            anyhow::bail!("{e}\nnote: rerun with `{cmd}`");
+        }
+    };
+    summary.wall_seconds = wall_s;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    if !no_write {
+        let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+        write_run(&dir, &exp, &label, seed, &summary)
+            .with_context(|| format!("writing {}", dir.display()))?;
+        if !json {
+            println!(
+                "  results               {}/ (experiment.toml, meta.json, runs.csv)",
+                dir.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_run(
+    dir: &Path,
+    exp: &models::Experiment,
+    label: &str,
+    seed: u64,
+    s: &RunSummary,
+) -> anyhow::Result<()> {
+    let as_run = toml::to_string_pretty(exp)?;
+    let exp_hash = blake3::hash(as_run.as_bytes()).to_hex()[..16].to_string();
+    output::write_atomic(&dir.join("experiment.toml"), as_run.as_bytes())?;
+    let meta = serde_json::json!({
+        "meshsim_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": output::git_commit(),
+        "experiment_file": label,
+        "experiment_hash": exp_hash,
+        "seed": seed,
+        "trace_hash": s.trace_hash,
+    });
+    output::write_atomic(
+        &dir.join("meta.json"),
+        serde_json::to_string_pretty(&meta)?.as_bytes(),
+    )?;
+    let run_id = format!("{}-s{seed}", exp.name);
+    output::write_atomic(
+        &dir.join("runs.csv"),
+        &output::runs_csv(&[(run_id, s.clone())])?,
+    )?;
+    Ok(())
+}
+
+fn print_summary(s: &RunSummary) {
+    println!("meshsim run: {} (seed {})", s.experiment, s.seed);
+    println!("  peers                 {}", s.peers);
+    println!(
+        "  simulated / wall      {:.1} s / {:.2} s  ({:.1}x real time)",
+        s.sim_seconds,
+        s.wall_seconds,
+        s.sim_seconds / s.wall_seconds.max(1e-9)
+    );
+    println!(
+        "  delivery              {:.4}  ({} of {} deliveries, {} messages)",
+        s.delivery_ratio, s.deliveries, s.deliveries_expected, s.messages_published
+    );
+    println!(
+        "  latency ms            p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        s.latency_ms.p50, s.latency_ms.p90, s.latency_ms.p99, s.latency_ms.max
+    );
+    println!("  duplicates/delivery   {:.2}", s.duplicates_per_delivery);
+    println!("  bytes sent per peer   {:.0}", s.bytes_sent_per_peer);
+    println!(
+        "  mesh degree           min {:.0}  mean {:.2}  max {:.0}",
+        s.mesh_degree.min, s.mesh_degree.mean, s.mesh_degree.max
+    );
+    println!(
+        "  control               GRAFT {}  PRUNE {}  IHAVE {}  IWANT {}  IDONTWANT {}",
+        s.graft, s.prune, s.ihave, s.iwant, s.idontwant
+    );
+    if s.initial_components > 1 {
+        println!(
+            "  WARNING               the initial graph has {} components (not connected)",
+            s.initial_components
+        );
+    }
+    println!("  events                {}", s.events);
+    println!("  trace hash            {}", s.trace_hash);
+}

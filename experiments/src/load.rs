@@ -1,0 +1,189 @@
+//! Loading experiment files: TOML, `--set` overrides, and errors that name
+//! the file, the key path, the value and what is allowed.
+
+use models::spec::Experiment;
+use std::path::{Path, PathBuf};
+
+/// A problem with the experiment the user gave us (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file cannot be read.
+    #[error("{file}: cannot read the experiment file: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{file}: not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A `--set` is malformed.
+    #[error("--set {arg:?}: {message}")]
+    Set {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key has a bad type or is unknown.
+    #[error("{file}: `{key}`: {message}")]
+    Key {
+        /// The file.
+        file: String,
+        /// Dotted key path.
+        key: String,
+        /// What is wrong (serde's words: the value found and what was expected).
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{file}: {source}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The key, value and what is allowed.
+        source: models::spec::SpecError,
+    },
+}
+
+/// The built-in default experiment (the same as `experiments/quickstart.toml`).
+pub const QUICKSTART: &str = include_str!("../quickstart.toml");
+
+/// Loads `file` (or the built-in quickstart), applies `--set` overrides, validates.
+pub fn load(file: Option<&Path>, sets: &[String]) -> Result<(Experiment, String), InputError> {
+    let (label, text) = match file {
+        Some(f) => (
+            f.display().to_string(),
+            std::fs::read_to_string(f).map_err(|source| InputError::Read {
+                file: f.to_path_buf(),
+                source,
+            })?,
+        ),
+        None => ("<built-in quickstart>".to_string(), QUICKSTART.to_string()),
+    };
+    let exp = parse(&label, &text, sets)?;
+    Ok((exp, label))
+}
+
+/// Parses experiment text labelled `label`, applies overrides, validates.
+pub fn parse(label: &str, text: &str, sets: &[String]) -> Result<Experiment, InputError> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| InputError::Syntax {
+            file: label.to_string(),
+            message: e.to_string().trim().to_string(),
+        })?;
+    for s in sets {
+        apply_set(&mut table, s)?;
+    }
+    let exp: Experiment =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            InputError::Key {
+                file: label.to_string(),
+                key: if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                message: e.into_inner().to_string(),
+            }
+        })?;
+    exp.validate().map_err(|source| InputError::Invalid {
+        file: label.to_string(),
+        source,
+    })?;
+    Ok(exp)
+}
+
+/// Applies one `KEY=VALUE` (dotted key path; VALUE as TOML, or a bare string).
+pub fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), InputError> {
+    let bad = |m: &str| InputError::Set {
+        arg: arg.to_string(),
+        message: m.to_string(),
+    };
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE, e.g. gossipsub.mesh_n=8"))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| {
+        p.is_empty()
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }) {
+        return Err(bad(
+            "the key must be a dotted path of names, e.g. gossipsub.mesh_n",
+        ));
+    }
+    let value = parse_value(value.trim());
+    let mut t = table;
+    for p in &parts[..parts.len() - 1] {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(bad(&format!("`{p}` is not a table, so it has no keys"))),
+        };
+    }
+    t.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+fn parse_value(v: &str) -> toml::Value {
+    let doc = format!("v = {v}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(v.to_string())),
+        Err(_) => toml::Value::String(v.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quickstart_parses() {
+        let e = parse("q", QUICKSTART, &[]).unwrap();
+        assert_eq!(e.peers, 200);
+    }
+
+    #[test]
+    fn set_overrides_nested_keys() {
+        let e = parse(
+            "q",
+            QUICKSTART,
+            &["gossipsub.mesh_n=8".into(), "peers=50".into()],
+        )
+        .unwrap();
+        assert_eq!(e.gossipsub.mesh_n, Some(8));
+        assert_eq!(e.peers, 50);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse("f.toml", "peers = \"many\"", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("f.toml") && e.contains("`peers`") && e.contains("many"),
+            "{e}"
+        );
+        let e = parse("f.toml", "[gossipsub]\nmesh_nn = 3", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("gossipsub") && e.contains("mesh_nn") && e.contains("mesh_n_low"),
+            "{e}"
+        );
+    }
+}

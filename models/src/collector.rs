@@ -1,0 +1,199 @@
+//! What a run measures, and the trace hash that proves determinism.
+//!
+//! The trace hash is a BLAKE3 hash over one fixed-size record per traced
+//! event: every first delivery (virtual time, peer, message), connection
+//! open and close, remote subscription, publish, and at the end each peer's
+//! sorted mesh. ConnectionIds and other process-wide counters stay out of it.
+
+use crate::wire::{RpcSummary, WireDecoder};
+use libp2p_identity::PeerId;
+use std::collections::BTreeMap;
+
+/// Record kinds in the trace.
+#[derive(Clone, Copy, Debug)]
+#[repr(u8)]
+pub enum Rec {
+    /// A message published: (publisher, message seq).
+    Publish = 1,
+    /// A first delivery: (peer, message seq).
+    Delivery = 2,
+    /// Connection established: (peer, remote).
+    ConnOpen = 3,
+    /// Connection closed: (peer, remote).
+    ConnClose = 4,
+    /// A remote subscribed: (peer, remote).
+    Subscribed = 5,
+    /// Final mesh entry: (peer, mesh member).
+    Mesh = 6,
+    /// A scenario action: (kind, argument).
+    Action = 7,
+}
+
+/// One published message.
+#[derive(Clone, Debug)]
+pub struct MsgRecord {
+    /// Publisher peer.
+    pub publisher: u32,
+    /// Topic index.
+    pub topic: u32,
+    /// Publish time, ns.
+    pub published_ns: u64,
+    /// Subscribers (other than the publisher) that should receive it.
+    pub expected: u32,
+    /// Subscribers that did.
+    pub delivered: u32,
+    /// Copies received on the wire (first deliveries and duplicates).
+    pub copies: u32,
+}
+
+/// Run-wide counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// First deliveries.
+    pub deliveries: u64,
+    /// Published-message copies received on the wire.
+    pub copies_received: u64,
+    /// Connections established (counted at both ends).
+    pub connection_events_open: u64,
+    /// Connections closed (counted at both ends).
+    pub connection_events_closed: u64,
+    /// Dials that failed.
+    pub dial_failures: u64,
+    /// Publishes GossipSub refused (e.g. no peers).
+    pub publish_errors: u64,
+    /// Control messages seen on the wire.
+    pub ihave: u64,
+    /// IWANT entries.
+    pub iwant: u64,
+    /// GRAFT entries.
+    pub graft: u64,
+    /// PRUNE entries.
+    pub prune: u64,
+    /// IDONTWANT entries.
+    pub idontwant: u64,
+    /// Trace records.
+    pub trace_records: u64,
+}
+
+/// Collects a run's measurements.
+pub struct Collector {
+    trace: blake3::Hasher,
+    peer_index: BTreeMap<PeerId, u32>,
+    /// Every published message, by sequence number.
+    pub messages: Vec<MsgRecord>,
+    /// First-delivery latencies, ns.
+    pub latencies_ns: Vec<u64>,
+    /// Counters.
+    pub counters: Counters,
+    wire: WireDecoder,
+}
+
+impl Collector {
+    /// A collector that knows the peer ids of all peers.
+    pub fn new(peer_ids: &[PeerId]) -> Collector {
+        Collector {
+            trace: blake3::Hasher::new(),
+            peer_index: peer_ids
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (*p, i as u32))
+                .collect(),
+            messages: Vec::new(),
+            latencies_ns: Vec::new(),
+            counters: Counters::default(),
+            wire: WireDecoder::default(),
+        }
+    }
+
+    fn now() -> u64 {
+        sim::clock::now_ns().unwrap_or(0)
+    }
+
+    /// Adds a record to the trace hash.
+    pub fn record(&mut self, kind: Rec, a: u64, b: u64) {
+        let mut r = [0u8; 25];
+        r[0] = kind as u8;
+        r[1..9].copy_from_slice(&Self::now().to_le_bytes());
+        r[9..17].copy_from_slice(&a.to_le_bytes());
+        r[17..25].copy_from_slice(&b.to_le_bytes());
+        self.trace.update(&r);
+        self.counters.trace_records += 1;
+    }
+
+    /// The trace hash so far (hex, 32 characters).
+    pub fn trace_hash(&self) -> String {
+        let h = self.trace.finalize();
+        h.to_hex()[..32].to_string()
+    }
+
+    fn index_of(&self, p: &PeerId) -> u64 {
+        self.peer_index.get(p).map_or(u64::MAX, |&i| u64::from(i))
+    }
+
+    /// A message was published.
+    pub fn on_publish(&mut self, rec: MsgRecord) -> u64 {
+        let seq = self.messages.len() as u64;
+        self.record(Rec::Publish, u64::from(rec.publisher), seq);
+        self.messages.push(rec);
+        seq
+    }
+
+    /// GossipSub delivered a message to `peer`'s application.
+    pub fn on_delivery(&mut self, peer: u32, data: &[u8]) {
+        let Some(seq) = data
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        else {
+            return;
+        };
+        self.record(Rec::Delivery, u64::from(peer), seq);
+        let now = Self::now();
+        if let Some(m) = self.messages.get_mut(seq as usize) {
+            m.delivered += 1;
+            self.latencies_ns.push(now.saturating_sub(m.published_ns));
+            self.counters.deliveries += 1;
+        }
+    }
+
+    /// A remote subscribed to a topic (seen by `peer`).
+    pub fn on_remote_subscribed(&mut self, peer: u32, remote: &PeerId, _topic: &str) {
+        let r = self.index_of(remote);
+        self.record(Rec::Subscribed, u64::from(peer), r);
+    }
+
+    /// A connection opened or closed at `peer`.
+    pub fn on_connection(&mut self, peer: u32, remote: &PeerId, open: bool) {
+        let r = self.index_of(remote);
+        if open {
+            self.counters.connection_events_open += 1;
+            self.record(Rec::ConnOpen, u64::from(peer), r);
+        } else {
+            self.counters.connection_events_closed += 1;
+            self.record(Rec::ConnClose, u64::from(peer), r);
+        }
+    }
+
+    fn on_rpc(&mut self, s: &RpcSummary) {
+        for &seq in &s.publish_seqs {
+            self.counters.copies_received += 1;
+            if let Some(m) = self.messages.get_mut(seq as usize) {
+                m.copies += 1;
+            }
+        }
+        let c = &mut self.counters;
+        c.ihave += u64::from(s.ihave);
+        c.iwant += u64::from(s.iwant);
+        c.graft += u64::from(s.graft);
+        c.prune += u64::from(s.prune);
+        c.idontwant += u64::from(s.idontwant);
+    }
+
+    /// Feeds the wire decoder (called by the tap).
+    pub fn on_wire(&mut self, from: u32, stream: u64, bytes: &[u8]) {
+        let mut rpcs = Vec::new();
+        self.wire.feed(stream, from, bytes, |s| rpcs.push(s));
+        for s in &rpcs {
+            self.on_rpc(s);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Decoding what GossipSub really sends: a wire tap on every substream.
+//!
+//! The virtual transport shows us every write. Each direction of each
+//! substream starts with multistream-select lines (uvarint-length-prefixed,
+//! ending in `\n`); once a GossipSub protocol (`/meshsub/...`) is agreed, the
+//! rest is uvarint-length-prefixed protobuf `RPC` frames, which we walk just
+//! far enough to count published messages (and read our payload's sequence
+//! number) and control messages by type. Other protocols are skipped.
+
+use std::collections::HashMap;
+
+/// What one RPC frame carried.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RpcSummary {
+    /// Sequence numbers (first 8 payload bytes) of the published messages it carried.
+    pub publish_seqs: Vec<u64>,
+    /// Subscription changes.
+    pub subscriptions: u32,
+    /// IHAVE entries.
+    pub ihave: u32,
+    /// IWANT entries.
+    pub iwant: u32,
+    /// GRAFT entries.
+    pub graft: u32,
+    /// PRUNE entries.
+    pub prune: u32,
+    /// IDONTWANT entries.
+    pub idontwant: u32,
+}
+
+enum State {
+    Negotiating,
+    Gossipsub,
+    Other,
+}
+
+struct Direction {
+    state: State,
+    buf: Vec<u8>,
+}
+
+/// Per-direction decoders, keyed by (substream id, writer node).
+#[derive(Default)]
+pub struct WireDecoder {
+    dirs: HashMap<(u64, u32), Direction>,
+}
+
+/// Reads an unsigned LEB128 varint; `None` if incomplete or too long.
+pub fn read_uvarint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Walks protobuf fields: calls `f(field_number, wire_type, payload)` for
+/// length-delimited fields (wire type 2) and skips the others. `None` if malformed.
+fn walk(mut b: &[u8], mut f: impl FnMut(u64, &[u8])) -> Option<()> {
+    while !b.is_empty() {
+        let (key, n) = read_uvarint(b)?;
+        b = &b[n..];
+        let (field, wt) = (key >> 3, key & 7);
+        match wt {
+            0 => {
+                let (_, n) = read_uvarint(b)?;
+                b = &b[n..];
+            }
+            1 => b = b.get(8..)?,
+            5 => b = b.get(4..)?,
+            2 => {
+                let (len, n) = read_uvarint(b)?;
+                let len = usize::try_from(len).ok()?;
+                let payload = b.get(n..n.checked_add(len)?)?;
+                f(field, payload);
+                b = &b[n + len..];
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// Summarises one GossipSub `RPC` protobuf frame.
+pub fn summarize_rpc(frame: &[u8]) -> Option<RpcSummary> {
+    let mut s = RpcSummary::default();
+    let mut ok = true;
+    walk(frame, |field, payload| match field {
+        1 => s.subscriptions += 1,
+        2 => {
+            // Message { from = 1; data = 2; seqno = 3; topic = 4; ... }
+            let mut seq = None;
+            ok &= walk(payload, |f, p| {
+                if f == 2 && p.len() >= 8 {
+                    seq = Some(u64::from_le_bytes(p[..8].try_into().expect("8 bytes")));
+                }
+            })
+            .is_some();
+            s.publish_seqs.push(seq.unwrap_or(u64::MAX));
+        }
+        3 => {
+            ok &= walk(payload, |f, _| match f {
+                1 => s.ihave += 1,
+                2 => s.iwant += 1,
+                3 => s.graft += 1,
+                4 => s.prune += 1,
+                5 => s.idontwant += 1,
+                _ => {}
+            })
+            .is_some();
+        }
+        _ => {}
+    })?;
+    ok.then_some(s)
+}
+
+impl WireDecoder {
+    /// Feeds bytes written by `from` on substream `stream`; calls `on_rpc`
+    /// for every complete GossipSub frame.
+    pub fn feed(
+        &mut self,
+        stream: u64,
+        from: u32,
+        bytes: &[u8],
+        mut on_rpc: impl FnMut(RpcSummary),
+    ) {
+        let d = self.dirs.entry((stream, from)).or_insert(Direction {
+            state: State::Negotiating,
+            buf: Vec::new(),
+        });
+        if matches!(d.state, State::Other) {
+            return;
+        }
+        d.buf.extend_from_slice(bytes);
+        let mut off = 0;
+        loop {
+            let Some((len, n)) = read_uvarint(&d.buf[off..]) else {
+                break;
+            };
+            let Ok(len) = usize::try_from(len) else {
+                d.state = State::Other;
+                break;
+            };
+            let Some(msg) = d.buf.get(off + n..off + n + len) else {
+                break;
+            };
+            match d.state {
+                State::Negotiating => {
+                    if msg.starts_with(b"/meshsub/") || msg.starts_with(b"/floodsub/") {
+                        d.state = State::Gossipsub;
+                    } else if msg.starts_with(b"/multistream/") || msg == b"na\n" {
+                        // still negotiating
+                    } else {
+                        d.state = State::Other;
+                    }
+                }
+                State::Gossipsub => {
+                    if let Some(s) = summarize_rpc(msg) {
+                        on_rpc(s);
+                    }
+                }
+                State::Other => {}
+            }
+            off += n + len;
+            if matches!(d.state, State::Other) {
+                break;
+            }
+        }
+        d.buf.drain(..off.min(d.buf.len()));
+        if matches!(d.state, State::Other) {
+            d.buf = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uvarint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    fn field(n: u64, payload: &[u8], out: &mut Vec<u8>) {
+        uvarint(n << 3 | 2, out);
+        uvarint(payload.len() as u64, out);
+        out.extend_from_slice(payload);
+    }
+
+    fn framed(msg: &[u8], out: &mut Vec<u8>) {
+        uvarint(msg.len() as u64, out);
+        out.extend_from_slice(msg);
+    }
+
+    #[test]
+    fn decodes_negotiation_then_frames_split_anywhere() {
+        let mut data = 42u64.to_le_bytes().to_vec();
+        data.extend_from_slice(b"payload");
+        let mut message = Vec::new();
+        field(2, &data, &mut message);
+        let mut control = Vec::new();
+        field(3, b"", &mut control);
+        field(3, b"", &mut control);
+        field(4, b"", &mut control);
+        let mut rpc = Vec::new();
+        field(2, &message, &mut rpc);
+        field(3, &control, &mut rpc);
+        let mut wire = Vec::new();
+        framed(b"/multistream/1.0.0\n", &mut wire);
+        framed(b"/meshsub/1.2.0\n", &mut wire);
+        framed(&rpc, &mut wire);
+        for split in 0..wire.len() {
+            let mut dec = WireDecoder::default();
+            let mut got = Vec::new();
+            dec.feed(1, 0, &wire[..split], |s| got.push(s));
+            dec.feed(1, 0, &wire[split..], |s| got.push(s));
+            assert_eq!(got.len(), 1, "split at {split}");
+            assert_eq!(got[0].publish_seqs, vec![42]);
+            assert_eq!((got[0].graft, got[0].prune), (2, 1));
+        }
+    }
+
+    #[test]
+    fn other_protocols_are_ignored() {
+        let mut wire = Vec::new();
+        framed(b"/multistream/1.0.0\n", &mut wire);
+        framed(b"/ipfs/id/1.0.0\n", &mut wire);
+        framed(b"\x12\x00", &mut wire);
+        let mut dec = WireDecoder::default();
+        let mut n = 0;
+        dec.feed(1, 0, &wire, |_| n += 1);
+        assert_eq!(n, 0);
+    }
+}

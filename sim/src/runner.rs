@@ -1,0 +1,296 @@
+//! The node runner: the event loop of one simulation.
+//!
+//! After each time step, every woken node is polled in ascending index order
+//! until nothing is runnable; then the clock jumps to the next event or timer.
+//! Everything is bounded: events per run, polls per instant.
+
+use crate::entropy;
+use crate::queue::Event;
+use crate::seeds::Seeds;
+use crate::world::{self, NetConfig, World};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
+
+/// A simulated node the runner drives.
+pub trait Node {
+    /// Makes progress until the node has nothing more to do right now.
+    fn poll(&mut self, cx: &mut Context<'_>);
+}
+
+/// Limits that turn a runaway run into an error instead of a hang.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Maximum events processed in the run.
+    pub max_events: u64,
+    /// Maximum node polls at a single virtual instant (livelock guard).
+    pub max_polls_per_instant: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_events: 2_000_000_000,
+            max_polls_per_instant: 50_000_000,
+        }
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// The event budget ran out.
+    #[error("event budget exhausted: more than {0} events")]
+    EventBudget(u64),
+    /// Nodes kept waking each other without time advancing.
+    #[error("livelock at t = {time_ns} ns: more than {polls} polls without time advancing")]
+    Livelock {
+        /// Virtual time of the livelock.
+        time_ns: u64,
+        /// Polls at that instant.
+        polls: u64,
+    },
+}
+
+/// Counters of one run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineStats {
+    /// Events processed (network and application).
+    pub events: u64,
+    /// Timers fired.
+    pub timers_fired: u64,
+    /// Node polls.
+    pub polls: u64,
+    /// Distinct instants the clock stopped at.
+    pub steps: u64,
+}
+
+thread_local! {
+    static READY: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+struct NodeWaker {
+    idx: u32,
+    queued: AtomicBool,
+}
+
+impl Wake for NodeWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::Relaxed) {
+            // Wakers are only used on the simulation thread; if a waker is
+            // ever used elsewhere the node is still polled at the next wake.
+            let _ = READY.try_with(|r| r.borrow_mut().push(self.idx));
+        }
+    }
+}
+
+/// The application side of the loop: how `Event::App` is handled.
+pub trait AppHandler<N> {
+    /// Handles application event `tag` for `node` (`None`: the scenario itself).
+    fn on_app(&mut self, engine: &mut Engine<N>, node: Option<u32>, tag: u64);
+}
+
+/// The engine of one run: nodes, their wakers, limits and counters.
+pub struct Engine<N> {
+    /// The nodes, by index (the same index as in the world).
+    pub nodes: Vec<N>,
+    wakers: Vec<(Arc<NodeWaker>, Waker)>,
+    /// Limits of this run.
+    pub limits: Limits,
+    /// Counters.
+    pub stats: EngineStats,
+}
+
+impl<N: Node> Engine<N> {
+    /// An engine with no nodes.
+    pub fn new(limits: Limits) -> Engine<N> {
+        Engine {
+            nodes: Vec::new(),
+            wakers: Vec::new(),
+            limits,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Adds a node (its index must match its index in the world); it is polled at once.
+    pub fn add_node(&mut self, node: N) -> u32 {
+        let idx = self.nodes.len() as u32;
+        let nw = Arc::new(NodeWaker {
+            idx,
+            queued: AtomicBool::new(false),
+        });
+        let waker = Waker::from(nw.clone());
+        self.nodes.push(node);
+        self.wakers.push((nw, waker));
+        self.wake(idx);
+        idx
+    }
+
+    /// Marks `node` runnable.
+    pub fn wake(&self, node: u32) {
+        self.wakers[node as usize].1.wake_by_ref();
+    }
+
+    /// Current virtual time, nanoseconds.
+    pub fn now_ns(&self) -> u64 {
+        world::now()
+    }
+
+    /// Schedules an application event at absolute virtual time `at_ns`.
+    pub fn schedule_app(&self, at_ns: u64, node: Option<u32>, tag: u64) {
+        world::with(|w| {
+            w.queue.push(
+                at_ns,
+                Event::App {
+                    node: node.unwrap_or(u32::MAX),
+                    tag,
+                },
+            )
+        });
+    }
+
+    fn poll_ready(&mut self) -> Result<(), RunError> {
+        let mut polls_now = 0u64;
+        let mut batch = Vec::new();
+        loop {
+            READY.with(|r| std::mem::swap(&mut *r.borrow_mut(), &mut batch));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            batch.sort_unstable();
+            for &idx in &batch {
+                let (nw, waker) = &self.wakers[idx as usize];
+                nw.queued.store(false, Ordering::Relaxed);
+                let waker = waker.clone();
+                let mut cx = Context::from_waker(&waker);
+                self.nodes[idx as usize].poll(&mut cx);
+                polls_now += 1;
+            }
+            self.stats.polls += batch.len() as u64;
+            batch.clear();
+            if polls_now > self.limits.max_polls_per_instant {
+                return Err(RunError::Livelock {
+                    time_ns: world::now(),
+                    polls: polls_now,
+                });
+            }
+        }
+    }
+
+    /// Runs until virtual time `until_ns` (inclusive): events and timers due
+    /// by then are processed, then the clock rests at `until_ns`.
+    pub fn run_until(
+        &mut self,
+        until_ns: u64,
+        app: &mut impl AppHandler<N>,
+    ) -> Result<(), RunError> {
+        loop {
+            self.poll_ready()?;
+            let next_event = world::with(|w| w.queue.peek_time());
+            let next_timer = meshsim_clock::next_deadline();
+            let next = match (next_event, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if next > until_ns {
+                break;
+            }
+            let now = world::now();
+            if next > now {
+                meshsim_clock::advance_to(next);
+                self.stats.steps += 1;
+            }
+            self.stats.timers_fired += meshsim_clock::fire_due() as u64;
+            loop {
+                let t = world::now();
+                let ev = world::with(|w| w.queue.pop_due(t).map(|(_, ev)| ev));
+                let Some(ev) = ev else { break };
+                self.stats.events += 1;
+                if self.stats.events > self.limits.max_events {
+                    return Err(RunError::EventBudget(self.limits.max_events));
+                }
+                if !world::with(|w| w.handle(ev)) {
+                    if let Event::App { node, tag } = ev {
+                        let node = (node != u32::MAX).then_some(node);
+                        app.on_app(self, node, tag);
+                        if let Some(n) = node {
+                            self.wake(n);
+                        }
+                    }
+                }
+            }
+        }
+        if world::now() < until_ns {
+            meshsim_clock::advance_to(until_ns);
+        }
+        self.poll_ready()
+    }
+}
+
+/// What a finished simulation thread reports besides its result.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreadReport {
+    /// Entropy served by the seeded hook on the simulation thread.
+    pub entropy: entropy::EntropyStats,
+}
+
+/// How the simulation thread's entropy is seeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntropyMode {
+    /// Seeded from the run's master seed (the default: deterministic).
+    Seeded,
+    /// Seeded from the OS: a deliberately non-deterministic negative control.
+    Unseeded,
+}
+
+/// Runs `f` on a fresh OS thread set up for simulation: entropy seeded from
+/// `seed` before anything else, a virtual clock at time zero and an empty
+/// world with network configuration `net`. Tears all of it down afterwards.
+/// A panic inside `f` is returned as `Err` with its message.
+pub fn run_on_sim_thread<R: Send + 'static>(
+    seed: u64,
+    net: NetConfig,
+    entropy_mode: EntropyMode,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<(R, ThreadReport), String> {
+    // Keep the hook linked into every binary that runs a simulation.
+    std::hint::black_box(entropy::hook_address());
+    let handle = std::thread::Builder::new()
+        .name(format!("meshsim-sim-{seed}"))
+        .stack_size(64 << 20)
+        .spawn(move || {
+            entropy::mark_simulation_thread();
+            let seeds = Seeds::new(seed);
+            match entropy_mode {
+                EntropyMode::Seeded => entropy::seed_thread(seeds.bytes("entropy", 0)),
+                EntropyMode::Unseeded => entropy::seed_thread_from_os(),
+            }
+            meshsim_clock::install();
+            world::install(World::new(net, seeds));
+            let r = f();
+            let report = ThreadReport {
+                entropy: entropy::stats(),
+            };
+            drop(world::uninstall());
+            meshsim_clock::uninstall();
+            entropy::reset_thread();
+            (r, report)
+        })
+        .map_err(|e| format!("cannot spawn simulation thread: {e}"))?;
+    handle.join().map_err(|p| {
+        if let Some(s) = p.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = p.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "simulation thread panicked".to_string()
+        }
+    })
+}

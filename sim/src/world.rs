@@ -1,0 +1,836 @@
+//! The simulated world of one run: the event queue and the network (nodes,
+//! links, connections, substreams and their byte pipes).
+//!
+//! It lives in a thread-local so that the transport handles held by libp2p
+//! swarms (which must be `Send`) can reach it without pointers. Access goes
+//! through [`with`], which wakes the tasks the world asked to wake only after
+//! releasing its borrow.
+
+use crate::latency::LatencyModel;
+use crate::queue::{Event, EventQueue};
+use crate::seeds::Seeds;
+use libp2p_identity::PeerId;
+use slab::Slab;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::task::Waker;
+
+/// First address of the virtual address range (198.18.0.0/15, reserved for benchmarking).
+pub const BASE_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
+/// Port every simulated peer listens on.
+pub const LISTEN_PORT: u16 = 4001;
+
+/// Sees every write on every substream (for wire-level metrics).
+pub trait WireTap {
+    /// `bytes` were written by `from` to `to` on substream `stream` and become
+    /// readable at `deliver_at_ns`.
+    fn on_write(&mut self, from: u32, to: u32, stream: u64, deliver_at_ns: u64, bytes: &[u8]);
+}
+
+/// Per-node network state.
+#[derive(Debug)]
+pub struct NodeNet {
+    /// The node's libp2p identity.
+    pub peer_id: PeerId,
+    /// The node's virtual IPv4 address.
+    pub ip: Ipv4Addr,
+    /// The port it listens on.
+    pub port: u16,
+    /// Whether it accepts inbound connections (is listening and up).
+    pub listening: bool,
+    /// Whether the node is running (not crashed).
+    pub up: bool,
+    incoming: VecDeque<(u32, u32)>,
+    listener_waker: Option<Waker>,
+    /// Bytes written by this node.
+    pub bytes_sent: u64,
+    /// Bytes delivered to this node.
+    pub bytes_received: u64,
+}
+
+#[derive(Debug, Default)]
+struct Pipe {
+    chunks: VecDeque<(u64, Vec<u8>)>,
+    head_off: usize,
+    fin_at: Option<u64>,
+    last_at: u64,
+    reader_waker: Option<Waker>,
+    write_closed: bool,
+}
+
+#[derive(Debug)]
+struct Stream {
+    gen: u32,
+    id: u64,
+    conn: (u32, u32),
+    nodes: [u32; 2],
+    sides: [u8; 2],
+    latency_ns: u64,
+    pipes: [Pipe; 2],
+    dropped: [bool; 2],
+}
+
+#[derive(Debug)]
+struct Conn {
+    gen: u32,
+    nodes: [u32; 2],
+    latency_ns: u64,
+    inbound: [VecDeque<(u64, u32, u32)>; 2],
+    closed_at: [Option<u64>; 2],
+    waker: [Option<Waker>; 2],
+    dropped: [bool; 2],
+}
+
+/// Why a dial failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialError {
+    /// The target is up but does not accept connections.
+    Refused,
+    /// No answer (the target is down or the address leads nowhere).
+    Timeout,
+}
+
+#[derive(Debug)]
+enum DialState {
+    Created,
+    InFlight,
+    Done(Result<(u32, u32), DialError>),
+    Taken,
+}
+
+#[derive(Debug)]
+struct Dial {
+    from: u32,
+    to: Option<u32>,
+    state: DialState,
+    waker: Option<Waker>,
+    abandoned: bool,
+}
+
+/// Network-wide parameters.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// Link latency model.
+    pub latency: LatencyModel,
+    /// How long after a crash or link cut the other side notices, nanoseconds.
+    pub detection_delay_ns: u64,
+    /// How long a dial to a silent address waits before failing, nanoseconds.
+    pub dial_timeout_ns: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            latency: LatencyModel::Constant { ms: 50.0 },
+            detection_delay_ns: 1_000_000_000,
+            dial_timeout_ns: 10_000_000_000,
+        }
+    }
+}
+
+/// Network counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NetStats {
+    /// Connections established.
+    pub connections_opened: u64,
+    /// Substreams opened.
+    pub substreams_opened: u64,
+    /// Bytes written on all substreams.
+    pub bytes: u64,
+    /// Write calls.
+    pub writes: u64,
+}
+
+/// The state of one simulated world.
+pub struct World {
+    /// The event queue.
+    pub queue: EventQueue,
+    /// Per-node network state, by node index.
+    pub nodes: Vec<NodeNet>,
+    cfg: NetConfig,
+    seeds: Seeds,
+    links: BTreeMap<(u32, u32), u64>,
+    link_overrides: BTreeMap<(u32, u32), u64>,
+    ip_to_node: BTreeMap<(u32, u16), u32>,
+    conns: Slab<Conn>,
+    streams: Slab<Stream>,
+    dials: Slab<Dial>,
+    next_gen: u32,
+    next_stream_id: u64,
+    to_wake: Vec<Waker>,
+    tap: Option<Box<dyn WireTap>>,
+    /// Counters.
+    pub stats: NetStats,
+}
+
+thread_local! {
+    static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
+}
+
+/// Installs a world on this thread.
+pub fn install(world: World) {
+    WORLD.with(|w| *w.borrow_mut() = Some(world));
+}
+
+/// Removes this thread's world.
+pub fn uninstall() -> Option<World> {
+    WORLD.with(|w| w.borrow_mut().take())
+}
+
+/// Runs `f` on this thread's world, then wakes the tasks it asked to wake.
+///
+/// # Panics
+/// If no world is installed on this thread (swarms must only be polled on their simulation thread).
+pub fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    let (r, wake) = WORLD.with(|w| {
+        let mut w = w.borrow_mut();
+        let w = w.as_mut().expect(
+            "no simulated world on this thread: swarms must be polled on their simulation thread",
+        );
+        let r = f(w);
+        (r, std::mem::take(&mut w.to_wake))
+    });
+    for waker in wake {
+        waker.wake();
+    }
+    r
+}
+
+/// Like [`with`], but does nothing (returns `None`) when no world is installed,
+/// for `Drop` implementations that may run during teardown.
+pub fn try_with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
+    let out = WORLD.try_with(|w| {
+        let mut w = w.try_borrow_mut().ok()?;
+        let w = w.as_mut()?;
+        let r = f(w);
+        Some((r, std::mem::take(&mut w.to_wake)))
+    });
+    let (r, wake) = out.ok().flatten()?;
+    for waker in wake {
+        waker.wake();
+    }
+    Some(r)
+}
+
+/// The current virtual time in nanoseconds.
+pub(crate) fn now() -> u64 {
+    meshsim_clock::now_ns().expect("no virtual clock on this thread")
+}
+
+fn pair(a: u32, b: u32) -> (u32, u32) {
+    (a.min(b), a.max(b))
+}
+
+impl World {
+    /// A world with no nodes.
+    pub fn new(cfg: NetConfig, seeds: Seeds) -> World {
+        World {
+            queue: EventQueue::default(),
+            nodes: Vec::new(),
+            cfg,
+            seeds,
+            links: BTreeMap::new(),
+            link_overrides: BTreeMap::new(),
+            ip_to_node: BTreeMap::new(),
+            conns: Slab::new(),
+            streams: Slab::new(),
+            dials: Slab::new(),
+            next_gen: 0,
+            next_stream_id: 0,
+            to_wake: Vec::new(),
+            tap: None,
+            stats: NetStats::default(),
+        }
+    }
+
+    /// Installs the wire tap.
+    pub fn set_tap(&mut self, tap: Box<dyn WireTap>) {
+        self.tap = Some(tap);
+    }
+
+    /// Removes and returns the wire tap.
+    pub fn take_tap(&mut self) -> Option<Box<dyn WireTap>> {
+        self.tap.take()
+    }
+
+    /// Adds a node with the next default address; returns its index.
+    pub fn add_node(&mut self, peer_id: PeerId) -> u32 {
+        let idx = self.nodes.len() as u32;
+        let ip = Ipv4Addr::from(u32::from(BASE_IP) + idx + 1);
+        self.add_node_at(peer_id, ip, LISTEN_PORT)
+    }
+
+    /// Adds a node at a given address (several nodes may share an IP on distinct ports).
+    pub fn add_node_at(&mut self, peer_id: PeerId, ip: Ipv4Addr, port: u16) -> u32 {
+        let idx = self.nodes.len() as u32;
+        self.ip_to_node.insert((u32::from(ip), port), idx);
+        self.nodes.push(NodeNet {
+            peer_id,
+            ip,
+            port,
+            listening: false,
+            up: true,
+            incoming: VecDeque::new(),
+            listener_waker: None,
+            bytes_sent: 0,
+            bytes_received: 0,
+        });
+        idx
+    }
+
+    /// The node listening at `ip:port`, if any.
+    pub fn node_at(&self, ip: Ipv4Addr, port: u16) -> Option<u32> {
+        self.ip_to_node.get(&(u32::from(ip), port)).copied()
+    }
+
+    /// Sets the latency of the link between `a` and `b` (overrides the model).
+    pub fn set_link_latency_ns(&mut self, a: u32, b: u32, ns: u64) {
+        self.link_overrides.insert(pair(a, b), ns);
+    }
+
+    /// The one-way latency between `a` and `b`, drawing it on first use.
+    pub fn latency_ns(&mut self, a: u32, b: u32) -> u64 {
+        let p = pair(a, b);
+        if let Some(&ns) = self.link_overrides.get(&p) {
+            return ns;
+        }
+        if let Some(&ns) = self.links.get(&p) {
+            return ns;
+        }
+        let mut rng = self
+            .seeds
+            .stream_at("links", (u64::from(p.0) << 32) | u64::from(p.1));
+        let ns = self.cfg.latency.sample_ns(&mut rng);
+        self.links.insert(p, ns);
+        ns
+    }
+
+    fn gen(&mut self) -> u32 {
+        self.next_gen = self.next_gen.wrapping_add(1);
+        self.next_gen
+    }
+
+    fn schedule(&mut self, at: u64, ev: Event) {
+        self.queue.push(at, ev);
+    }
+
+    // ----- listening -----
+
+    pub(crate) fn listen(&mut self, node: u32) {
+        self.nodes[node as usize].listening = true;
+    }
+
+    pub(crate) fn stop_listening(&mut self, node: u32) {
+        self.nodes[node as usize].listening = false;
+    }
+
+    pub(crate) fn poll_incoming(&mut self, node: u32, waker: &Waker) -> Option<(u32, u32)> {
+        let n = &mut self.nodes[node as usize];
+        match n.incoming.pop_front() {
+            Some(c) => Some(c),
+            None => {
+                n.listener_waker = Some(waker.clone());
+                None
+            }
+        }
+    }
+
+    // ----- dialing -----
+
+    pub(crate) fn new_dial(&mut self, from: u32, to: Option<u32>) -> u32 {
+        self.dials.insert(Dial {
+            from,
+            to,
+            state: DialState::Created,
+            waker: None,
+            abandoned: false,
+        }) as u32
+    }
+
+    pub(crate) fn poll_dial(
+        &mut self,
+        dial: u32,
+        waker: &Waker,
+    ) -> Option<Result<(u32, u32), DialError>> {
+        let now = now();
+        let d = &mut self.dials[dial as usize];
+        match d.state {
+            DialState::Created => {
+                d.state = DialState::InFlight;
+                d.waker = Some(waker.clone());
+                let (from, to) = (d.from, d.to);
+                match to {
+                    Some(to) => {
+                        let lat = self.latency_ns(from, to);
+                        self.schedule(now + lat, Event::DialArrive { dial });
+                    }
+                    None => {
+                        let t = now + self.cfg.dial_timeout_ns;
+                        self.dials[dial as usize].state = DialState::InFlight;
+                        self.schedule(t, Event::DialDone { dial });
+                        self.dials[dial as usize].to = None;
+                    }
+                }
+                None
+            }
+            DialState::InFlight => {
+                d.waker = Some(waker.clone());
+                None
+            }
+            DialState::Done(r) => {
+                d.state = DialState::Taken;
+                Some(r)
+            }
+            DialState::Taken => Some(Err(DialError::Timeout)),
+        }
+    }
+
+    pub(crate) fn drop_dial(&mut self, dial: u32) {
+        let d = &mut self.dials[dial as usize];
+        match d.state {
+            DialState::InFlight => d.abandoned = true,
+            DialState::Done(Ok((c, gen))) => {
+                // Established but never taken: close it.
+                self.dials.remove(dial as usize);
+                self.muxer_dropped(c, gen, 0);
+            }
+            _ => {
+                self.dials.remove(dial as usize);
+            }
+        }
+    }
+
+    fn on_dial_arrive(&mut self, dial: u32) {
+        let now = now();
+        let Some(d) = self.dials.get(dial as usize) else {
+            return;
+        };
+        let (from, to) = (d.from, d.to.expect("arrival of a dial without target"));
+        let lat = self.latency_ns(from, to);
+        let target = &self.nodes[to as usize];
+        let from_up = self.nodes[from as usize].up;
+        if !target.up || !from_up {
+            // Nothing answers: the dialer times out.
+            let t = now - lat + self.cfg.dial_timeout_ns;
+            self.schedule(t.max(now), Event::DialDone { dial });
+            return;
+        }
+        if !target.listening {
+            self.dials[dial as usize].state = DialState::Done(Err(DialError::Refused));
+            self.schedule(now + lat, Event::DialDone { dial });
+            return;
+        }
+        let gen = self.gen();
+        let c = self.conns.insert(Conn {
+            gen,
+            nodes: [from, to],
+            latency_ns: lat,
+            inbound: [VecDeque::new(), VecDeque::new()],
+            closed_at: [None, None],
+            waker: [None, None],
+            dropped: [false, false],
+        }) as u32;
+        self.stats.connections_opened += 1;
+        let t = &mut self.nodes[to as usize];
+        t.incoming.push_back((c, gen));
+        if let Some(w) = t.listener_waker.take() {
+            self.to_wake.push(w);
+        }
+        self.dials[dial as usize].state = DialState::Done(Ok((c, gen)));
+        self.schedule(now + lat, Event::DialDone { dial });
+    }
+
+    fn on_dial_done(&mut self, dial: u32) {
+        let Some(d) = self.dials.get_mut(dial as usize) else {
+            return;
+        };
+        if matches!(d.state, DialState::InFlight) {
+            d.state = DialState::Done(Err(DialError::Timeout));
+        }
+        if d.abandoned {
+            if let DialState::Done(Ok((c, gen))) = d.state {
+                self.dials.remove(dial as usize);
+                self.muxer_dropped(c, gen, 0);
+            } else {
+                self.dials.remove(dial as usize);
+            }
+            return;
+        }
+        if let Some(w) = d.waker.take() {
+            self.to_wake.push(w);
+        }
+    }
+
+    // ----- connections -----
+
+    fn conn(&mut self, c: u32, gen: u32) -> Option<&mut Conn> {
+        self.conns.get_mut(c as usize).filter(|x| x.gen == gen)
+    }
+
+    /// The remote node of side `side` of connection `c`.
+    pub(crate) fn conn_nodes(&self, c: u32) -> [u32; 2] {
+        self.conns[c as usize].nodes
+    }
+
+    pub(crate) fn conn_closed_for(&mut self, c: u32, gen: u32, side: u8) -> bool {
+        let now = now();
+        match self.conn(c, gen) {
+            Some(conn) => conn.closed_at[side as usize].is_some_and(|t| t <= now),
+            None => true,
+        }
+    }
+
+    pub(crate) fn poll_muxer(&mut self, c: u32, gen: u32, side: u8, waker: &Waker) -> bool {
+        let closed = self.conn_closed_for(c, gen, side);
+        if !closed {
+            if let Some(conn) = self.conn(c, gen) {
+                conn.waker[side as usize] = Some(waker.clone());
+            }
+        }
+        closed
+    }
+
+    pub(crate) fn poll_inbound(
+        &mut self,
+        c: u32,
+        gen: u32,
+        side: u8,
+        waker: &Waker,
+    ) -> Result<Option<(u32, u32)>, ()> {
+        if self.conn_closed_for(c, gen, side) {
+            return Err(());
+        }
+        let now = now();
+        let conn = self.conn(c, gen).ok_or(())?;
+        let q = &mut conn.inbound[side as usize];
+        if let Some(&(at, s, sgen)) = q.front() {
+            if at <= now {
+                q.pop_front();
+                return Ok(Some((s, sgen)));
+            }
+        }
+        conn.waker[side as usize] = Some(waker.clone());
+        Ok(None)
+    }
+
+    pub(crate) fn open_outbound(&mut self, c: u32, gen: u32, side: u8) -> Option<(u32, u32)> {
+        if self.conn_closed_for(c, gen, side) {
+            return None;
+        }
+        let now = now();
+        let sgen = self.gen();
+        let id = self.next_stream_id;
+        self.next_stream_id += 1;
+        let conn = self.conn(c, gen)?;
+        let (nodes, lat) = (conn.nodes, conn.latency_ns);
+        // Pipe 0 always carries bytes from the opener (side of stream 0) to the accepter.
+        let opener = nodes[side as usize];
+        let accepter = nodes[1 - side as usize];
+        let s = self.streams.insert(Stream {
+            gen: sgen,
+            id,
+            conn: (c, gen),
+            nodes: [opener, accepter],
+            sides: [side, 1 - side],
+            latency_ns: lat,
+            pipes: [Pipe::default(), Pipe::default()],
+            dropped: [false, false],
+        }) as u32;
+        self.stats.substreams_opened += 1;
+        let at = now + lat;
+        let conn = self.conn(c, gen)?;
+        conn.inbound[1 - side as usize].push_back((at, s, sgen));
+        self.schedule(
+            at,
+            Event::WakeMuxer {
+                conn: c,
+                gen,
+                side: 1 - side,
+            },
+        );
+        Some((s, sgen))
+    }
+
+    /// Side `side` closes the connection in an orderly way: the far side sees
+    /// it one latency later.
+    pub(crate) fn close_conn(&mut self, c: u32, gen: u32, side: u8) {
+        let now = now();
+        let Some(conn) = self.conn(c, gen) else {
+            return;
+        };
+        let lat = conn.latency_ns;
+        let s = side as usize;
+        if conn.closed_at[s].is_none() {
+            conn.closed_at[s] = Some(now);
+        }
+        let far = conn.closed_at[1 - s].map_or(now + lat, |t| t.min(now + lat));
+        conn.closed_at[1 - s] = Some(far);
+        self.schedule(
+            far,
+            Event::WakeMuxer {
+                conn: c,
+                gen,
+                side: 1 - side,
+            },
+        );
+    }
+
+    /// The connection is lost (crash, cut link): each side notices after the
+    /// detection delay.
+    fn lose_conn(&mut self, c: u32) {
+        let now = now();
+        let delay = self.cfg.detection_delay_ns;
+        let conn = &mut self.conns[c as usize];
+        let gen = conn.gen;
+        for side in 0..2u8 {
+            let t = conn.closed_at[side as usize].map_or(now + delay, |t| t.min(now + delay));
+            conn.closed_at[side as usize] = Some(t);
+            self.queue.push(t, Event::WakeMuxer { conn: c, gen, side });
+        }
+    }
+
+    pub(crate) fn muxer_dropped(&mut self, c: u32, gen: u32, side: u8) {
+        let Some(conn) = self.conn(c, gen) else {
+            return;
+        };
+        let open = conn.closed_at[side as usize].is_none();
+        conn.dropped[side as usize] = true;
+        let both = conn.dropped == [true, true];
+        if open {
+            self.close_conn(c, gen, side);
+        }
+        if both {
+            self.conns.remove(c as usize);
+        }
+    }
+
+    /// Crashes `node`: it stops listening and every connection it has is lost.
+    pub fn crash(&mut self, node: u32) {
+        let n = &mut self.nodes[node as usize];
+        n.up = false;
+        n.listening = false;
+        n.incoming.clear();
+        let lost: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.nodes.contains(&node) && c.closed_at.iter().any(Option::is_none))
+            .map(|(k, _)| k as u32)
+            .collect();
+        for c in lost {
+            self.lose_conn(c);
+        }
+    }
+
+    /// Brings a crashed node back (it must listen again through its transport).
+    pub fn restart(&mut self, node: u32) {
+        self.nodes[node as usize].up = true;
+    }
+
+    /// Cuts every open connection between `a` and `b` (both notice after the detection delay).
+    pub fn cut_link(&mut self, a: u32, b: u32) -> usize {
+        let lost: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                pair(c.nodes[0], c.nodes[1]) == pair(a, b)
+                    && c.closed_at.iter().any(Option::is_none)
+            })
+            .map(|(k, _)| k as u32)
+            .collect();
+        for &c in &lost {
+            self.lose_conn(c);
+        }
+        lost.len()
+    }
+
+    // ----- substreams -----
+
+    fn stream(&mut self, s: u32, gen: u32) -> Option<&mut Stream> {
+        self.streams.get_mut(s as usize).filter(|x| x.gen == gen)
+    }
+
+    /// Writes `buf` from `end` (0 = opener, 1 = accepter) of stream `s`.
+    pub(crate) fn write(&mut self, s: u32, gen: u32, end: u8, buf: &[u8]) -> Result<usize, ()> {
+        let now = now();
+        let Some(st) = self.stream(s, gen) else {
+            return Err(());
+        };
+        let (c, cgen) = st.conn;
+        let conn_closed = match self.conns.get(c as usize).filter(|x| x.gen == cgen) {
+            Some(conn) => conn.closed_at.iter().any(Option::is_some),
+            None => true,
+        };
+        if conn_closed {
+            return Err(());
+        }
+        let st = self.stream(s, gen).ok_or(())?;
+        let e = end as usize;
+        if st.pipes[e].write_closed {
+            return Err(());
+        }
+        let at = (now + st.latency_ns).max(st.pipes[e].last_at);
+        let (from, to, id) = (st.nodes[e], st.nodes[1 - e], st.id);
+        let pipe = &mut st.pipes[e];
+        // Writes that land at the same future instant merge into one delivery.
+        let merged = match pipe.chunks.back_mut() {
+            Some((t, data)) if *t == at && at > now => {
+                data.extend_from_slice(buf);
+                true
+            }
+            _ => false,
+        };
+        if !merged {
+            pipe.chunks.push_back((at, buf.to_vec()));
+        }
+        pipe.last_at = at;
+        self.nodes[from as usize].bytes_sent += buf.len() as u64;
+        self.nodes[to as usize].bytes_received += buf.len() as u64;
+        self.stats.bytes += buf.len() as u64;
+        self.stats.writes += 1;
+        if !merged {
+            self.schedule(
+                at,
+                Event::WakePipe {
+                    stream: s,
+                    gen,
+                    dir: end,
+                },
+            );
+        }
+        if let Some(tap) = self.tap.as_mut() {
+            tap.on_write(from, to, id, at, buf);
+        }
+        Ok(buf.len())
+    }
+
+    /// Reads into `buf` at `end` of stream `s`: `Ok(Some(n))` bytes read
+    /// (0 = end of stream), `Ok(None)` nothing yet (waker stored), `Err` reset.
+    pub(crate) fn read(
+        &mut self,
+        s: u32,
+        gen: u32,
+        end: u8,
+        buf: &mut [u8],
+        waker: &Waker,
+    ) -> Result<Option<usize>, ()> {
+        let now = now();
+        let Some(st) = self.stream(s, gen) else {
+            return Err(());
+        };
+        let ((c, cgen), side) = (st.conn, st.sides[end as usize]);
+        let closed = self.conn_closed_for(c, cgen, side);
+        let st = self.stream(s, gen).ok_or(())?;
+        let pipe = &mut st.pipes[1 - end as usize];
+        let mut n = 0;
+        while n < buf.len() {
+            let Some((at, data)) = pipe.chunks.front() else {
+                break;
+            };
+            if *at > now {
+                break;
+            }
+            let avail = &data[pipe.head_off..];
+            let k = avail.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&avail[..k]);
+            n += k;
+            pipe.head_off += k;
+            if pipe.head_off == data.len() {
+                pipe.chunks.pop_front();
+                pipe.head_off = 0;
+            }
+        }
+        if n > 0 {
+            return Ok(Some(n));
+        }
+        if closed {
+            return Err(());
+        }
+        if pipe.chunks.is_empty() && pipe.fin_at.is_some_and(|t| t <= now) {
+            return Ok(Some(0));
+        }
+        pipe.reader_waker = Some(waker.clone());
+        Ok(None)
+    }
+
+    /// Half-closes `end`'s writing direction (the reader sees end-of-stream after the data in flight).
+    pub(crate) fn close_write(&mut self, s: u32, gen: u32, end: u8) {
+        let now = now();
+        let Some(st) = self.stream(s, gen) else {
+            return;
+        };
+        let lat = st.latency_ns;
+        let pipe = &mut st.pipes[end as usize];
+        if pipe.write_closed {
+            return;
+        }
+        pipe.write_closed = true;
+        let at = (now + lat).max(pipe.last_at);
+        pipe.fin_at = Some(at);
+        pipe.last_at = at;
+        self.schedule(
+            at,
+            Event::WakePipe {
+                stream: s,
+                gen,
+                dir: end,
+            },
+        );
+    }
+
+    pub(crate) fn stream_dropped(&mut self, s: u32, gen: u32, end: u8) {
+        self.close_write(s, gen, end);
+        let Some(st) = self.stream(s, gen) else {
+            return;
+        };
+        st.dropped[end as usize] = true;
+        if st.dropped == [true, true] {
+            self.streams.remove(s as usize);
+        }
+    }
+
+    /// Handles a network event popped from the queue; returns `false` for
+    /// events that are not the network's (application events).
+    pub fn handle(&mut self, ev: Event) -> bool {
+        match ev {
+            Event::WakePipe { stream, gen, dir } => {
+                if let Some(st) = self.stream(stream, gen) {
+                    if let Some(w) = st.pipes[dir as usize].reader_waker.take() {
+                        self.to_wake.push(w);
+                    }
+                }
+            }
+            Event::WakeMuxer { conn, gen, side } => {
+                if let Some(c) = self.conn(conn, gen) {
+                    if let Some(w) = c.waker[side as usize].take() {
+                        self.to_wake.push(w);
+                    }
+                }
+            }
+            Event::DialArrive { dial } => self.on_dial_arrive(dial),
+            Event::DialDone { dial } => self.on_dial_done(dial),
+            Event::App { .. } => return false,
+        }
+        true
+    }
+
+    /// Wakes `node`'s listener (after it started listening again, for instance).
+    pub(crate) fn wake_listener(&mut self, node: u32) {
+        if let Some(w) = self.nodes[node as usize].listener_waker.take() {
+            self.to_wake.push(w);
+        }
+    }
+
+    /// Open connections right now.
+    pub fn open_connections(&self) -> usize {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.closed_at.iter().all(Option::is_none))
+            .count()
+    }
+
+    /// Live substreams.
+    pub fn live_streams(&self) -> usize {
+        self.streams.len()
+    }
+}
