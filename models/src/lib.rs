@@ -6,6 +6,7 @@
 //! - [`peer`]: a real `libp2p-gossipsub` behaviour in a real `libp2p-swarm` swarm per peer.
 //! - [`topology`]: initial graphs (random regular, chain, explicit edges).
 //! - [`scenario`]: builds peers, subscriptions, dials and the workload; [`scenario::run`] runs one experiment.
+//! - [`prolly`]: the okra-style Prolly tree and its sans-IO sync protocol (see `../shared/PROLLY.md`).
 //! - [`collector`], [`wire`], [`summary`]: measurements, wire decoding and the trace hash.
 //!
 //! ```no_run
@@ -16,6 +17,7 @@
 
 pub mod collector;
 pub mod peer;
+pub mod prolly;
 pub mod scenario;
 pub mod spec;
 pub mod summary;

@@ -66,21 +66,52 @@ pub fn random_regular(n: u32, d: u32, rng: &mut SimRng) -> Vec<(u32, u32)> {
 
 fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) {
     use rand::RngExt;
+    use std::collections::BTreeMap;
     let key = |a: u32, b: u32| (a.min(b), a.max(b));
-    for _ in 0..(edges.len() * 50).max(1000) {
-        let mut seen = BTreeSet::new();
-        let bad: Vec<usize> = (0..edges.len())
-            .filter(|&i| {
-                let (a, b) = edges[i];
-                a == b || !seen.insert(key(a, b))
-            })
-            .collect();
-        let Some(&i) = bad.first() else { return };
-        let j = rng.random_range(0..edges.len());
-        let ((a, b), (c, e)) = (edges[i], edges[j]);
-        edges[i] = (a, c);
-        edges[j] = (b, e);
+    let mut count: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    for &(a, b) in edges.iter() {
+        *count.entry(key(a, b)).or_default() += 1;
     }
+    let is_bad =
+        |count: &BTreeMap<(u32, u32), u32>, (a, b): (u32, u32)| a == b || count[&key(a, b)] > 1;
+    let limit = edges.len() * 1000 + 10_000;
+    let mut i = 0;
+    for _ in 0..limit {
+        // Next bad edge, scanning round-robin.
+        let Some(bad) = (0..edges.len())
+            .map(|k| (i + k) % edges.len())
+            .find(|&k| is_bad(&count, edges[k]))
+        else {
+            return;
+        };
+        i = bad;
+        let j = rng.random_range(0..edges.len());
+        let ((a, b), (c, e)) = (edges[bad], edges[j]);
+        let (x, y) = if rng.random_bool(0.5) {
+            ((a, c), (b, e))
+        } else {
+            ((a, e), (b, c))
+        };
+        let fresh = |count: &BTreeMap<(u32, u32), u32>, (p, q): (u32, u32)| {
+            p != q && !count.contains_key(&key(p, q))
+        };
+        if j == bad || !fresh(&count, x) || !fresh(&count, y) || key(x.0, x.1) == key(y.0, y.1) {
+            continue;
+        }
+        for old in [(a, b), (c, e)] {
+            let k = key(old.0, old.1);
+            let n = count.get_mut(&k).expect("present");
+            *n -= 1;
+            if *n == 0 {
+                count.remove(&k);
+            }
+        }
+        *count.entry(key(x.0, x.1)).or_default() += 1;
+        *count.entry(key(y.0, y.1)).or_default() += 1;
+        edges[bad] = x;
+        edges[j] = y;
+    }
+    panic!("could not build a simple regular graph (try another degree or peer count)");
 }
 
 /// Number of connected components.
