@@ -91,7 +91,11 @@ pub fn parse(label: &str, text: &str, sets: &[String]) -> Result<Experiment, Inp
                 } else {
                     key
                 },
-                message: e.into_inner().to_string(),
+                message: {
+                    let m = e.into_inner().to_string();
+                    // The TOML deserializer repeats the path; we already say it.
+                    m.split("\nin `").next().unwrap_or(&m).trim().to_string()
+                },
             }
         })?;
     exp.validate().map_err(|source| InputError::Invalid {

@@ -85,6 +85,8 @@ pub struct Collector {
     pub latencies_ns: Vec<u64>,
     /// Counters.
     pub counters: Counters,
+    /// Every first delivery as (message seq, peer, time ns), when enabled with [`Collector::keep_deliveries`].
+    pub deliveries: Option<Vec<(u64, u32, u64)>>,
     wire: WireDecoder,
 }
 
@@ -101,8 +103,14 @@ impl Collector {
             messages: Vec::new(),
             latencies_ns: Vec::new(),
             counters: Counters::default(),
+            deliveries: None,
             wire: WireDecoder::default(),
         }
+    }
+
+    /// Keeps every first delivery (message, peer, time) from now on.
+    pub fn keep_deliveries(&mut self) {
+        self.deliveries.get_or_insert_with(Vec::new);
     }
 
     fn now() -> u64 {
@@ -152,6 +160,9 @@ impl Collector {
             m.delivered += 1;
             self.latencies_ns.push(now.saturating_sub(m.published_ns));
             self.counters.deliveries += 1;
+            if let Some(d) = self.deliveries.as_mut() {
+                d.push((seq, peer, now));
+            }
         }
     }
 

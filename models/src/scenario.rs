@@ -57,9 +57,22 @@ pub struct Driver {
 
 impl Driver {
     fn publish_next(&mut self, engine: &mut Engine<Peer>) {
-        let now = engine.now_ns();
         let publisher = self.publishers[self.workload_rng.random_range(0..self.publishers.len())];
         let topic = self.workload_rng.random_range(0..self.topics.len());
+        self.publish(engine, publisher, topic);
+        // Schedule the next one.
+        let rate = self.spec.workload.rate_per_s;
+        if rate > 0.0 {
+            self.next_publish_ns += (SEC as f64 / rate).round().max(1.0) as u64;
+            if self.next_publish_ns <= self.publish_until_ns {
+                engine.schedule_app(self.next_publish_ns, None, self.push(Action::Publish));
+            }
+        }
+    }
+
+    /// `publisher` publishes one workload message on `topic` now; returns its sequence number.
+    pub fn publish(&mut self, engine: &mut Engine<Peer>, publisher: u32, topic: usize) -> u64 {
+        let now = engine.now_ns();
         let expected = self.subscribers[topic]
             .iter()
             .filter(|&&p| p != publisher)
@@ -85,14 +98,7 @@ impl Driver {
             }
             engine.wake(publisher);
         }
-        // Schedule the next one.
-        let rate = self.spec.workload.rate_per_s;
-        if rate > 0.0 {
-            self.next_publish_ns += (SEC as f64 / rate).round().max(1.0) as u64;
-            if self.next_publish_ns <= self.publish_until_ns {
-                engine.schedule_app(self.next_publish_ns, None, self.push(Action::Publish));
-            }
-        }
+        seq
     }
 
     fn push(&mut self, a: Action) -> u64 {
@@ -275,6 +281,11 @@ impl Sim {
     /// Current simulated time in seconds.
     pub fn now_s(&self) -> f64 {
         self.engine.now_ns() as f64 / SEC as f64
+    }
+
+    /// `publisher` publishes one workload message on `topic` right now; returns its sequence number.
+    pub fn publish_now(&mut self, publisher: u32, topic: usize) -> u64 {
+        self.driver.publish(&mut self.engine, publisher, topic)
     }
 
     /// Schedules a cut of every connection between `a` and `b` at `t_s`.
