@@ -439,6 +439,7 @@ impl NetworkSpec {
             },
             detection_delay_ns: ms_to_ns(self.detection_delay_ms),
             dial_timeout_ns: ms_to_ns(self.dial_timeout_ms),
+            ..sim::NetConfig::default()
         }
     }
 }

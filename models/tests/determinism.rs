@@ -66,8 +66,16 @@ fn same_seed_same_hash_in_parallel_beside_other_runs() {
 fn unseeded_entropy_is_detected_as_divergent() {
     // Negative control: with the entropy hook fed from the OS, GossipSub's
     // shuffles and HashMap orders differ between runs, and the hash shows it.
-    let e = small();
+    // Many more neighbours than D_hi, so which ones form the mesh is decided by
+    // GossipSub's seeded shuffles.
+    let mut e = small();
+    e.peers = 40;
+    e.topology.degree = 16;
+    e.gossipsub.mesh_n = Some(4);
+    e.gossipsub.mesh_n_low = Some(3);
+    e.gossipsub.mesh_n_high = Some(6);
     let seeded = hash(&e, 5, EntropyMode::Seeded);
+    assert_eq!(seeded, hash(&e, 5, EntropyMode::Seeded), "positive control");
     let x = hash(&e, 5, EntropyMode::Unseeded);
     let y = hash(&e, 5, EntropyMode::Unseeded);
     assert_ne!(x, y, "unseeded runs must diverge");

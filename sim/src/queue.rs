@@ -24,6 +24,11 @@ pub enum Event {
         /// 0 = dialer, 1 = listener.
         side: u8,
     },
+    /// Network: a node's uplink drained enough to wake blocked writers.
+    UplinkDrained {
+        /// The node.
+        node: u32,
+    },
     /// Network: a dial reaches its target.
     DialArrive {
         /// Dial slot.

@@ -340,12 +340,13 @@ impl AsyncRead for SimStream {
 impl AsyncWrite for SimStream {
     fn poll_write(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let (s, gen, end) = (self.stream, self.gen, self.end);
-        match world::with(|w| w.write(s, gen, end, buf)) {
-            Ok(n) => Poll::Ready(Ok(n)),
+        match world::with(|w| w.write(s, gen, end, buf, cx.waker())) {
+            Ok(Some(n)) => Poll::Ready(Ok(n)),
+            Ok(None) => Poll::Pending,
             Err(()) => Poll::Ready(Err(closed_err())),
         }
     }

@@ -9,6 +9,7 @@
 use crate::latency::LatencyModel;
 use crate::queue::{Event, EventQueue};
 use crate::seeds::Seeds;
+use rand::RngExt;
 use libp2p_identity::PeerId;
 use slab::Slab;
 use std::cell::RefCell;
@@ -47,6 +48,33 @@ pub struct NodeNet {
     pub bytes_sent: u64,
     /// Bytes delivered to this node.
     pub bytes_received: u64,
+    /// Peer class index (selects per-class-pair latency models).
+    pub class: u16,
+    /// Region index into the region latency matrix, if placed in a region.
+    pub region: Option<u16>,
+    /// Upload rate, bits per second (`None`: unlimited).
+    pub up_bps: Option<u64>,
+    /// Download rate, bits per second (`None`: unlimited).
+    pub down_bps: Option<u64>,
+    /// Whether dials to this node's address reach it (an address can vanish).
+    pub reachable: bool,
+    /// Partition group (dials and connections only within a group while a partition holds).
+    pub group: u16,
+    up_free_at: u64,
+    down_free_at: u64,
+    blocked_writers: Vec<Waker>,
+    drain_scheduled: bool,
+}
+
+/// A temporary degradation of a link or of all of a node's links.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkCondition {
+    /// Added one-way latency, nanoseconds.
+    pub extra_latency_ns: u64,
+    /// Probability that a write is lost once and retransmitted after the RTO (repeatable).
+    pub loss: f64,
+    /// Multiplier on bandwidth (1 = unchanged; for node conditions only).
+    pub bandwidth_factor: f64,
 }
 
 #[derive(Debug, Default)]
@@ -111,8 +139,20 @@ struct Dial {
 /// Network-wide parameters.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
-    /// Link latency model.
+    /// Link latency model for class pairs not listed in `class_latency`.
     pub latency: LatencyModel,
+    /// Latency models per unordered pair of peer classes `(min, max)`.
+    pub class_latency: BTreeMap<(u16, u16), LatencyModel>,
+    /// One-way latency between regions in ms, `[from][to]`; used when both ends have a region.
+    pub region_latency_ms: Vec<Vec<f64>>,
+    /// Per-write jitter: uniform in `[0, jitter_ns]` added to each write (FIFO kept).
+    pub jitter_ns: u64,
+    /// Default per-write loss probability (modelled as retransmission delay).
+    pub loss: f64,
+    /// Retransmission delay per loss, nanoseconds.
+    pub rto_ns: u64,
+    /// Bytes an uplink may queue before writers see backpressure (`Poll::Pending`).
+    pub uplink_buffer_bytes: u64,
     /// How long after a crash or link cut the other side notices, nanoseconds.
     pub detection_delay_ns: u64,
     /// How long a dial to a silent address waits before failing, nanoseconds.
@@ -123,6 +163,12 @@ impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
             latency: LatencyModel::Constant { ms: 50.0 },
+            class_latency: BTreeMap::new(),
+            region_latency_ms: Vec::new(),
+            jitter_ns: 0,
+            loss: 0.0,
+            rto_ns: 200_000_000,
+            uplink_buffer_bytes: 1 << 20,
             detection_delay_ns: 1_000_000_000,
             dial_timeout_ns: 10_000_000_000,
         }
@@ -160,6 +206,10 @@ pub struct World {
     next_stream_id: u64,
     to_wake: Vec<Waker>,
     tap: Option<Box<dyn WireTap>>,
+    link_conditions: BTreeMap<(u32, u32), LinkCondition>,
+    node_conditions: BTreeMap<u32, LinkCondition>,
+    partitioned: bool,
+    net_rng: crate::seeds::SimRng,
     /// Counters.
     pub stats: NetStats,
 }
@@ -218,6 +268,12 @@ pub(crate) fn now() -> u64 {
     meshsim_clock::now_ns().expect("no virtual clock on this thread")
 }
 
+/// Time to push `bytes` through `bps` bits per second, nanoseconds (rounded up).
+pub fn transfer_ns(bytes: u64, bps: u64) -> u64 {
+    let bits = u128::from(bytes) * 8 * 1_000_000_000;
+    bits.div_ceil(u128::from(bps.max(1))) as u64
+}
+
 fn pair(a: u32, b: u32) -> (u32, u32) {
     (a.min(b), a.max(b))
 }
@@ -240,6 +296,10 @@ impl World {
             next_stream_id: 0,
             to_wake: Vec::new(),
             tap: None,
+            link_conditions: BTreeMap::new(),
+            node_conditions: BTreeMap::new(),
+            partitioned: false,
+            net_rng: seeds.stream("net"),
             stats: NetStats::default(),
         }
     }
@@ -275,6 +335,16 @@ impl World {
             listener_waker: None,
             bytes_sent: 0,
             bytes_received: 0,
+            class: 0,
+            region: None,
+            up_bps: None,
+            down_bps: None,
+            reachable: true,
+            group: 0,
+            up_free_at: 0,
+            down_free_at: 0,
+            blocked_writers: Vec::new(),
+            drain_scheduled: false,
         });
         idx
     }
@@ -298,12 +368,118 @@ impl World {
         if let Some(&ns) = self.links.get(&p) {
             return ns;
         }
-        let mut rng = self
-            .seeds
-            .stream_at("links", (u64::from(p.0) << 32) | u64::from(p.1));
-        let ns = self.cfg.latency.sample_ns(&mut rng);
+        let (na, nb) = (&self.nodes[p.0 as usize], &self.nodes[p.1 as usize]);
+        let region_ms = match (na.region, nb.region) {
+            (Some(ra), Some(rb)) => self
+                .cfg
+                .region_latency_ms
+                .get(ra as usize)
+                .and_then(|row| row.get(rb as usize))
+                .copied(),
+            _ => None,
+        };
+        let ns = match region_ms {
+            Some(ms) => crate::latency::ms_to_ns(ms),
+            None => {
+                let classes = (na.class.min(nb.class), na.class.max(nb.class));
+                let model = self.cfg.class_latency.get(&classes).unwrap_or(&self.cfg.latency);
+                let mut rng = self
+                    .seeds
+                    .stream_at("links", (u64::from(p.0) << 32) | u64::from(p.1));
+                model.sample_ns(&mut rng)
+            }
+        };
         self.links.insert(p, ns);
         ns
+    }
+
+    // ----- link conditions, partitions, reachability -----
+
+    /// Sets (or with `None` clears) a condition on the link between `a` and `b`.
+    pub fn set_link_condition(&mut self, a: u32, b: u32, c: Option<LinkCondition>) {
+        match c {
+            Some(c) => self.link_conditions.insert(pair(a, b), c),
+            None => self.link_conditions.remove(&pair(a, b)),
+        };
+    }
+
+    /// Sets (or clears) a condition on every link of `node`.
+    pub fn set_node_condition(&mut self, node: u32, c: Option<LinkCondition>) {
+        match c {
+            Some(c) => self.node_conditions.insert(node, c),
+            None => self.node_conditions.remove(&node),
+        };
+    }
+
+    /// Sets `node`'s bandwidth in bits per second (`None`: unlimited).
+    pub fn set_bandwidth(&mut self, node: u32, up_bps: Option<u64>, down_bps: Option<u64>) {
+        let n = &mut self.nodes[node as usize];
+        n.up_bps = up_bps.map(|b| b.max(1));
+        n.down_bps = down_bps.map(|b| b.max(1));
+    }
+
+    /// Makes `node`'s address reachable or not (an unreachable address swallows dials).
+    pub fn set_reachable(&mut self, node: u32, reachable: bool) {
+        self.nodes[node as usize].reachable = reachable;
+    }
+
+    /// Splits the network into groups (one group id per node): every open
+    /// connection between groups is lost, and dials between groups get no
+    /// answer until [`World::heal_partition`].
+    pub fn partition(&mut self, groups: &[u16]) {
+        for (n, &g) in self.nodes.iter_mut().zip(groups) {
+            n.group = g;
+        }
+        self.partitioned = true;
+        let lost: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                self.nodes[c.nodes[0] as usize].group != self.nodes[c.nodes[1] as usize].group
+                    && c.closed_at.iter().any(Option::is_none)
+            })
+            .map(|(k, _)| k as u32)
+            .collect();
+        for c in lost {
+            self.lose_conn(c);
+        }
+    }
+
+    /// Ends a partition.
+    pub fn heal_partition(&mut self) {
+        self.partitioned = false;
+        for n in &mut self.nodes {
+            n.group = 0;
+        }
+    }
+
+    fn separated(&self, a: u32, b: u32) -> bool {
+        self.partitioned && self.nodes[a as usize].group != self.nodes[b as usize].group
+    }
+
+    fn condition(&self, a: u32, b: u32) -> LinkCondition {
+        let mut c = LinkCondition {
+            extra_latency_ns: 0,
+            loss: self.cfg.loss,
+            bandwidth_factor: 1.0,
+        };
+        if self.link_conditions.is_empty() && self.node_conditions.is_empty() {
+            return c;
+        }
+        for x in [self.link_conditions.get(&pair(a, b)), self.node_conditions.get(&a), self.node_conditions.get(&b)]
+            .into_iter()
+            .flatten()
+        {
+            c.extra_latency_ns += x.extra_latency_ns;
+            c.loss = 1.0 - (1.0 - c.loss) * (1.0 - x.loss.clamp(0.0, 1.0));
+        }
+        c
+    }
+
+    fn bandwidth_factor(&self, node: u32) -> f64 {
+        self.node_conditions
+            .get(&node)
+            .map_or(1.0, |c| if c.bandwidth_factor > 0.0 { c.bandwidth_factor } else { 1.0 })
     }
 
     fn gen(&mut self) -> u32 {
@@ -410,7 +586,7 @@ impl World {
         let lat = self.latency_ns(from, to);
         let target = &self.nodes[to as usize];
         let from_up = self.nodes[from as usize].up;
-        if !target.up || !from_up {
+        if !target.up || !from_up || !target.reachable || self.separated(from, to) {
             // Nothing answers: the dialer times out.
             let t = now - lat + self.cfg.dial_timeout_ns;
             self.schedule(t.max(now), Event::DialDone { dial });
@@ -650,8 +826,17 @@ impl World {
         self.streams.get_mut(s as usize).filter(|x| x.gen == gen)
     }
 
-    /// Writes `buf` from `end` (0 = opener, 1 = accepter) of stream `s`.
-    pub(crate) fn write(&mut self, s: u32, gen: u32, end: u8, buf: &[u8]) -> Result<usize, ()> {
+    /// Writes `buf` from `end` (0 = opener, 1 = accepter) of stream `s`:
+    /// `Ok(Some(n))` accepted, `Ok(None)` the uplink is full (waker stored,
+    /// woken when it drains), `Err` the stream or connection is gone.
+    ///
+    /// Timing: the bytes leave after the sender's uplink has sent what it
+    /// queued before (`S / up_bps`), travel the link latency (plus jitter,
+    /// plus one RTO per loss), and complete at the receiver no earlier than
+    /// its downlink allows (`S / down_bps` after its previous download).
+    /// For an idle path this is `latency + S / min(up, down)`. Delivery stays
+    /// FIFO per direction.
+    pub(crate) fn write(&mut self, s: u32, gen: u32, end: u8, buf: &[u8], waker: &Waker) -> Result<Option<usize>, ()> {
         let now = now();
         let Some(st) = self.stream(s, gen) else {
             return Err(());
@@ -669,8 +854,62 @@ impl World {
         if st.pipes[e].write_closed {
             return Err(());
         }
-        let at = (now + st.latency_ns).max(st.pipes[e].last_at);
-        let (from, to, id) = (st.nodes[e], st.nodes[1 - e], st.id);
+        let (from, to, base_lat) = (st.nodes[e], st.nodes[1 - e], st.latency_ns);
+        let size = buf.len() as u64;
+        // Uplink: serialization and backpressure.
+        let up = self.nodes[from as usize]
+            .up_bps
+            .map(|b| ((b as f64 * self.bandwidth_factor(from)) as u64).max(1));
+        let mut start = now;
+        let mut up_done = now;
+        if let Some(bps) = up {
+            let n = &mut self.nodes[from as usize];
+            let backlog_ns = n.up_free_at.saturating_sub(now);
+            let backlog_bytes = (u128::from(backlog_ns) * u128::from(bps) / 8_000_000_000) as u64;
+            // Block while the queue is over the buffer size with this write, unless
+            // at most half full (so one write larger than the buffer still goes through).
+            let limit = self.cfg.uplink_buffer_bytes;
+            if backlog_bytes > limit / 2 && backlog_bytes + size > limit {
+                n.blocked_writers.push(waker.clone());
+                if !n.drain_scheduled {
+                    n.drain_scheduled = true;
+                    // Wake writers when half the buffer has drained.
+                    let half_ns = (u128::from(limit / 2) * 8_000_000_000 / u128::from(bps)) as u64;
+                    let at = n.up_free_at.saturating_sub(half_ns).max(now + 1);
+                    self.schedule(at, Event::UplinkDrained { node: from });
+                }
+                return Ok(None);
+            }
+            start = n.up_free_at.max(now);
+            up_done = start + transfer_ns(size, bps);
+            n.up_free_at = up_done;
+        }
+        // The link: latency, its condition, jitter and loss.
+        let cond = self.condition(from, to);
+        let mut lat = base_lat + cond.extra_latency_ns;
+        if self.cfg.jitter_ns > 0 {
+            lat += self.net_rng.random_range(0..=self.cfg.jitter_ns);
+        }
+        if cond.loss > 0.0 {
+            let p = cond.loss.min(0.99);
+            while self.net_rng.random_bool(p) {
+                lat += self.cfg.rto_ns;
+            }
+        }
+        let mut arrival = up_done + lat;
+        // Downlink.
+        let down = self.nodes[to as usize]
+            .down_bps
+            .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
+        if let Some(bps) = down {
+            let n = &mut self.nodes[to as usize];
+            let d_start = (start + lat).max(n.down_free_at);
+            arrival = arrival.max(d_start + transfer_ns(size, bps));
+            n.down_free_at = arrival;
+        }
+        let st = self.stream(s, gen).ok_or(())?;
+        let at = arrival.max(st.pipes[e].last_at);
+        let id = st.id;
         let pipe = &mut st.pipes[e];
         // Writes that land at the same future instant merge into one delivery.
         let merged = match pipe.chunks.back_mut() {
@@ -701,7 +940,7 @@ impl World {
         if let Some(tap) = self.tap.as_mut() {
             tap.on_write(from, to, id, at, buf);
         }
-        Ok(buf.len())
+        Ok(Some(buf.len()))
     }
 
     /// Reads into `buf` at `end` of stream `s`: `Ok(Some(n))` bytes read
@@ -806,6 +1045,11 @@ impl World {
                         self.to_wake.push(w);
                     }
                 }
+            }
+            Event::UplinkDrained { node } => {
+                let n = &mut self.nodes[node as usize];
+                n.drain_scheduled = false;
+                self.to_wake.append(&mut n.blocked_writers);
             }
             Event::DialArrive { dial } => self.on_dial_arrive(dial),
             Event::DialDone { dial } => self.on_dial_done(dial),

@@ -1,0 +1,226 @@
+//! The virtual network measured through the real `libp2p_core` transport
+//! and muxer interfaces: exact bandwidth and latency arithmetic, queueing,
+//! backpressure, loss, partitions and vanished addresses.
+
+use futures::future::poll_fn;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use libp2p_core::muxing::StreamMuxerExt;
+use libp2p_core::transport::{DialOpts, ListenerId, PortUse, Transport, TransportEvent};
+use libp2p_core::Endpoint;
+use libp2p_identity::Keypair;
+use sim::transport::{node_addr, SimTransport};
+use sim::world::{self, LinkCondition};
+use sim::{AppHandler, Engine, EntropyMode, Limits, NetConfig, Node, MS};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Context;
+
+struct Task(Option<Pin<Box<dyn Future<Output = ()>>>>);
+
+impl Node for Task {
+    fn poll(&mut self, cx: &mut Context<'_>) {
+        if let Some(f) = self.0.as_mut() {
+            if f.as_mut().poll(cx).is_ready() {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+struct NoApp;
+impl AppHandler<Task> for NoApp {
+    fn on_app(&mut self, _: &mut Engine<Task>, _: Option<u32>, _: u64) {}
+}
+
+fn now() -> u64 {
+    sim::clock::now_ns().unwrap()
+}
+
+fn dial_opts() -> DialOpts {
+    DialOpts {
+        role: Endpoint::Dialer,
+        port_use: PortUse::Reuse,
+    }
+}
+
+/// Node 1 listens and reads `sizes` messages from its first inbound
+/// substream, recording when each completes; node 0 dials, opens a substream
+/// and writes them back to back. Returns (dial completion, read completions).
+fn transfer(cfg: NetConfig, setup: impl FnOnce(&mut world::World) + Send + 'static, sizes: Vec<usize>) -> (u64, Vec<u64>) {
+    sim::runner::run_on_sim_thread(1, cfg, EntropyMode::Seeded, move || {
+        world::with(|w| {
+            for i in 0..2u8 {
+                w.add_node(Keypair::ed25519_from_bytes([i + 1; 32]).unwrap().public().to_peer_id());
+            }
+            setup(w);
+        });
+        let reads = Rc::new(RefCell::new(Vec::new()));
+        let dialed = Rc::new(RefCell::new(0u64));
+        let mut engine: Engine<Task> = Engine::new(Limits::default());
+        let sizes2 = sizes.clone();
+        let dialed2 = dialed.clone();
+        engine.add_node(Task(Some(Box::pin(async move {
+            let mut t = SimTransport::new(0);
+            let (_, mut muxer) = t.dial(node_addr(1), dial_opts()).unwrap().await.unwrap();
+            *dialed2.borrow_mut() = now();
+            let mut s = poll_fn(|cx| muxer.poll_outbound_unpin(cx)).await.unwrap();
+            for n in sizes2 {
+                s.write_all(&vec![7u8; n]).await.unwrap();
+            }
+            futures::future::pending::<()>().await; // keep the connection open
+        }))));
+        let reads2 = reads.clone();
+        engine.add_node(Task(Some(Box::pin(async move {
+            let mut t = SimTransport::new(1);
+            t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
+            let upgrade = loop {
+                if let TransportEvent::Incoming { upgrade, .. } = poll_fn(|cx| Pin::new(&mut t).poll(cx)).await {
+                    break upgrade;
+                }
+            };
+            let (_, mut muxer) = upgrade.await.unwrap();
+            let mut s = poll_fn(|cx| muxer.poll_inbound_unpin(cx)).await.unwrap();
+            for n in sizes {
+                let mut buf = vec![0u8; n];
+                s.read_exact(&mut buf).await.unwrap();
+                reads2.borrow_mut().push(now());
+            }
+        }))));
+        engine.run_until(120_000 * MS, &mut NoApp).unwrap();
+        let r = reads.borrow().clone();
+        let d = *dialed.borrow();
+        (d, r)
+    })
+    .unwrap()
+    .0
+}
+
+fn constant(ms: f64) -> NetConfig {
+    NetConfig {
+        latency: sim::latency::LatencyModel::Constant { ms },
+        ..NetConfig::default()
+    }
+}
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn bytes_arrive_at_latency_plus_size_over_rate_and_queue_back_to_back() {
+    let l = 40 * MS;
+    let r = 50_000_000; // 50 Mbit/s
+    let (t0, reads) = transfer(
+        constant(40.0),
+        move |w| {
+            w.set_bandwidth(0, Some(r), Some(r));
+            w.set_bandwidth(1, Some(r), Some(r));
+        },
+        vec![MIB, MIB],
+    );
+    assert_eq!(t0, 2 * l, "dial: one latency there, one back");
+    let s_over_r = sim::world::transfer_ns(MIB as u64, r);
+    assert_eq!(s_over_r, 167_772_160, "1 MiB at 50 Mbit/s is 167.77 ms");
+    assert_eq!(reads[0] - t0, l + s_over_r, "L + S/R exactly");
+    assert_eq!(reads[1] - t0, l + 2 * s_over_r, "the second message queued behind the first");
+}
+
+#[test]
+fn the_slower_end_is_the_bottleneck() {
+    let (t0, reads) = transfer(
+        constant(10.0),
+        |w| {
+            w.set_bandwidth(0, Some(100_000_000), None);
+            w.set_bandwidth(1, None, Some(10_000_000));
+        },
+        vec![100_000],
+    );
+    assert_eq!(reads[0] - t0, 10 * MS + sim::world::transfer_ns(100_000, 10_000_000));
+}
+
+#[test]
+fn backpressure_holds_writers_without_losing_bytes() {
+    // A 64 KiB uplink buffer and 8 MiB to send: writers block and resume; every byte arrives in order.
+    let mut cfg = constant(5.0);
+    cfg.uplink_buffer_bytes = 64 << 10;
+    let r = 80_000_000;
+    let (t0, reads) = transfer(cfg, move |w| w.set_bandwidth(0, Some(r), None), vec![256 << 10; 32]);
+    assert_eq!(reads.len(), 32);
+    let total = sim::world::transfer_ns((256u64 << 10) * 32, r);
+    assert_eq!(*reads.last().unwrap() - t0, 5 * MS + total);
+}
+
+#[test]
+fn no_limits_means_pure_latency() {
+    let (t0, reads) = transfer(constant(25.0), |_| {}, vec![1000, 1000]);
+    assert_eq!(reads, vec![t0 + 25 * MS, t0 + 25 * MS]);
+}
+
+#[test]
+fn loss_adds_retransmission_delays_and_degradation_adds_latency() {
+    let (t0, reads) = transfer(
+        constant(10.0),
+        |w| {
+            w.set_link_condition(
+                0,
+                1,
+                Some(LinkCondition {
+                    extra_latency_ns: 30 * MS,
+                    loss: 0.0,
+                    bandwidth_factor: 1.0,
+                }),
+            )
+        },
+        vec![10],
+    );
+    // The dial is not a write: 2 x 10 ms. The write pays 10 + 30 ms.
+    assert_eq!(t0, 20 * MS);
+    assert_eq!(reads[0] - t0, 40 * MS);
+    let mut cfg = constant(10.0);
+    cfg.loss = 0.5;
+    let (t0, reads) = transfer(cfg, |_| {}, vec![10; 200]);
+    let extra: Vec<u64> = reads.iter().map(|r| r - t0 - 10 * MS).collect();
+    assert!(extra.iter().all(|e| e % (200 * MS) == 0), "whole RTOs only");
+    assert!(extra.windows(2).all(|w| w[0] <= w[1]), "FIFO");
+    assert!(*extra.last().unwrap() > 0, "some writes were delayed by loss");
+}
+
+#[test]
+fn dials_across_a_partition_or_to_a_vanished_address_time_out() {
+    for setup in [
+        Box::new(|w: &mut world::World| w.partition(&[0, 1])) as Box<dyn FnOnce(&mut world::World) + Send>,
+        Box::new(|w: &mut world::World| w.set_reachable(1, false)),
+    ] {
+        let out = sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, move || {
+            world::with(|w| {
+                for i in 0..2u8 {
+                    w.add_node(Keypair::ed25519_from_bytes([i + 1; 32]).unwrap().public().to_peer_id());
+                }
+                setup(w);
+            });
+            let result = Rc::new(RefCell::new(None));
+            let r2 = result.clone();
+            let mut engine: Engine<Task> = Engine::new(Limits::default());
+            engine.add_node(Task(Some(Box::pin(async move {
+                let mut t = SimTransport::new(0);
+                let r = t.dial(node_addr(1), dial_opts()).unwrap().await;
+                *r2.borrow_mut() = Some((now(), r.err().map(|e| e.kind())));
+            }))));
+            engine.add_node(Task(Some(Box::pin(async move {
+                let mut t = SimTransport::new(1);
+                t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
+                loop {
+                    poll_fn(|cx| Pin::new(&mut t).poll(cx)).await;
+                }
+            }))));
+            engine.run_until(60_000 * MS, &mut NoApp).unwrap();
+            let r = *result.borrow();
+            r
+        })
+        .unwrap()
+        .0;
+        let (t, kind) = out.expect("dial finished");
+        assert_eq!(kind, Some(std::io::ErrorKind::TimedOut));
+        assert_eq!(t, 10_000 * MS, "after the dial timeout");
+    }
+}
