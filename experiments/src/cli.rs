@@ -63,6 +63,82 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Regenerate DIR/plots/*.png, DIR/plots/*.svg and DIR/report.html from
+    /// the CSV files in DIR (runs.csv; deliveries.csv and timeseries.csv if present).
+    Plot {
+        /// Results directory (as written by `meshsim run`).
+        dir: PathBuf,
+    },
+    /// Run a parameter sweep: every point of the file's [sweep] section x its seeds, in parallel.
+    ///
+    /// Each finished run is written at once to OUT/runs/<run_id>.json; at the end
+    /// OUT/runs.csv (one row per run, sorted by run id), timing.csv, failures.csv and
+    /// points.csv are written. A failed or panicking run is recorded with the command
+    /// that reproduces it, and the sweep goes on. Ctrl-C stops cleanly; --resume
+    /// continues without recomputing finished runs.
+    ///
+    /// Examples:
+    ///   meshsim sweep experiments/ci.toml --jobs 2
+    ///   meshsim sweep big.toml --shard 0/8 --out results/big/shard0   # then: meshsim merge
+    #[command(verbatim_doc_comment)]
+    Sweep {
+        /// Experiment file with a [sweep] section.
+        file: PathBuf,
+        /// Override any key by its dotted path. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Parallel runs (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output directory (default: results/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Skip runs already finished in the output directory.
+        #[arg(long)]
+        resume: bool,
+        /// Run only slice I of N (0 <= I < N) of the sweep's runs.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+    },
+    /// Combine the output directories of sweep shards into one.
+    Merge {
+        /// Where the merged results go.
+        #[arg(long)]
+        out: PathBuf,
+        /// Shard output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Run an experiment and compare its metrics with a baseline CSV.
+    ///
+    /// Exit code 0 when every metric is within the tolerances of the file's [check]
+    /// section, 1 on a regression, 2 on bad input (including a malformed baseline).
+    ///
+    /// Example:
+    ///   meshsim check experiments/ci.toml --baseline results/baselines/ci.csv --markdown check.md
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// Experiment file with a [check] section (and usually a [sweep]).
+        file: PathBuf,
+        /// Baseline CSV (point,metric,value).
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Override any key by its dotted path. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Also write the comparison as a Markdown table.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Rewrite the baseline from this run (deliberately).
+        #[arg(long)]
+        update: bool,
+        /// Parallel runs (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output directory for the runs (default: results/<name>-check).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// (internal) Run one benchmark case and print JSON.
     #[command(hide = true)]
     BenchOne {
@@ -98,6 +174,40 @@ pub fn main() -> ExitCode {
             signing,
             seconds,
         } => bench::cmd_bench_one(peers, &signing, seconds),
+        Cmd::Sweep {
+            file,
+            sets,
+            jobs,
+            out,
+            resume,
+            shard,
+        } => crate::commands::cmd_sweep(crate::commands::SweepArgs {
+            file,
+            sets,
+            jobs,
+            out,
+            resume,
+            shard,
+        }),
+        Cmd::Merge { out, dirs } => crate::commands::cmd_merge(&out, &dirs),
+        Cmd::Check {
+            file,
+            baseline,
+            sets,
+            markdown,
+            update,
+            jobs,
+            out,
+        } => crate::commands::cmd_check(crate::commands::CheckArgs {
+            file,
+            baseline,
+            sets,
+            markdown,
+            update,
+            jobs,
+            out,
+        }),
+        Cmd::Plot { dir } => crate::plot::cmd_plot(&dir),
     };
     match r {
         Ok(code) => code,
@@ -124,9 +234,9 @@ fn cmd_run(
     let (exp, label) = load::load(file, sets)?;
     let seed = seed.unwrap_or(exp.seed);
     let wall = std::time::Instant::now();
-    let result = models::run(&exp, seed, sim::EntropyMode::Seeded);
+    let result = models::run_full(&exp, seed, sim::EntropyMode::Seeded);
     let wall_s = wall.elapsed().as_secs_f64();
-    let mut summary = match result {
+    let output = match result {
         Ok(s) => s,
         Err(e) => {
             let mut cmd = format!(
@@ -139,6 +249,7 @@ fn cmd_run(
             anyhow::bail!("{e}\nnote: rerun with `{cmd}`");
         }
     };
+    let mut summary = output.summary.clone();
     summary.wall_seconds = wall_s;
     if json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -147,11 +258,11 @@ fn cmd_run(
     }
     if !no_write {
         let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
-        write_run(&dir, &exp, &label, seed, &summary)
+        write_run(&dir, &exp, &label, seed, &summary, &output)
             .with_context(|| format!("writing {}", dir.display()))?;
         if !json {
             println!(
-                "  results               {}/ (experiment.toml, meta.json, runs.csv)",
+                "  results               {}/ (experiment.toml, meta.json, runs.csv, timing.csv, timeseries.csv, messages.csv)",
                 dir.display()
             );
         }
@@ -165,6 +276,7 @@ fn write_run(
     label: &str,
     seed: u64,
     s: &RunSummary,
+    detail: &models::RunOutput,
 ) -> anyhow::Result<()> {
     let as_run = toml::to_string_pretty(exp)?;
     let exp_hash = blake3::hash(as_run.as_bytes()).to_hex()[..16].to_string();
@@ -182,9 +294,21 @@ fn write_run(
         serde_json::to_string_pretty(&meta)?.as_bytes(),
     )?;
     let run_id = format!("{}-s{seed}", exp.name);
+    for (name, bytes) in output::detail_files(&run_id, detail)? {
+        output::write_atomic(&dir.join(name), &bytes)?;
+    }
     output::write_atomic(
         &dir.join("runs.csv"),
-        &output::runs_csv(&[(run_id, s.clone())])?,
+        &output::runs_csv(&[(run_id.clone(), s.clone())])?,
+    )?;
+    output::write_atomic(
+        &dir.join("timing.csv"),
+        format!(
+            "run_id,wall_seconds,sim_per_wall\n{run_id},{:.3},{:.2}\n",
+            s.wall_seconds,
+            s.sim_seconds / s.wall_seconds.max(1e-9)
+        )
+        .as_bytes(),
     )?;
     Ok(())
 }

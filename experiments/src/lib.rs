@@ -3,9 +3,16 @@
 //! - [`load`]: experiment files, `--set` overrides and input errors (exit code 2).
 //! - [`output`]: results directories, written atomically.
 //! - [`bench`]: `meshsim bench`.
+//! - [`plot`]: `meshsim plot DIR`: PNG and SVG plots from the CSV files.
+//! - [`report`]: `report.html`, the static page of a results directory.
 //! - [`cli`]: the `clap` command line.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod load;
 pub mod output;
+pub mod plot;
+pub mod report;
+pub mod sweep;

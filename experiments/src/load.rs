@@ -41,6 +41,14 @@ pub enum InputError {
         /// What is wrong (serde's words: the value found and what was expected).
         message: String,
     },
+    /// A sweep cannot run as given.
+    #[error("{file}: {message}")]
+    Sweep {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value is out of range or inconsistent.
     #[error("{file}: {source}")]
     Invalid {
@@ -56,6 +64,32 @@ pub const QUICKSTART: &str = include_str!("../quickstart.toml");
 
 /// Loads `file` (or the built-in quickstart), applies `--set` overrides, validates.
 pub fn load(file: Option<&Path>, sets: &[String]) -> Result<(Experiment, String), InputError> {
+    let l = load_full(file, sets)?;
+    Ok((l.exp, l.label))
+}
+
+/// Parses experiment text labelled `label`, applies overrides, validates.
+pub fn parse(label: &str, text: &str, sets: &[String]) -> Result<Experiment, InputError> {
+    Ok(parse_full(label, text, sets)?.exp)
+}
+
+/// An experiment file with its optional `[sweep]` and `[check]` sections.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Where it came from (for messages).
+    pub label: String,
+    /// The experiment (the base point of a sweep).
+    pub exp: Experiment,
+    /// The experiment's TOML without `sweep` and `check` (sweep points are applied to it).
+    pub base: toml::Table,
+    /// The `[sweep]` section, if any.
+    pub sweep: Option<crate::sweep::SweepSpec>,
+    /// The `[check]` section, if any.
+    pub check: Option<crate::check::CheckSpec>,
+}
+
+/// Loads a file (or the built-in quickstart) with its sweep and check sections.
+pub fn load_full(file: Option<&Path>, sets: &[String]) -> Result<Loaded, InputError> {
     let (label, text) = match file {
         Some(f) => (
             f.display().to_string(),
@@ -66,12 +100,43 @@ pub fn load(file: Option<&Path>, sets: &[String]) -> Result<(Experiment, String)
         ),
         None => ("<built-in quickstart>".to_string(), QUICKSTART.to_string()),
     };
-    let exp = parse(&label, &text, sets)?;
-    Ok((exp, label))
+    parse_full(&label, &text, sets)
 }
 
-/// Parses experiment text labelled `label`, applies overrides, validates.
-pub fn parse(label: &str, text: &str, sets: &[String]) -> Result<Experiment, InputError> {
+fn key_error(
+    label: &str,
+    prefix: &str,
+    e: serde_path_to_error::Error<toml::de::Error>,
+) -> InputError {
+    let path = e.path().to_string();
+    let key = match (prefix.is_empty(), path == ".") {
+        (true, true) => "(top level)".to_string(),
+        (true, false) => path,
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{path}"),
+    };
+    let m = e.into_inner().to_string();
+    InputError::Key {
+        file: label.to_string(),
+        key,
+        // The TOML deserializer repeats the path; we already say it.
+        message: m.split("\nin `").next().unwrap_or(&m).trim().to_string(),
+    }
+}
+
+/// Deserializes and validates an experiment from a TOML table.
+pub fn experiment_from_table(label: &str, table: toml::Table) -> Result<Experiment, InputError> {
+    let exp: Experiment = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| key_error(label, "", e))?;
+    exp.validate().map_err(|source| InputError::Invalid {
+        file: label.to_string(),
+        source,
+    })?;
+    Ok(exp)
+}
+
+/// Parses experiment text, applies overrides, splits off `[sweep]` and `[check]`, validates.
+pub fn parse_full(label: &str, text: &str, sets: &[String]) -> Result<Loaded, InputError> {
     let mut table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| InputError::Syntax {
@@ -81,28 +146,26 @@ pub fn parse(label: &str, text: &str, sets: &[String]) -> Result<Experiment, Inp
     for s in sets {
         apply_set(&mut table, s)?;
     }
-    let exp: Experiment =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            InputError::Key {
-                file: label.to_string(),
-                key: if key == "." {
-                    "(top level)".into()
-                } else {
-                    key
-                },
-                message: {
-                    let m = e.into_inner().to_string();
-                    // The TOML deserializer repeats the path; we already say it.
-                    m.split("\nin `").next().unwrap_or(&m).trim().to_string()
-                },
-            }
-        })?;
-    exp.validate().map_err(|source| InputError::Invalid {
-        file: label.to_string(),
-        source,
-    })?;
-    Ok(exp)
+    let sweep = match table.remove("sweep") {
+        Some(v) => {
+            Some(serde_path_to_error::deserialize(v).map_err(|e| key_error(label, "sweep", e))?)
+        }
+        None => None,
+    };
+    let check = match table.remove("check") {
+        Some(v) => {
+            Some(serde_path_to_error::deserialize(v).map_err(|e| key_error(label, "check", e))?)
+        }
+        None => None,
+    };
+    let exp = experiment_from_table(label, table.clone())?;
+    Ok(Loaded {
+        label: label.to_string(),
+        exp,
+        base: table,
+        sweep,
+        check,
+    })
 }
 
 /// Applies one `KEY=VALUE` (dotted key path; VALUE as TOML, or a bare string).
@@ -126,7 +189,11 @@ pub fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), InputError> {
             "the key must be a dotted path of names, e.g. gossipsub.mesh_n",
         ));
     }
-    let value = parse_value(value.trim());
+    set_path(table, &parts, parse_value(value.trim())).map_err(|m| bad(&m))
+}
+
+/// Sets `value` at the dotted key path `parts`, creating tables on the way.
+pub fn set_path(table: &mut toml::Table, parts: &[&str], value: toml::Value) -> Result<(), String> {
     let mut t = table;
     for p in &parts[..parts.len() - 1] {
         let entry = t
@@ -134,7 +201,7 @@ pub fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), InputError> {
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         t = match entry {
             toml::Value::Table(t) => t,
-            _ => return Err(bad(&format!("`{p}` is not a table, so it has no keys"))),
+            _ => return Err(format!("`{p}` is not a table, so it has no keys")),
         };
     }
     t.insert(parts[parts.len() - 1].to_string(), value);

@@ -30,7 +30,6 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ("seed", s.seed.to_string()),
         ("peers", s.peers.to_string()),
         ("sim_seconds", s.sim_seconds.to_string()),
-        ("wall_seconds", format!("{:.3}", s.wall_seconds)),
         ("trace_hash", s.trace_hash.clone()),
         ("messages_published", s.messages_published.to_string()),
         ("deliveries", s.deliveries.to_string()),
@@ -55,6 +54,8 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ("iwant", s.iwant.to_string()),
         ("idontwant", s.idontwant.to_string()),
         ("publish_errors", s.publish_errors.to_string()),
+        ("convergence_s", s.convergence_s.to_string()),
+        ("isolated_peers_max", s.isolated_peers_max.to_string()),
         ("events", s.events.to_string()),
         ("entropy_os_fallbacks", s.entropy_os_fallbacks.to_string()),
     ]
@@ -81,4 +82,104 @@ pub fn git_commit() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The detail files of one run: `timeseries.csv` (long: run_id, t_s, metric,
+/// value), `messages.csv` (one row per published message) and, when kept,
+/// `deliveries.csv` (one row per first delivery). Returns (name, bytes).
+pub fn detail_files(
+    run_id: &str,
+    out: &models::RunOutput,
+) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["run_id", "t_s", "metric", "value"])?;
+    for s in &out.samples {
+        for (m, v) in s.metrics() {
+            w.write_record([run_id, &s.t_s.to_string(), m, &v.to_string()])?;
+        }
+    }
+    // Delivery per publish second: share of expected deliveries of the messages published in it.
+    let mut per_s: std::collections::BTreeMap<u64, (u64, u64)> = std::collections::BTreeMap::new();
+    for m in &out.messages {
+        let e = per_s.entry(m.published_ns / 1_000_000_000).or_default();
+        e.0 += u64::from(m.delivered);
+        e.1 += u64::from(m.expected);
+    }
+    for (sec, (d, e)) in per_s {
+        if e > 0 {
+            w.write_record([
+                run_id,
+                &(sec as f64).to_string(),
+                "delivery_ratio",
+                &(d as f64 / e as f64).to_string(),
+            ])?;
+        }
+    }
+    files.push(("timeseries.csv", w.into_inner()?));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "run_id",
+        "msg_seq",
+        "publisher",
+        "topic",
+        "published_s",
+        "expected",
+        "delivered",
+        "copies_received",
+    ])?;
+    for (i, m) in out.messages.iter().enumerate() {
+        w.write_record([
+            run_id.to_string(),
+            i.to_string(),
+            m.publisher.to_string(),
+            m.topic.to_string(),
+            (m.published_ns as f64 / 1e9).to_string(),
+            m.expected.to_string(),
+            m.delivered.to_string(),
+            m.copies.to_string(),
+        ])?;
+    }
+    files.push(("messages.csv", w.into_inner()?));
+    if let Some(d) = &out.deliveries {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "run_id",
+            "msg_seq",
+            "peer",
+            "published_s",
+            "delivered_s",
+            "latency_ms",
+        ])?;
+        for &(seq, peer, t) in d {
+            let p = out.messages.get(seq as usize).map_or(0, |m| m.published_ns);
+            w.write_record([
+                run_id.to_string(),
+                seq.to_string(),
+                peer.to_string(),
+                (p as f64 / 1e9).to_string(),
+                (t as f64 / 1e9).to_string(),
+                (t.saturating_sub(p) as f64 / 1e6).to_string(),
+            ])?;
+        }
+        files.push(("deliveries.csv", w.into_inner()?));
+    }
+    Ok(files)
+}
+
+/// Concatenates CSV texts with the same header (the first one's header kept).
+pub fn concat_csv(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let body = if i == 0 {
+            &p[..]
+        } else {
+            match p.iter().position(|&b| b == b'\n') {
+                Some(n) => &p[n + 1..],
+                None => &[][..],
+            }
+        };
+        out.extend_from_slice(body);
+    }
+    out
 }

@@ -5,6 +5,8 @@
 //! open and close, remote subscription, publish, and at the end each peer's
 //! sorted mesh. ConnectionIds and other process-wide counters stay out of it.
 
+use crate::history::behaviour::{Outcome, SyncReport};
+use crate::history::metrics::HistoryMetrics;
 use crate::wire::{RpcSummary, WireDecoder};
 use libp2p_identity::PeerId;
 use std::collections::BTreeMap;
@@ -27,6 +29,8 @@ pub enum Rec {
     Mesh = 6,
     /// A scenario action: (kind, argument).
     Action = 7,
+    /// A finished history sync: (client << 32 | server, entries << 32 | round trips << 8 | outcome).
+    Sync = 8,
 }
 
 /// One published message.
@@ -85,8 +89,12 @@ pub struct Collector {
     pub latencies_ns: Vec<u64>,
     /// Counters.
     pub counters: Counters,
+    /// Periodic network samples (see [`crate::sampler`]).
+    pub samples: Vec<crate::sampler::Sample>,
     /// Every first delivery as (message seq, peer, time ns), when enabled with [`Collector::keep_deliveries`].
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
+    /// History sync measurements (empty unless history is on).
+    pub history: HistoryMetrics,
     wire: WireDecoder,
 }
 
@@ -104,6 +112,8 @@ impl Collector {
             latencies_ns: Vec::new(),
             counters: Counters::default(),
             deliveries: None,
+            samples: Vec::new(),
+            history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
         }
     }
@@ -136,6 +146,26 @@ impl Collector {
 
     fn index_of(&self, p: &PeerId) -> u64 {
         self.peer_index.get(p).map_or(u64::MAX, |&i| u64::from(i))
+    }
+
+    /// The index of peer `p`, if it is one of ours.
+    pub fn peer_index(&self, p: &PeerId) -> Option<u32> {
+        self.peer_index.get(p).copied()
+    }
+
+    /// A history sync of `client` with `server` ended.
+    pub fn on_sync(&mut self, client: u32, server: u32, r: &SyncReport) {
+        let outcome = match r.outcome {
+            Outcome::Complete => 0,
+            Outcome::Aborted => 1,
+            Outcome::Failed(_) => 2,
+        };
+        self.record(
+            Rec::Sync,
+            (u64::from(client) << 32) | u64::from(server),
+            (r.entries_fetched << 32) | (r.round_trips.min(0xff_ffff) << 8) | outcome,
+        );
+        self.history.on_sync(client, server, r);
     }
 
     /// A message was published.

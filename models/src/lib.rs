@@ -7,6 +7,7 @@
 //! - [`topology`]: initial graphs (random regular, chain, explicit edges).
 //! - [`scenario`]: builds peers, subscriptions, dials and the workload; [`scenario::run`] runs one experiment.
 //! - [`prolly`]: the okra-style Prolly tree and its sans-IO sync protocol (see `../shared/PROLLY.md`).
+//! - [`history`]: the replicated log on that tree and its sync as a libp2p protocol beside GossipSub.
 //! - [`collector`], [`wire`], [`summary`]: measurements, wire decoding and the trace hash.
 //!
 //! ```no_run
@@ -16,14 +17,16 @@
 //! ```
 
 pub mod collector;
+pub mod history;
 pub mod peer;
 pub mod prolly;
+pub mod sampler;
 pub mod scenario;
 pub mod spec;
 pub mod summary;
 pub mod topology;
 pub mod wire;
 
-pub use scenario::{run, RunFailure, Sim};
+pub use scenario::{run, run_full, RunFailure, RunOutput, Sim};
 pub use spec::Experiment;
 pub use summary::RunSummary;

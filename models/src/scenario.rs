@@ -1,10 +1,17 @@
 //! A scenario: peers, initial topology, workload and scenario actions, driven
 //! by the engine. [`Sim`] is the step-by-step API (used by tests);
 //! [`run`] runs a whole experiment on a fresh simulation thread.
+//!
+//! Timeline events ([`TimelineEvent`]) become actions: a peer going offline
+//! is crashed in the world and its swarm dropped (its log is kept); on return
+//! it gets a fresh swarm with the same identity and log, listens, subscribes
+//! and dials its initial neighbours. A partition cuts every connection
+//! between its two groups and refuses dials between them until it heals,
+//! when the pairs that were cut dial each other again.
 
 use crate::collector::{Collector, MsgRecord, Rec};
-use crate::peer::{self, Peer};
-use crate::spec::{ms_to_ns, Experiment};
+use crate::peer::{self, Peer, PeerTemplate};
+use crate::spec::{ms_to_ns, partition_size, Experiment, TimelineEvent};
 use crate::summary::RunSummary;
 use crate::topology;
 use libp2p_gossipsub::{IdentTopic, TopicHash};
@@ -19,6 +26,10 @@ use std::rc::Rc;
 /// Something the scenario does at a scheduled time.
 #[derive(Clone, Debug)]
 pub enum Action {
+    /// Test hook: panic (`limits.panic_at_s`).
+    Fault,
+    /// Take a network sample (and schedule the next one).
+    Sample,
     /// `from` dials `to`.
     Dial {
         /// Dialer.
@@ -35,6 +46,37 @@ pub enum Action {
         /// Other end.
         b: u32,
     },
+    /// `peer` goes offline (crash); its log is kept.
+    Down {
+        /// The peer.
+        peer: u32,
+    },
+    /// `peer` comes back with the same identity and log and dials up to
+    /// `redial` of its initial neighbours (`None`: all).
+    Up {
+        /// The peer.
+        peer: u32,
+        /// Most neighbours to dial.
+        redial: Option<u32>,
+    },
+    /// A partition starts: `in_a[i]` tells peer `i`'s group.
+    PartitionStart {
+        /// Group membership per peer (true: first group).
+        in_a: Vec<bool>,
+    },
+    /// The partition heals; the pairs it cut dial each other again.
+    PartitionHeal,
+    /// A sample of the distinct-roots time series (and the next one scheduled).
+    SampleRoots,
+}
+
+/// Trace codes of scenario actions (`Rec::Action`, first argument).
+mod action_code {
+    pub(super) const CUT_LINK: u64 = 1;
+    pub(super) const DOWN: u64 = 2;
+    pub(super) const UP: u64 = 3;
+    pub(super) const PARTITION: u64 = 4;
+    pub(super) const HEAL: u64 = 5;
 }
 
 /// The scenario side of the event loop.
@@ -53,13 +95,38 @@ pub struct Driver {
     next_publish_ns: u64,
     publish_until_ns: u64,
     peer_ids: Vec<PeerId>,
+    /// Initial neighbours of each peer, sorted.
+    neighbours: Vec<Vec<u32>>,
+    /// The current partition: group membership per peer (true: first group).
+    partition: Option<Vec<bool>>,
+    /// Pairs cut by the current partition, to redial when it heals.
+    cut_pairs: Vec<(u32, u32)>,
+    dial_rng: SimRng,
+    /// Dials refused because they crossed a partition.
+    pub dials_refused: u64,
 }
 
 impl Driver {
     fn publish_next(&mut self, engine: &mut Engine<Peer>) {
-        let publisher = self.publishers[self.workload_rng.random_range(0..self.publishers.len())];
-        let topic = self.workload_rng.random_range(0..self.topics.len());
-        self.publish(engine, publisher, topic);
+        // Only peers that are up publish (all of them, unless the timeline takes some down).
+        let live: Vec<u32> = if self
+            .publishers
+            .iter()
+            .all(|&p| engine.nodes[p as usize].is_up())
+        {
+            self.publishers.clone()
+        } else {
+            self.publishers
+                .iter()
+                .copied()
+                .filter(|&p| engine.nodes[p as usize].is_up())
+                .collect()
+        };
+        if !live.is_empty() {
+            let publisher = live[self.workload_rng.random_range(0..live.len())];
+            let topic = self.workload_rng.random_range(0..self.topics.len());
+            self.publish(engine, publisher, topic);
+        }
         // Schedule the next one.
         let rate = self.spec.workload.rate_per_s;
         if rate > 0.0 {
@@ -71,6 +138,7 @@ impl Driver {
     }
 
     /// `publisher` publishes one workload message on `topic` now; returns its sequence number.
+    /// With history on, the message is also appended to the publisher's log.
     pub fn publish(&mut self, engine: &mut Engine<Peer>, publisher: u32, topic: usize) -> u64 {
         let now = engine.now_ns();
         let expected = self.subscribers[topic]
@@ -85,10 +153,9 @@ impl Driver {
             delivered: 0,
             copies: 0,
         });
-        let mut data = vec![0u8; self.spec.workload.message_bytes];
-        data[..8].copy_from_slice(&seq.to_le_bytes());
         let node = &mut engine.nodes[publisher as usize];
-        if node.swarm.is_some() {
+        if node.is_up() {
+            let data = node.make_payload(seq, self.spec.workload.message_bytes);
             if node
                 .gossipsub()
                 .publish(self.topics[topic].clone(), data)
@@ -105,32 +172,180 @@ impl Driver {
         self.actions.push(a);
         (self.actions.len() - 1) as u64
     }
+
+    /// Whether a partition separates `a` and `b` now.
+    fn separated(&self, a: u32, b: u32) -> bool {
+        self.partition
+            .as_ref()
+            .is_some_and(|g| g[a as usize] != g[b as usize])
+    }
+
+    fn dial(&mut self, engine: &mut Engine<Peer>, from: u32, to: u32) {
+        if self.separated(from, to) {
+            self.dials_refused += 1;
+            return;
+        }
+        let node = &mut engine.nodes[from as usize];
+        if let Some(swarm) = node.swarm.as_mut() {
+            let opts = DialOpts::peer_id(self.peer_ids[to as usize])
+                .addresses(vec![sim::transport::node_addr(to)])
+                .build();
+            if swarm.dial(opts).is_err() {
+                self.collector.borrow_mut().counters.dial_failures += 1;
+            }
+            engine.wake(from);
+        }
+    }
+
+    fn down(&mut self, engine: &mut Engine<Peer>, peer: u32) {
+        if !engine.nodes[peer as usize].is_up() {
+            return;
+        }
+        self.collector
+            .borrow_mut()
+            .record(Rec::Action, action_code::DOWN, u64::from(peer));
+        // Crash first: the remotes notice after the detection delay, not when the swarm drops.
+        sim::world::with(|w| w.crash(peer));
+        engine.nodes[peer as usize].go_down();
+    }
+
+    fn up(&mut self, engine: &mut Engine<Peer>, peer: u32, redial: Option<u32>) {
+        if engine.nodes[peer as usize].is_up() {
+            return;
+        }
+        self.collector
+            .borrow_mut()
+            .record(Rec::Action, action_code::UP, u64::from(peer));
+        sim::world::with(|w| w.restart(peer));
+        let node = &mut engine.nodes[peer as usize];
+        node.come_up();
+        for (t, subs) in self.subscribers.iter().enumerate() {
+            if subs.contains(&peer) {
+                node.gossipsub()
+                    .subscribe(&self.topics[t])
+                    .expect("subscribe");
+            }
+        }
+        engine.wake(peer);
+        let targets: Vec<u32> = self.neighbours[peer as usize]
+            .iter()
+            .copied()
+            .filter(|&n| engine.nodes[n as usize].is_up() && !self.separated(peer, n))
+            .take(redial.map_or(usize::MAX, |r| r as usize))
+            .collect();
+        for n in targets {
+            self.dial(engine, peer, n);
+        }
+        if self.spec.history.enabled {
+            self.collector
+                .borrow_mut()
+                .history
+                .marker("return", Some(peer));
+        }
+    }
+
+    fn partition_start(&mut self, engine: &mut Engine<Peer>, in_a: Vec<bool>) {
+        let size = in_a.iter().filter(|&&x| x).count() as u64;
+        self.collector
+            .borrow_mut()
+            .record(Rec::Action, action_code::PARTITION, size);
+        let mut cut = Vec::new();
+        for (a, node) in engine.nodes.iter().enumerate() {
+            let Some(swarm) = node.swarm.as_ref() else {
+                continue;
+            };
+            if !in_a[a] {
+                continue;
+            }
+            let mut remotes: Vec<u32> = swarm
+                .connected_peers()
+                .filter_map(|p| self.collector.borrow().peer_index(p))
+                .filter(|&b| !in_a[b as usize])
+                .collect();
+            remotes.sort_unstable();
+            cut.extend(remotes.into_iter().map(|b| (a as u32, b)));
+        }
+        sim::world::with(|w| {
+            for &(a, b) in &cut {
+                w.cut_link(a, b);
+            }
+        });
+        self.cut_pairs = cut;
+        self.partition = Some(in_a);
+    }
+
+    fn partition_heal(&mut self, engine: &mut Engine<Peer>) {
+        self.collector.borrow_mut().record(
+            Rec::Action,
+            action_code::HEAL,
+            self.cut_pairs.len() as u64,
+        );
+        self.partition = None;
+        for (a, b) in std::mem::take(&mut self.cut_pairs) {
+            if engine.nodes[a as usize].is_up() && engine.nodes[b as usize].is_up() {
+                let (from, to) = if self.dial_rng.random_bool(0.5) {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                self.dial(engine, from, to);
+            }
+        }
+        if self.spec.history.enabled {
+            self.collector.borrow_mut().history.marker("heal", None);
+        }
+    }
 }
 
 impl AppHandler<Peer> for Driver {
     fn on_app(&mut self, engine: &mut Engine<Peer>, _node: Option<u32>, tag: u64) {
         let action = self.actions[tag as usize].clone();
         match action {
-            Action::Dial { from, to } => {
-                let node = &mut engine.nodes[from as usize];
-                if let Some(swarm) = node.swarm.as_mut() {
-                    let opts = DialOpts::peer_id(self.peer_ids[to as usize])
-                        .addresses(vec![sim::transport::node_addr(to)])
-                        .build();
-                    if swarm.dial(opts).is_err() {
-                        self.collector.borrow_mut().counters.dial_failures += 1;
-                    }
-                    engine.wake(from);
+            Action::Dial { from, to } => self.dial(engine, from, to),
+            Action::Publish => self.publish_next(engine),
+            Action::Fault => panic!("test fault hook: limits.panic_at_s reached"),
+            Action::Sample => {
+                let now = engine.now_ns();
+                let topics: Vec<libp2p_gossipsub::TopicHash> =
+                    self.topics.iter().map(|t| t.hash()).collect();
+                let d_lo = self
+                    .spec
+                    .gossipsub
+                    .mesh_n_low
+                    .unwrap_or_else(|| libp2p_gossipsub::Config::default().mesh_n_low());
+                let s = crate::sampler::sample(
+                    &engine.nodes,
+                    &topics,
+                    &self.subscribers,
+                    d_lo,
+                    now as f64 / SEC as f64,
+                );
+                self.collector.borrow_mut().samples.push(s);
+                let next = now + self.spec.measure.sample_interval_ms * sim::MS;
+                if next <= ms_to_ns(self.spec.duration_s * 1000.0) {
+                    let tag = self.push(Action::Sample);
+                    engine.schedule_app(next, None, tag);
                 }
             }
-            Action::Publish => self.publish_next(engine),
             Action::CutLink { a, b } => {
                 self.collector.borrow_mut().record(
                     Rec::Action,
-                    1,
+                    action_code::CUT_LINK,
                     (u64::from(a) << 32) | u64::from(b),
                 );
                 sim::world::with(|w| w.cut_link(a, b));
+            }
+            Action::Down { peer } => self.down(engine, peer),
+            Action::Up { peer, redial } => self.up(engine, peer, redial),
+            Action::PartitionStart { in_a } => self.partition_start(engine, in_a),
+            Action::PartitionHeal => self.partition_heal(engine),
+            Action::SampleRoots => {
+                self.collector.borrow_mut().history.sample();
+                let iv = ms_to_ns(self.spec.history.sample_interval_ms as f64);
+                let next = engine.now_ns() + iv;
+                if next <= ms_to_ns(self.spec.duration_s * 1000.0) {
+                    engine.schedule_app(next, None, tag);
+                }
             }
         }
     }
@@ -141,6 +356,78 @@ struct Tap(Rc<RefCell<Collector>>);
 impl sim::world::WireTap for Tap {
     fn on_write(&mut self, from: u32, _to: u32, stream: u64, _at: u64, bytes: &[u8]) {
         self.0.borrow_mut().on_wire(from, stream, bytes);
+    }
+}
+
+/// Turns the experiment's timeline into scheduled actions.
+fn schedule_timeline(
+    spec: &Experiment,
+    seeds: &sim::Seeds,
+    driver: &mut Driver,
+    engine: &Engine<Peer>,
+) {
+    let n = spec.peers;
+    let mut churn = seeds.stream("churn");
+    let end = |ev: &TimelineEvent| ev.end_s().unwrap_or(f64::INFINITY);
+    // Offline windows decided so far, to draw `count` peers among those up.
+    let mut windows: Vec<(u32, f64, f64)> = Vec::new();
+    for ev in &spec.timeline {
+        let at_ns = ms_to_ns(ev.at_s() * 1000.0);
+        let end_ns = ev.end_s().map(|e| ms_to_ns(e * 1000.0));
+        match ev {
+            TimelineEvent::Offline {
+                peers,
+                count,
+                redial,
+                ..
+            } => {
+                let chosen: Vec<u32> = if peers.is_empty() {
+                    let (t0, t1) = (ev.at_s(), end(ev));
+                    let mut free: Vec<u32> = (0..n)
+                        .filter(|&p| {
+                            !windows
+                                .iter()
+                                .any(|&(q, a, b)| q == p && a <= t1 && t0 <= b)
+                        })
+                        .collect();
+                    rand::seq::SliceRandom::shuffle(free.as_mut_slice(), &mut churn);
+                    let mut c: Vec<u32> = free.into_iter().take(*count as usize).collect();
+                    c.sort_unstable();
+                    c
+                } else {
+                    peers.clone()
+                };
+                for &p in &chosen {
+                    windows.push((p, ev.at_s(), end(ev)));
+                    let tag = driver.push(Action::Down { peer: p });
+                    engine.schedule_app(at_ns, None, tag);
+                    if let Some(t) = end_ns {
+                        let tag = driver.push(Action::Up {
+                            peer: p,
+                            redial: *redial,
+                        });
+                        engine.schedule_app(t, None, tag);
+                    }
+                }
+            }
+            TimelineEvent::Partition { group, share, .. } => {
+                let mut in_a = vec![false; n as usize];
+                if group.is_empty() {
+                    let k = partition_size(share.unwrap_or(0.5), n);
+                    in_a[..k as usize].iter_mut().for_each(|x| *x = true);
+                } else {
+                    for &p in group {
+                        in_a[p as usize] = true;
+                    }
+                }
+                let tag = driver.push(Action::PartitionStart { in_a });
+                engine.schedule_app(at_ns, None, tag);
+                if let Some(t) = end_ns {
+                    let tag = driver.push(Action::PartitionHeal);
+                    engine.schedule_app(t, None, tag);
+                }
+            }
+        }
     }
 }
 
@@ -160,7 +447,7 @@ impl Sim {
     pub fn new(spec: &Experiment, seed: u64) -> Sim {
         let seeds = sim::Seeds::new(seed);
         let n = spec.peers;
-        let gcfg = peer::build_gossipsub_config(&spec.gossipsub).expect("validated configuration");
+        let template = Rc::new(PeerTemplate::new(&spec.gossipsub, &spec.history, seeds));
         let keys: Vec<_> = (0..n).map(|i| peer::keypair(&seeds, i)).collect();
         let peer_ids: Vec<PeerId> = keys.iter().map(|k| PeerId::from(k.public())).collect();
         sim::world::with(|w| {
@@ -175,13 +462,7 @@ impl Sim {
             ..Limits::default()
         });
         for (i, k) in keys.into_iter().enumerate() {
-            engine.add_node(Peer::new(
-                i as u32,
-                k,
-                &spec.gossipsub,
-                gcfg.clone(),
-                collector.clone(),
-            ));
+            engine.add_node(Peer::new(i as u32, k, template.clone(), collector.clone()));
         }
 
         // Subscriptions.
@@ -226,6 +507,17 @@ impl Sim {
         let mut topo_rng = seeds.stream("topology");
         let graph = topology::build(&spec.topology, n, &mut topo_rng);
         let initial_components = topology::components(&graph);
+        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); n as usize];
+        for e in graph.edge_indices() {
+            if let Some((a, b)) = graph.edge_endpoints(e) {
+                neighbours[a.index()].push(b.index() as u32);
+                neighbours[b.index()].push(a.index() as u32);
+            }
+        }
+        for v in &mut neighbours {
+            v.sort_unstable();
+            v.dedup();
+        }
         let mut driver = Driver {
             actions: Vec::new(),
             spec: spec.clone(),
@@ -237,6 +529,11 @@ impl Sim {
             next_publish_ns: ms_to_ns(spec.workload.start_s * 1000.0),
             publish_until_ns: ms_to_ns((spec.duration_s - spec.workload.drain_s) * 1000.0),
             peer_ids,
+            neighbours,
+            partition: None,
+            cut_pairs: Vec::new(),
+            dial_rng: seeds.stream("redials"),
+            dials_refused: 0,
         };
         let mut dial_rng = seeds.stream("dials");
         let stagger = ms_to_ns(spec.topology.dial_stagger_ms);
@@ -260,9 +557,25 @@ impl Sim {
             let tag = driver.push(Action::Dial { from, to });
             engine.schedule_app(at, Some(from), tag);
         }
+        if spec.measure.sample_interval_ms > 0 {
+            let tag = driver.push(Action::Sample);
+            engine.schedule_app(spec.measure.sample_interval_ms * sim::MS, None, tag);
+        }
+        if spec.measure.deliveries {
+            driver.collector.borrow_mut().keep_deliveries();
+        }
+        if let Some(t) = spec.limits.panic_at_s {
+            let tag = driver.push(Action::Fault);
+            engine.schedule_app(ms_to_ns(t * 1000.0), None, tag);
+        }
         if spec.workload.rate_per_s > 0.0 && driver.next_publish_ns <= driver.publish_until_ns {
             let tag = driver.push(Action::Publish);
             engine.schedule_app(driver.next_publish_ns, None, tag);
+        }
+        schedule_timeline(spec, &seeds, &mut driver, &engine);
+        if spec.history.enabled && spec.history.sample_interval_ms > 0 {
+            let tag = driver.push(Action::SampleRoots);
+            engine.schedule_app(0, None, tag);
         }
         Sim {
             engine,
@@ -361,18 +674,48 @@ pub enum RunFailure {
 
 /// Runs experiment `spec` with `seed` on a fresh simulation thread.
 pub fn run(spec: &Experiment, seed: u64, entropy: EntropyMode) -> Result<RunSummary, RunFailure> {
+    run_full(spec, seed, entropy).map(|o| o.summary)
+}
+
+/// Everything a run measured: the summary and the detail behind the CSV files.
+#[derive(Clone, Debug, Default)]
+pub struct RunOutput {
+    /// The summary.
+    pub summary: RunSummary,
+    /// Periodic network samples (`timeseries.csv`).
+    pub samples: Vec<crate::sampler::Sample>,
+    /// Every published message (`messages.csv`).
+    pub messages: Vec<crate::collector::MsgRecord>,
+    /// Every first delivery (message seq, peer, time ns), when `measure.deliveries` is on.
+    pub deliveries: Option<Vec<(u64, u32, u64)>>,
+}
+
+/// Like [`run`], with the detail behind the CSV files.
+pub fn run_full(
+    spec: &Experiment,
+    seed: u64,
+    entropy: EntropyMode,
+) -> Result<RunOutput, RunFailure> {
     let spec2 = spec.clone();
     let duration = spec.duration_s;
     let out =
         sim::runner::run_on_sim_thread(seed, spec.network.to_net_config(), entropy, move || {
             let mut s = Sim::new(&spec2, seed);
             s.run_until_s(duration)?;
-            Ok::<_, sim::RunError>(s.finish())
+            let collector = s.driver.collector.clone();
+            let summary = s.finish();
+            let mut c = collector.borrow_mut();
+            Ok::<_, sim::RunError>(RunOutput {
+                summary,
+                samples: std::mem::take(&mut c.samples),
+                messages: std::mem::take(&mut c.messages),
+                deliveries: c.deliveries.take(),
+            })
         })
         .map_err(RunFailure::Panic)?;
-    let (summary, report) = out;
-    let mut summary = summary?;
-    summary.entropy_served = report.entropy.served;
-    summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
-    Ok(summary)
+    let (output, report) = out;
+    let mut output = output?;
+    output.summary.entropy_served = report.entropy.served;
+    output.summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
+    Ok(output)
 }

@@ -61,6 +61,15 @@ pub struct Experiment {
     /// Safety limits.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// What is measured during the run.
+    #[serde(default)]
+    pub measure: MeasureSpec,
+    /// Prolly-tree history sync (off by default).
+    #[serde(default)]
+    pub history: HistorySpec,
+    /// Scheduled scenario events: peers going offline, partitions.
+    #[serde(default)]
+    pub timeline: Vec<TimelineEvent>,
 }
 
 fn d_name() -> String {
@@ -89,6 +98,9 @@ impl Default for Experiment {
             gossipsub: GossipsubSpec::default(),
             workload: WorkloadSpec::default(),
             limits: LimitsSpec::default(),
+            measure: MeasureSpec::default(),
+            history: HistorySpec::default(),
+            timeline: Vec::new(),
         }
     }
 }
@@ -336,6 +348,31 @@ impl Default for WorkloadSpec {
     }
 }
 
+/// What is measured during the run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureSpec {
+    /// Interval of the mesh samples behind `timeseries.csv` and `convergence_s` (ms, default 1000; 0 = off).
+    #[serde(default = "d_sample")]
+    pub sample_interval_ms: u64,
+    /// Keep every first delivery for `deliveries.csv` (default off).
+    #[serde(default)]
+    pub deliveries: bool,
+}
+
+fn d_sample() -> u64 {
+    1000
+}
+
+impl Default for MeasureSpec {
+    fn default() -> Self {
+        MeasureSpec {
+            sample_interval_ms: d_sample(),
+            deliveries: false,
+        }
+    }
+}
+
 /// Limits that turn a runaway run into an error.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -343,6 +380,10 @@ pub struct LimitsSpec {
     /// Maximum events per run (default 2e9).
     #[serde(default = "d_max_events")]
     pub max_events: u64,
+    /// Test hook: the run panics at this simulated time (to exercise sweep
+    /// failure handling and reproduction commands). Never set it otherwise.
+    #[serde(default)]
+    pub panic_at_s: Option<f64>,
 }
 
 fn d_max_events() -> u64 {
@@ -353,6 +394,7 @@ impl Default for LimitsSpec {
     fn default() -> Self {
         LimitsSpec {
             max_events: d_max_events(),
+            panic_at_s: None,
         }
     }
 }
@@ -393,9 +435,14 @@ impl Experiment {
         self.topology.validate(self.peers)?;
         self.gossipsub.validate()?;
         self.workload.validate(self.peers)?;
+        if let Some(t) = self.limits.panic_at_s {
+            finite_nonneg("limits.panic_at_s", t)?;
+        }
         if self.limits.max_events == 0 {
             return Err(err("limits.max_events", 0, "a positive integer"));
         }
+        self.history.validate()?;
+        validate_timeline(&self.timeline, self.peers, self.duration_s)?;
         Ok(())
     }
 }
@@ -610,6 +657,334 @@ impl WorkloadSpec {
     }
 }
 
+/// Prolly-tree history sync (`[history]`): each peer keeps a replicated log
+/// of the messages it publishes and accepts, and catches up by syncing with
+/// neighbours (see `models::history`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySpec {
+    /// Keep and sync the log (default false: GossipSub only).
+    #[serde(default)]
+    pub enabled: bool,
+    /// A server aborts a sync this long after it began, and a client gives up
+    /// on an unanswered request after it (ms, default 10000).
+    #[serde(default = "d_sync_timeout")]
+    pub sync_timeout_ms: u64,
+    /// Cooldown the server asks for when it aborts (ms, default 0).
+    #[serde(default)]
+    pub abort_cooldown_ms: u64,
+    /// Exchange heads when a connection opens and sync if the other side has
+    /// heads we lack (default true).
+    #[serde(default = "d_true")]
+    pub heads_on_connect: bool,
+    /// Sync with the propagation source of a GossipSub message whose parents
+    /// are missing (default true; the message is reported `Ignore` either way).
+    #[serde(default = "d_true")]
+    pub sync_on_missing_parent: bool,
+    /// Keep messages ignored for missing parents (up to 1024 per peer) and
+    /// apply them to the log once their parents arrive (default true; they
+    /// are not forwarded either way).
+    #[serde(default = "d_true")]
+    pub keep_orphans: bool,
+    /// Period of anti-entropy syncs with a random neighbour (ms, default 0 = off).
+    #[serde(default)]
+    pub anti_entropy_interval_ms: u64,
+    /// Keys per `GetValues` request (default 1024, the most the wire allows).
+    #[serde(default = "d_keys_per_request")]
+    pub max_keys_per_request: usize,
+    /// Restarts of one sync request after server aborts (default 16).
+    #[serde(default = "d_max_restarts")]
+    pub max_restarts: u32,
+    /// Period of the distinct-root time series (ms, default 1000; 0 = off).
+    #[serde(default = "d_sample_interval")]
+    pub sample_interval_ms: u64,
+}
+
+fn d_sync_timeout() -> u64 {
+    10_000
+}
+fn d_true() -> bool {
+    true
+}
+fn d_keys_per_request() -> usize {
+    crate::prolly::wire::MAX_KEYS_PER_REQUEST
+}
+fn d_max_restarts() -> u32 {
+    16
+}
+fn d_sample_interval() -> u64 {
+    1000
+}
+
+impl Default for HistorySpec {
+    fn default() -> Self {
+        HistorySpec {
+            enabled: false,
+            sync_timeout_ms: d_sync_timeout(),
+            abort_cooldown_ms: 0,
+            heads_on_connect: true,
+            sync_on_missing_parent: true,
+            keep_orphans: true,
+            anti_entropy_interval_ms: 0,
+            max_keys_per_request: d_keys_per_request(),
+            max_restarts: d_max_restarts(),
+            sample_interval_ms: d_sample_interval(),
+        }
+    }
+}
+
+impl HistorySpec {
+    fn validate(&self) -> Result<(), SpecError> {
+        const DAY_MS: u64 = 86_400_000;
+        if self.sync_timeout_ms == 0 || self.sync_timeout_ms > DAY_MS {
+            return Err(err(
+                "history.sync_timeout_ms",
+                self.sync_timeout_ms,
+                "a number of milliseconds from 1 to 86400000",
+            ));
+        }
+        if self.abort_cooldown_ms > DAY_MS {
+            return Err(err(
+                "history.abort_cooldown_ms",
+                self.abort_cooldown_ms,
+                "a number of milliseconds from 0 to 86400000",
+            ));
+        }
+        if self.anti_entropy_interval_ms != 0
+            && !(10..=DAY_MS).contains(&self.anti_entropy_interval_ms)
+        {
+            return Err(err(
+                "history.anti_entropy_interval_ms",
+                self.anti_entropy_interval_ms,
+                "0 (off) or a number of milliseconds from 10 to 86400000",
+            ));
+        }
+        let max = crate::prolly::wire::MAX_KEYS_PER_REQUEST;
+        if self.max_keys_per_request == 0 || self.max_keys_per_request > max {
+            return Err(err(
+                "history.max_keys_per_request",
+                self.max_keys_per_request,
+                format!("an integer from 1 to {max}"),
+            ));
+        }
+        if self.max_restarts > 1000 {
+            return Err(err(
+                "history.max_restarts",
+                self.max_restarts,
+                "an integer from 0 to 1000",
+            ));
+        }
+        if self.sample_interval_ms != 0 && !(10..=DAY_MS).contains(&self.sample_interval_ms) {
+            return Err(err(
+                "history.sample_interval_ms",
+                self.sample_interval_ms,
+                "0 (off) or a number of milliseconds from 10 to 86400000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A scheduled scenario event (`[[timeline]]`, with `action = "..."`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TimelineEvent {
+    /// Peers go offline (a crash: their connections are lost and the remotes
+    /// notice after `network.detection_delay_ms`) and come back with the same
+    /// identity and the same log, listening again and dialing their initial
+    /// neighbours.
+    Offline {
+        /// When they go down (simulated seconds).
+        at_s: f64,
+        /// How long they stay down (s); absent: until the end of the run.
+        #[serde(default)]
+        duration_s: Option<f64>,
+        /// The peers, by index; or use `count`.
+        #[serde(default)]
+        peers: Vec<u32>,
+        /// This many peers drawn at random (the `churn` seed stream) among
+        /// those up at `at_s`; or use `peers`.
+        #[serde(default)]
+        count: u32,
+        /// On return, dial at most this many initial neighbours (default: all
+        /// of them that are up and reachable).
+        #[serde(default)]
+        redial: Option<u32>,
+    },
+    /// The network splits in two groups: every connection between them is
+    /// lost and dials between them are refused until it heals; at healing,
+    /// the pairs that were cut dial each other again.
+    Partition {
+        /// When it starts (simulated seconds).
+        at_s: f64,
+        /// How long it lasts (s); absent: until the end of the run.
+        #[serde(default)]
+        duration_s: Option<f64>,
+        /// The first group, by peer index; or use `share`.
+        #[serde(default)]
+        group: Vec<u32>,
+        /// The first group is peers `0 .. round(share x peers)` (default 0.5).
+        #[serde(default)]
+        share: Option<f64>,
+    },
+}
+
+impl TimelineEvent {
+    /// Start time, seconds.
+    pub fn at_s(&self) -> f64 {
+        match self {
+            TimelineEvent::Offline { at_s, .. } | TimelineEvent::Partition { at_s, .. } => *at_s,
+        }
+    }
+
+    /// End time, seconds (`None`: never ends).
+    pub fn end_s(&self) -> Option<f64> {
+        match self {
+            TimelineEvent::Offline {
+                at_s, duration_s, ..
+            }
+            | TimelineEvent::Partition {
+                at_s, duration_s, ..
+            } => duration_s.map(|d| at_s + d),
+        }
+    }
+}
+
+fn overlaps(a: &TimelineEvent, b: &TimelineEvent) -> bool {
+    let (a0, a1) = (a.at_s(), a.end_s().unwrap_or(f64::INFINITY));
+    let (b0, b1) = (b.at_s(), b.end_s().unwrap_or(f64::INFINITY));
+    a0 <= b1 && b0 <= a1
+}
+
+fn validate_peer_list(key: &str, list: &[u32], peers: u32) -> Result<(), SpecError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (j, &p) in list.iter().enumerate() {
+        if p >= peers {
+            return Err(err(
+                &format!("{key}[{j}]"),
+                p,
+                format!("a peer index below peers ({peers})"),
+            ));
+        }
+        if !seen.insert(p) {
+            return Err(err(&format!("{key}[{j}]"), p, "each peer listed once"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_timeline(tl: &[TimelineEvent], peers: u32, duration_s: f64) -> Result<(), SpecError> {
+    for (i, ev) in tl.iter().enumerate() {
+        let k = |f: &str| format!("timeline[{i}].{f}");
+        let at = ev.at_s();
+        if !(at.is_finite() && at >= 0.0 && at < duration_s) {
+            return Err(err(
+                &k("at_s"),
+                at,
+                format!("a time in seconds from 0 to below duration_s ({duration_s})"),
+            ));
+        }
+        let d = match ev {
+            TimelineEvent::Offline { duration_s, .. }
+            | TimelineEvent::Partition { duration_s, .. } => *duration_s,
+        };
+        if let Some(d) = d {
+            if !(d.is_finite() && d > 0.0) {
+                return Err(err(&k("duration_s"), d, "a number of seconds > 0"));
+            }
+        }
+        match ev {
+            TimelineEvent::Offline {
+                peers: list, count, ..
+            } => {
+                if list.is_empty() == (*count == 0) {
+                    return Err(err(
+                        &k("count"),
+                        count,
+                        "either a non-empty `peers` list or `count` >= 1, not both",
+                    ));
+                }
+                if *count >= peers {
+                    return Err(err(
+                        &k("count"),
+                        count,
+                        format!(
+                            "an integer from 1 to peers - 1 ({})",
+                            peers.saturating_sub(1)
+                        ),
+                    ));
+                }
+                validate_peer_list(&k("peers"), list, peers)?;
+                for (j, other) in tl.iter().enumerate().take(i) {
+                    if let TimelineEvent::Offline { peers: o, .. } = other {
+                        if overlaps(ev, other) {
+                            if let Some(p) = list.iter().find(|p| o.contains(p)) {
+                                return Err(err(
+                                    &k("peers"),
+                                    p,
+                                    format!("peer {p} is already offline then (timeline[{j}])"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            TimelineEvent::Partition { group, share, .. } => {
+                match (group.is_empty(), share) {
+                    (false, Some(_)) => {
+                        return Err(err(
+                            &k("share"),
+                            share.unwrap_or_default(),
+                            "either `group` or `share`, not both",
+                        ))
+                    }
+                    (true, Some(s)) if !(s.is_finite() && *s > 0.0 && *s < 1.0) => {
+                        return Err(err(&k("share"), s, "a number strictly between 0 and 1"));
+                    }
+                    _ => {}
+                }
+                validate_peer_list(&k("group"), group, peers)?;
+                if group.len() as u32 >= peers {
+                    return Err(err(
+                        &k("group"),
+                        format!("{} peers", group.len()),
+                        "a proper subset of the peers (the other group must not be empty)",
+                    ));
+                }
+                let first = match share {
+                    Some(s) => partition_size(*s, peers),
+                    None if group.is_empty() => partition_size(0.5, peers),
+                    None => group.len() as u32,
+                };
+                if first == 0 || first >= peers {
+                    return Err(err(
+                        &k("share"),
+                        share.unwrap_or(0.5),
+                        format!("a share that leaves both groups non-empty with {peers} peers"),
+                    ));
+                }
+                for (j, other) in tl.iter().enumerate().take(i) {
+                    if matches!(other, TimelineEvent::Partition { .. }) && overlaps(ev, other) {
+                        return Err(err(
+                            &k("at_s"),
+                            at,
+                            format!("a time after the partition of timeline[{j}] has healed"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Size of the first group of a partition by `share`.
+pub fn partition_size(share: f64, peers: u32) -> u32 {
+    (share * f64::from(peers))
+        .round()
+        .clamp(0.0, f64::from(peers)) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,9 +1005,73 @@ mod tests {
     }
 
     #[test]
+    fn history_and_timeline_are_checked() {
+        let parse = |t: &str| toml::from_str::<Experiment>(t);
+        let e = parse(
+            "peers = 10\nduration_s = 30.0\n[history]\nenabled = true\n\
+             [[timeline]]\naction = \"offline\"\nat_s = 5.0\nduration_s = 5.0\npeers = [1, 2]\n\
+             [[timeline]]\naction = \"partition\"\nat_s = 12.0\nduration_s = 5.0\n",
+        )
+        .unwrap();
+        e.validate().unwrap();
+        assert!(parse("[history]\nenable = true\n").is_err(), "unknown key");
+        assert!(parse("[[timeline]]\naction = \"offline\"\nat_s = 1.0\nwhen = 2\n").is_err());
+        let bad = |f: &dyn Fn(&mut Experiment), key: &str| {
+            let mut x = e.clone();
+            f(&mut x);
+            assert_eq!(x.validate().unwrap_err().key, key);
+        };
+        bad(
+            &|x| x.history.sync_timeout_ms = 0,
+            "history.sync_timeout_ms",
+        );
+        bad(
+            &|x| x.history.max_keys_per_request = 5000,
+            "history.max_keys_per_request",
+        );
+        bad(
+            &|x| x.history.anti_entropy_interval_ms = 1,
+            "history.anti_entropy_interval_ms",
+        );
+        bad(
+            &|x| {
+                if let TimelineEvent::Offline { peers, .. } = &mut x.timeline[0] {
+                    peers.push(10);
+                }
+            },
+            "timeline[0].peers[2]",
+        );
+        bad(
+            &|x| {
+                if let TimelineEvent::Offline { at_s, .. } = &mut x.timeline[0] {
+                    *at_s = 30.0;
+                }
+            },
+            "timeline[0].at_s",
+        );
+        bad(
+            &|x| {
+                if let TimelineEvent::Partition { share, .. } = &mut x.timeline[1] {
+                    *share = Some(1.0);
+                }
+            },
+            "timeline[1].share",
+        );
+        bad(
+            &|x| {
+                let again = x.timeline[0].clone();
+                x.timeline.push(again);
+            },
+            "timeline[2].peers",
+        );
+    }
+
+    #[test]
     fn odd_regular_graph_is_rejected() {
-        let mut e = Experiment::default();
-        e.peers = 5;
+        let mut e = Experiment {
+            peers: 5,
+            ..Experiment::default()
+        };
         e.topology.degree = 3;
         assert_eq!(e.validate().unwrap_err().key, "topology.degree");
     }

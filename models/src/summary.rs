@@ -1,6 +1,7 @@
 //! The summary of one run (what `meshsim run` prints and `runs.csv` holds).
 
 use crate::collector::Collector;
+use crate::history::metrics::{ConvergenceRecord, RootSample, SyncRecord};
 use crate::spec::Experiment;
 use serde::{Deserialize, Serialize};
 
@@ -77,10 +78,84 @@ pub struct RunSummary {
     pub idontwant: u64,
     /// Publishes refused by GossipSub.
     pub publish_errors: u64,
+    /// Mesh convergence time, simulated seconds: from when on every live
+    /// subscriber's mesh stayed at or above min(D_lo, subscribed neighbours)
+    /// (see `sampler`); -1 when it had not converged by the end.
+    #[serde(default)]
+    pub convergence_s: f64,
+    /// Most live subscribers without any mesh peer in one sample.
+    #[serde(default)]
+    pub isolated_peers_max: u32,
     /// Entropy requests served by the seeded hook on the simulation thread.
     pub entropy_served: u64,
     /// Entropy requests the simulation thread sent to the OS (must be 0).
     pub entropy_os_fallbacks: u64,
+    /// History sync was on (`history.enabled`); the `sync_*` fields below are zero otherwise.
+    #[serde(default)]
+    pub history_enabled: bool,
+    /// Syncs finished (complete, aborted or failed).
+    #[serde(default)]
+    pub syncs: u64,
+    /// Syncs that completed their walk.
+    #[serde(default)]
+    pub syncs_completed: u64,
+    /// Syncs aborted by their server (timeout); the client restarts them.
+    #[serde(default)]
+    pub syncs_aborted: u64,
+    /// Syncs that failed (connection lost, refused, malformed answer).
+    #[serde(default)]
+    pub syncs_failed: u64,
+    /// Round trips per sync (p50, p90, p99, max).
+    #[serde(default)]
+    pub sync_round_trips: Percentiles,
+    /// Duration per sync, milliseconds.
+    #[serde(default)]
+    pub sync_duration_ms: Percentiles,
+    /// Request bytes of all syncs (client to server, frame prefixes included).
+    #[serde(default)]
+    pub sync_bytes_sent: u64,
+    /// Response bytes of all syncs (server to client).
+    #[serde(default)]
+    pub sync_bytes_received: u64,
+    /// Entries fetched by all syncs.
+    #[serde(default)]
+    pub sync_entries_fetched: u64,
+    /// Sync convergence time after the last peer return or partition healing:
+    /// seconds until every live replica had the same root (`None`: no such
+    /// event, or not converged by the end).
+    #[serde(default)]
+    pub sync_convergence_s: Option<f64>,
+    /// The longest convergence time over all returns and healings (`None` if
+    /// there were none or one did not converge).
+    #[serde(default)]
+    pub sync_convergence_max_s: Option<f64>,
+    /// Every return and healing was followed by convergence.
+    #[serde(default)]
+    pub sync_converged: bool,
+    /// (peer, message) pairs that a sync fetched and GossipSub never delivered.
+    #[serde(default)]
+    pub messages_recovered_by_sync: u64,
+    /// GossipSub messages reported `Ignore` because parents were missing.
+    #[serde(default)]
+    pub missing_parent_ignored: u64,
+    /// Distinct root hashes among live peers at the end.
+    #[serde(default)]
+    pub final_distinct_roots: u32,
+    /// Malformed or oversized sync messages rejected.
+    #[serde(default)]
+    pub sync_rejected: u64,
+    /// Syncs aborted by their server at the deadline (seen by servers).
+    #[serde(default)]
+    pub sync_server_aborts: u64,
+    /// Per-sync records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_records: Vec<SyncRecord>,
+    /// Convergence per peer return or partition healing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub convergence: Vec<ConvergenceRecord>,
+    /// Distinct root hashes across live peers over time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_series: Vec<RootSample>,
 }
 
 /// Percentile by nearest rank on sorted data.
@@ -145,13 +220,7 @@ impl RunSummary {
             },
             bytes_sent_per_peer: mean(&bytes_sent.iter().map(|&b| b as f64).collect::<Vec<_>>()),
             mesh_degree: MinMeanMax {
-                min: degrees
-                    .iter()
-                    .copied()
-                    .fold(f64::INFINITY, f64::min)
-                    .min(f64::MAX)
-                    .max(0.0)
-                    * f64::from(u8::from(!degrees.is_empty())),
+                min: degrees.iter().copied().reduce(f64::min).unwrap_or(0.0),
                 mean: mean(&degrees),
                 max: degrees.iter().copied().fold(0.0, f64::max),
             },
@@ -164,8 +233,67 @@ impl RunSummary {
             iwant: c.counters.iwant,
             idontwant: c.counters.idontwant,
             publish_errors: c.counters.publish_errors,
+            convergence_s: crate::sampler::convergence_s(&c.samples).unwrap_or(-1.0),
+            isolated_peers_max: c
+                .samples
+                .iter()
+                .map(|s| s.isolated_peers)
+                .max()
+                .unwrap_or(0),
             entropy_served: 0,
             entropy_os_fallbacks: 0,
+            ..RunSummary::default()
         }
+        .with_history(spec, c)
+    }
+
+    fn with_history(mut self, spec: &Experiment, c: &Collector) -> RunSummary {
+        if !spec.history.enabled {
+            return self;
+        }
+        let h = &c.history;
+        let pct = |mut v: Vec<u64>, scale: f64| {
+            v.sort_unstable();
+            Percentiles {
+                p50: percentile(&v, 50.0) as f64 / scale,
+                p90: percentile(&v, 90.0) as f64 / scale,
+                p99: percentile(&v, 99.0) as f64 / scale,
+                max: v.last().copied().unwrap_or(0) as f64 / scale,
+            }
+        };
+        let count = |o: &str| h.syncs.iter().filter(|s| s.outcome == o).count() as u64;
+        let times: Vec<Option<f64>> = h.convergence.iter().map(|c| c.converged_after_s).collect();
+        self.history_enabled = true;
+        self.syncs = h.syncs.len() as u64;
+        self.syncs_completed = count("complete");
+        self.syncs_aborted = count("aborted");
+        self.syncs_failed = count("failed");
+        self.sync_round_trips = pct(h.syncs.iter().map(|s| s.round_trips).collect(), 1.0);
+        self.sync_duration_ms = pct(
+            h.syncs
+                .iter()
+                .map(|s| (s.duration_ms * 1e3).round() as u64)
+                .collect(),
+            1e3,
+        );
+        self.sync_bytes_sent = h.syncs.iter().map(|s| s.bytes_sent).sum();
+        self.sync_bytes_received = h.syncs.iter().map(|s| s.bytes_received).sum();
+        self.sync_entries_fetched = h.syncs.iter().map(|s| s.entries_fetched).sum();
+        self.sync_convergence_s = times.last().copied().flatten();
+        self.sync_converged = times.iter().all(Option::is_some);
+        self.sync_convergence_max_s = if self.sync_converged {
+            times.iter().flatten().copied().reduce(f64::max)
+        } else {
+            None
+        };
+        self.messages_recovered_by_sync = h.recovered_only_by_sync();
+        self.missing_parent_ignored = h.missing_parent_ignored;
+        self.final_distinct_roots = h.distinct_roots();
+        self.sync_rejected = h.rejected;
+        self.sync_server_aborts = h.server_aborts;
+        self.sync_records = h.syncs.clone();
+        self.convergence = h.convergence.clone();
+        self.root_series = h.series.clone();
+        self
     }
 }

@@ -136,10 +136,7 @@ impl WireDecoder {
         }
         d.buf.extend_from_slice(bytes);
         let mut off = 0;
-        loop {
-            let Some((len, n)) = read_uvarint(&d.buf[off..]) else {
-                break;
-            };
+        while let Some((len, n)) = read_uvarint(&d.buf[off..]) {
             let Ok(len) = usize::try_from(len) else {
                 d.state = State::Other;
                 break;

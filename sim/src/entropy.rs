@@ -20,7 +20,7 @@ enum State {
     /// A simulation thread not yet seeded: requests are a bug.
     Unseeded,
     /// A seeded simulation thread.
-    Seeded(ChaCha20Rng),
+    Seeded(Box<ChaCha20Rng>),
 }
 
 thread_local! {
@@ -48,7 +48,7 @@ pub fn mark_simulation_thread() {
 /// Seeds the current thread's entropy. Call this before anything on the
 /// thread creates a `HashMap` or touches `rand::rng()`.
 pub fn seed_thread(seed: [u8; 32]) {
-    STATE.with(|s| *s.borrow_mut() = State::Seeded(ChaCha20Rng::from_seed(seed)));
+    STATE.with(|s| *s.borrow_mut() = State::Seeded(Box::new(ChaCha20Rng::from_seed(seed))));
     SERVED.with(|c| c.set(0));
     THREAD_OS_FALLBACKS.with(|c| c.set(0));
 }

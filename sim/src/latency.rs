@@ -51,14 +51,20 @@ impl LatencyModel {
                     min_ms
                 }
             }
-            LatencyModel::Normal { mean_ms, std_ms, min_ms } => match Normal::new(mean_ms, std_ms) {
+            LatencyModel::Normal {
+                mean_ms,
+                std_ms,
+                min_ms,
+            } => match Normal::new(mean_ms, std_ms) {
                 Ok(d) => d.sample(rng).max(min_ms),
                 Err(_) => mean_ms,
             },
-            LatencyModel::LogNormal { median_ms, sigma } => match LogNormal::new(median_ms.max(1e-9).ln(), sigma) {
-                Ok(d) => d.sample(rng),
-                Err(_) => median_ms,
-            },
+            LatencyModel::LogNormal { median_ms, sigma } => {
+                match LogNormal::new(median_ms.max(1e-9).ln(), sigma) {
+                    Ok(d) => d.sample(rng),
+                    Err(_) => median_ms,
+                }
+            }
         };
         ms.max(0.0)
     }
@@ -121,7 +127,9 @@ mod tests {
         // Abramowitz-Stegun 7.1.26 erf approximation (error < 1.5e-7).
         let t = 1.0 / (1.0 + 0.327_591_1 * (z.abs() / std::f64::consts::SQRT_2));
         let y = 1.0
-            - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592)
+            - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736)
+                * t
+                + 0.254_829_592)
                 * t
                 * (-(z * z / 2.0)).exp();
         if z >= 0.0 {
@@ -137,7 +145,13 @@ mod tests {
 
     #[test]
     fn uniform_matches_its_distribution() {
-        let v = sample(&LatencyModel::Uniform { min_ms: 20.0, max_ms: 80.0 }, N);
+        let v = sample(
+            &LatencyModel::Uniform {
+                min_ms: 20.0,
+                max_ms: 80.0,
+            },
+            N,
+        );
         assert!(v[0] >= 20.0 && v[N - 1] <= 80.0);
         let d = ks(&v, |x| ((x - 20.0) / 60.0).clamp(0.0, 1.0));
         assert!(d < KS_MAX, "KS {d}");
@@ -145,16 +159,36 @@ mod tests {
 
     #[test]
     fn normal_matches_its_distribution_and_is_clamped() {
-        let v = sample(&LatencyModel::Normal { mean_ms: 100.0, std_ms: 15.0, min_ms: 0.0 }, N);
+        let v = sample(
+            &LatencyModel::Normal {
+                mean_ms: 100.0,
+                std_ms: 15.0,
+                min_ms: 0.0,
+            },
+            N,
+        );
         let d = ks(&v, |x| normal_cdf((x - 100.0) / 15.0));
         assert!(d < KS_MAX, "KS {d}");
-        let v = sample(&LatencyModel::Normal { mean_ms: 5.0, std_ms: 20.0, min_ms: 0.0 }, N);
+        let v = sample(
+            &LatencyModel::Normal {
+                mean_ms: 5.0,
+                std_ms: 20.0,
+                min_ms: 0.0,
+            },
+            N,
+        );
         assert!(v[0] >= 0.0, "never negative");
     }
 
     #[test]
     fn lognormal_matches_its_distribution() {
-        let v = sample(&LatencyModel::LogNormal { median_ms: 50.0, sigma: 0.5 }, N);
+        let v = sample(
+            &LatencyModel::LogNormal {
+                median_ms: 50.0,
+                sigma: 0.5,
+            },
+            N,
+        );
         let d = ks(&v, |x| normal_cdf((x.ln() - 50f64.ln()) / 0.5));
         assert!(d < KS_MAX, "KS {d}");
     }
@@ -162,10 +196,29 @@ mod tests {
     #[test]
     fn constant_is_exact_and_bad_parameters_are_rejected() {
         let mut rng = Seeds::new(1).stream("t");
-        assert_eq!(LatencyModel::Constant { ms: 50.0 }.sample_ns(&mut rng), 50_000_000);
+        assert_eq!(
+            LatencyModel::Constant { ms: 50.0 }.sample_ns(&mut rng),
+            50_000_000
+        );
         assert!(LatencyModel::Constant { ms: -1.0 }.validate().is_err());
-        assert!(LatencyModel::Uniform { min_ms: 9.0, max_ms: 1.0 }.validate().is_err());
-        assert!(LatencyModel::LogNormal { median_ms: 0.0, sigma: 1.0 }.validate().is_err());
-        assert!(LatencyModel::Normal { mean_ms: f64::NAN, std_ms: 1.0, min_ms: 0.0 }.validate().is_err());
+        assert!(LatencyModel::Uniform {
+            min_ms: 9.0,
+            max_ms: 1.0
+        }
+        .validate()
+        .is_err());
+        assert!(LatencyModel::LogNormal {
+            median_ms: 0.0,
+            sigma: 1.0
+        }
+        .validate()
+        .is_err());
+        assert!(LatencyModel::Normal {
+            mean_ms: f64::NAN,
+            std_ms: 1.0,
+            min_ms: 0.0
+        }
+        .validate()
+        .is_err());
     }
 }

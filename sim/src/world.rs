@@ -9,8 +9,8 @@
 use crate::latency::LatencyModel;
 use crate::queue::{Event, EventQueue};
 use crate::seeds::Seeds;
-use rand::RngExt;
 use libp2p_identity::PeerId;
+use rand::RngExt;
 use slab::Slab;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -382,7 +382,11 @@ impl World {
             Some(ms) => crate::latency::ms_to_ns(ms),
             None => {
                 let classes = (na.class.min(nb.class), na.class.max(nb.class));
-                let model = self.cfg.class_latency.get(&classes).unwrap_or(&self.cfg.latency);
+                let model = self
+                    .cfg
+                    .class_latency
+                    .get(&classes)
+                    .unwrap_or(&self.cfg.latency);
                 let mut rng = self
                     .seeds
                     .stream_at("links", (u64::from(p.0) << 32) | u64::from(p.1));
@@ -466,9 +470,13 @@ impl World {
         if self.link_conditions.is_empty() && self.node_conditions.is_empty() {
             return c;
         }
-        for x in [self.link_conditions.get(&pair(a, b)), self.node_conditions.get(&a), self.node_conditions.get(&b)]
-            .into_iter()
-            .flatten()
+        for x in [
+            self.link_conditions.get(&pair(a, b)),
+            self.node_conditions.get(&a),
+            self.node_conditions.get(&b),
+        ]
+        .into_iter()
+        .flatten()
         {
             c.extra_latency_ns += x.extra_latency_ns;
             c.loss = 1.0 - (1.0 - c.loss) * (1.0 - x.loss.clamp(0.0, 1.0));
@@ -477,9 +485,13 @@ impl World {
     }
 
     fn bandwidth_factor(&self, node: u32) -> f64 {
-        self.node_conditions
-            .get(&node)
-            .map_or(1.0, |c| if c.bandwidth_factor > 0.0 { c.bandwidth_factor } else { 1.0 })
+        self.node_conditions.get(&node).map_or(1.0, |c| {
+            if c.bandwidth_factor > 0.0 {
+                c.bandwidth_factor
+            } else {
+                1.0
+            }
+        })
     }
 
     fn gen(&mut self) -> u32 {
@@ -836,7 +848,14 @@ impl World {
     /// its downlink allows (`S / down_bps` after its previous download).
     /// For an idle path this is `latency + S / min(up, down)`. Delivery stays
     /// FIFO per direction.
-    pub(crate) fn write(&mut self, s: u32, gen: u32, end: u8, buf: &[u8], waker: &Waker) -> Result<Option<usize>, ()> {
+    pub(crate) fn write(
+        &mut self,
+        s: u32,
+        gen: u32,
+        end: u8,
+        buf: &[u8],
+        waker: &Waker,
+    ) -> Result<Option<usize>, ()> {
         let now = now();
         let Some(st) = self.stream(s, gen) else {
             return Err(());

@@ -48,11 +48,20 @@ fn dial_opts() -> DialOpts {
 /// Node 1 listens and reads `sizes` messages from its first inbound
 /// substream, recording when each completes; node 0 dials, opens a substream
 /// and writes them back to back. Returns (dial completion, read completions).
-fn transfer(cfg: NetConfig, setup: impl FnOnce(&mut world::World) + Send + 'static, sizes: Vec<usize>) -> (u64, Vec<u64>) {
+fn transfer(
+    cfg: NetConfig,
+    setup: impl FnOnce(&mut world::World) + Send + 'static,
+    sizes: Vec<usize>,
+) -> (u64, Vec<u64>) {
     sim::runner::run_on_sim_thread(1, cfg, EntropyMode::Seeded, move || {
         world::with(|w| {
             for i in 0..2u8 {
-                w.add_node(Keypair::ed25519_from_bytes([i + 1; 32]).unwrap().public().to_peer_id());
+                w.add_node(
+                    Keypair::ed25519_from_bytes([i + 1; 32])
+                        .unwrap()
+                        .public()
+                        .to_peer_id(),
+                );
             }
             setup(w);
         });
@@ -76,7 +85,9 @@ fn transfer(cfg: NetConfig, setup: impl FnOnce(&mut world::World) + Send + 'stat
             let mut t = SimTransport::new(1);
             t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
             let upgrade = loop {
-                if let TransportEvent::Incoming { upgrade, .. } = poll_fn(|cx| Pin::new(&mut t).poll(cx)).await {
+                if let TransportEvent::Incoming { upgrade, .. } =
+                    poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
+                {
                     break upgrade;
                 }
             };
@@ -122,7 +133,11 @@ fn bytes_arrive_at_latency_plus_size_over_rate_and_queue_back_to_back() {
     let s_over_r = sim::world::transfer_ns(MIB as u64, r);
     assert_eq!(s_over_r, 167_772_160, "1 MiB at 50 Mbit/s is 167.77 ms");
     assert_eq!(reads[0] - t0, l + s_over_r, "L + S/R exactly");
-    assert_eq!(reads[1] - t0, l + 2 * s_over_r, "the second message queued behind the first");
+    assert_eq!(
+        reads[1] - t0,
+        l + 2 * s_over_r,
+        "the second message queued behind the first"
+    );
 }
 
 #[test]
@@ -135,7 +150,10 @@ fn the_slower_end_is_the_bottleneck() {
         },
         vec![100_000],
     );
-    assert_eq!(reads[0] - t0, 10 * MS + sim::world::transfer_ns(100_000, 10_000_000));
+    assert_eq!(
+        reads[0] - t0,
+        10 * MS + sim::world::transfer_ns(100_000, 10_000_000)
+    );
 }
 
 #[test]
@@ -144,7 +162,11 @@ fn backpressure_holds_writers_without_losing_bytes() {
     let mut cfg = constant(5.0);
     cfg.uplink_buffer_bytes = 64 << 10;
     let r = 80_000_000;
-    let (t0, reads) = transfer(cfg, move |w| w.set_bandwidth(0, Some(r), None), vec![256 << 10; 32]);
+    let (t0, reads) = transfer(
+        cfg,
+        move |w| w.set_bandwidth(0, Some(r), None),
+        vec![256 << 10; 32],
+    );
     assert_eq!(reads.len(), 32);
     let total = sim::world::transfer_ns((256u64 << 10) * 32, r);
     assert_eq!(*reads.last().unwrap() - t0, 5 * MS + total);
@@ -182,43 +204,53 @@ fn loss_adds_retransmission_delays_and_degradation_adds_latency() {
     let extra: Vec<u64> = reads.iter().map(|r| r - t0 - 10 * MS).collect();
     assert!(extra.iter().all(|e| e % (200 * MS) == 0), "whole RTOs only");
     assert!(extra.windows(2).all(|w| w[0] <= w[1]), "FIFO");
-    assert!(*extra.last().unwrap() > 0, "some writes were delayed by loss");
+    assert!(
+        *extra.last().unwrap() > 0,
+        "some writes were delayed by loss"
+    );
 }
 
 #[test]
 fn dials_across_a_partition_or_to_a_vanished_address_time_out() {
     for setup in [
-        Box::new(|w: &mut world::World| w.partition(&[0, 1])) as Box<dyn FnOnce(&mut world::World) + Send>,
+        Box::new(|w: &mut world::World| w.partition(&[0, 1]))
+            as Box<dyn FnOnce(&mut world::World) + Send>,
         Box::new(|w: &mut world::World| w.set_reachable(1, false)),
     ] {
-        let out = sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, move || {
-            world::with(|w| {
-                for i in 0..2u8 {
-                    w.add_node(Keypair::ed25519_from_bytes([i + 1; 32]).unwrap().public().to_peer_id());
-                }
-                setup(w);
-            });
-            let result = Rc::new(RefCell::new(None));
-            let r2 = result.clone();
-            let mut engine: Engine<Task> = Engine::new(Limits::default());
-            engine.add_node(Task(Some(Box::pin(async move {
-                let mut t = SimTransport::new(0);
-                let r = t.dial(node_addr(1), dial_opts()).unwrap().await;
-                *r2.borrow_mut() = Some((now(), r.err().map(|e| e.kind())));
-            }))));
-            engine.add_node(Task(Some(Box::pin(async move {
-                let mut t = SimTransport::new(1);
-                t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
-                loop {
-                    poll_fn(|cx| Pin::new(&mut t).poll(cx)).await;
-                }
-            }))));
-            engine.run_until(60_000 * MS, &mut NoApp).unwrap();
-            let r = *result.borrow();
-            r
-        })
-        .unwrap()
-        .0;
+        let out =
+            sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, move || {
+                world::with(|w| {
+                    for i in 0..2u8 {
+                        w.add_node(
+                            Keypair::ed25519_from_bytes([i + 1; 32])
+                                .unwrap()
+                                .public()
+                                .to_peer_id(),
+                        );
+                    }
+                    setup(w);
+                });
+                let result = Rc::new(RefCell::new(None));
+                let r2 = result.clone();
+                let mut engine: Engine<Task> = Engine::new(Limits::default());
+                engine.add_node(Task(Some(Box::pin(async move {
+                    let mut t = SimTransport::new(0);
+                    let r = t.dial(node_addr(1), dial_opts()).unwrap().await;
+                    *r2.borrow_mut() = Some((now(), r.err().map(|e| e.kind())));
+                }))));
+                engine.add_node(Task(Some(Box::pin(async move {
+                    let mut t = SimTransport::new(1);
+                    t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
+                    loop {
+                        poll_fn(|cx| Pin::new(&mut t).poll(cx)).await;
+                    }
+                }))));
+                engine.run_until(60_000 * MS, &mut NoApp).unwrap();
+                let r = *result.borrow();
+                r
+            })
+            .unwrap()
+            .0;
         let (t, kind) = out.expect("dial finished");
         assert_eq!(kind, Some(std::io::ErrorKind::TimedOut));
         assert_eq!(t, 10_000 * MS, "after the dial timeout");

@@ -1,0 +1,256 @@
+//! `meshsim sweep`, `merge` and `check`.
+
+use crate::check;
+use crate::load::{self, InputError};
+use crate::output::write_atomic;
+use crate::sweep::{self, ExecOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn parse_shard(s: &str) -> Result<(usize, usize), InputError> {
+    let bad = || InputError::Set {
+        arg: format!("--shard {s}"),
+        message: "expected I/N with 0 <= I < N, e.g. --shard 0/4".into(),
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn install_ctrlc() {
+    // Ctrl-C: finish the runs in flight, start no new ones, keep everything.
+    let _ = ctrlc::set_handler(|| {
+        if sweep::STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the runs in flight (Ctrl-C again to quit now); finished runs are kept, --resume continues");
+    });
+}
+
+/// Options of `meshsim sweep`.
+pub struct SweepArgs {
+    /// Experiment file.
+    pub file: PathBuf,
+    /// `--set` overrides.
+    pub sets: Vec<String>,
+    /// Worker threads (None: all cores).
+    pub jobs: Option<usize>,
+    /// Output directory.
+    pub out: Option<PathBuf>,
+    /// Resume.
+    pub resume: bool,
+    /// Shard `I/N`.
+    pub shard: Option<String>,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `meshsim sweep`.
+pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load::load_full(Some(&a.file), &a.sets)?;
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let plan = sweep::plan(loaded)?;
+    for (p, why) in &plan.skipped {
+        eprintln!("skipping invalid point {p}: {why}");
+    }
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("results").join(&plan.loaded.exp.name));
+    let opts = ExecOptions {
+        jobs: a.jobs.unwrap_or_else(default_jobs),
+        out: out.clone(),
+        resume: a.resume,
+        shard,
+        progress: true,
+        file_arg: Some(a.file.display().to_string()),
+        sets: a.sets.clone(),
+    };
+    eprintln!(
+        "sweep {}: {} points x {} seeds = {} runs{}, {} jobs, into {}",
+        plan.loaded.exp.name,
+        plan.points.len(),
+        plan.loaded.sweep.as_ref().map_or(1, |s| s.seeds),
+        plan.runs.len(),
+        shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n})")),
+        opts.jobs,
+        out.display()
+    );
+    install_ctrlc();
+    let wall = std::time::Instant::now();
+    let rep = sweep::execute(&plan, &opts)?;
+    let (ok, failed) = sweep::write_tables(&out, &plan.param_keys)?;
+    eprintln!(
+        "{} runs done, {} failed, {} already finished; {} results and {} failures in {} ({:.1} s)",
+        rep.done,
+        rep.failed,
+        rep.skipped,
+        ok,
+        failed,
+        out.display(),
+        wall.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        eprintln!(
+            "failed runs and how to reproduce them: {}",
+            out.join("failures.csv").display()
+        );
+    }
+    if rep.interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if rep.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `meshsim merge`.
+pub fn cmd_merge(out: &Path, dirs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let (ok, failed) = sweep::merge(out, dirs)?;
+    eprintln!(
+        "merged {} directories: {ok} results, {failed} failures in {}",
+        dirs.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `meshsim check`.
+pub struct CheckArgs {
+    /// Experiment file.
+    pub file: PathBuf,
+    /// Baseline CSV.
+    pub baseline: PathBuf,
+    /// `--set` overrides.
+    pub sets: Vec<String>,
+    /// Markdown output file.
+    pub markdown: Option<PathBuf>,
+    /// Rewrite the baseline.
+    pub update: bool,
+    /// Worker threads.
+    pub jobs: Option<usize>,
+    /// Output directory for the runs.
+    pub out: Option<PathBuf>,
+}
+
+/// Metric columns of `runs.csv` that can be checked.
+pub fn checkable_metrics() -> Vec<&'static str> {
+    crate::output::run_columns("x", &models::RunSummary::default())
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| {
+            !matches!(
+                *k,
+                "run_id" | "experiment" | "seed" | "trace_hash" | "wall_seconds"
+            )
+        })
+        .collect()
+}
+
+/// Mean of each metric over the seeds of each point.
+pub fn point_means(
+    records: &[sweep::RunRecord],
+    labels: &BTreeMap<usize, String>,
+) -> BTreeMap<(String, String), f64> {
+    let mut sums: BTreeMap<(String, String), (f64, usize)> = BTreeMap::new();
+    for r in records {
+        let point = labels
+            .get(&r.point_id)
+            .cloned()
+            .unwrap_or_else(|| r.point_id.to_string());
+        for (k, v) in crate::output::run_columns(&r.run_id, &r.summary) {
+            if let Ok(x) = v.parse::<f64>() {
+                let e = sums
+                    .entry((point.clone(), k.to_string()))
+                    .or_insert((0.0, 0));
+                e.0 += x;
+                e.1 += 1;
+            }
+        }
+    }
+    sums.into_iter()
+        .map(|(k, (s, n))| (k, s / n as f64))
+        .collect()
+}
+
+/// `meshsim check`.
+pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load::load_full(Some(&a.file), &a.sets)?;
+    let label = loaded.label.clone();
+    let spec = loaded.check.clone().ok_or_else(|| InputError::Key {
+        file: label.clone(),
+        key: "check".into(),
+        message: "the experiment has no [check] section naming the metrics to compare".into(),
+    })?;
+    check::validate(&label, &spec, &checkable_metrics())?;
+    // Read the baseline first: a malformed one is bad input, before any run.
+    let baseline = if a.update {
+        None
+    } else {
+        Some(check::read_baseline(&a.baseline)?)
+    };
+    let plan = sweep::plan(loaded)?;
+    let out = a.out.unwrap_or_else(|| {
+        PathBuf::from("results").join(format!("{}-check", plan.loaded.exp.name))
+    });
+    let opts = ExecOptions {
+        jobs: a.jobs.unwrap_or_else(default_jobs),
+        out: out.clone(),
+        resume: false,
+        shard: None,
+        progress: true,
+        file_arg: Some(a.file.display().to_string()),
+        sets: a.sets.clone(),
+    };
+    let rep = sweep::execute(&plan, &opts)?;
+    sweep::write_tables(&out, &plan.param_keys)?;
+    if rep.failed > 0 {
+        eprintln!(
+            "{} runs failed; see {}",
+            rep.failed,
+            out.join("failures.csv").display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let labels: BTreeMap<usize, String> = plan.points.iter().map(|p| (p.id, p.label())).collect();
+    let now = point_means(&sweep::read_records(&out)?, &labels);
+    if a.update {
+        write_atomic(&a.baseline, &check::baseline_csv(&spec, &now)?)?;
+        println!("baseline written: {}", a.baseline.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = check::compare(&spec, &baseline.expect("read above"), &now);
+    print!("{}", check::text_table(&rows));
+    let failed = rows.iter().filter(|r| r.verdict.fails()).count();
+    if let Some(md) = &a.markdown {
+        write_atomic(
+            md,
+            check::markdown_table(&rows, &plan.loaded.exp.name).as_bytes(),
+        )?;
+    }
+    if failed == 0 {
+        let same = rows.iter().all(|r| r.verdict == check::Verdict::Same);
+        println!(
+            "check passed{}",
+            if same {
+                ": every metric reproduces the baseline exactly"
+            } else {
+                ": within tolerance"
+            }
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("check FAILED: {failed} metric(s) regressed (if intended, rerun with --update)");
+        Ok(ExitCode::from(1))
+    }
+}

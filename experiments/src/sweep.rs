@@ -1,0 +1,868 @@
+//! Parameter sweeps: the `[sweep]` section, its expansion into points and
+//! runs, parallel execution with one result file per finished run, resume,
+//! shards and merging.
+//!
+//! ```toml
+//! [sweep]
+//! seeds = 3                      # runs per point; run k uses seed = base seed + k at every point
+//! mode = "grid"                  # or "random" with `samples = N` points drawn from the grid
+//! skip_invalid = false           # true: drop invalid points instead of refusing the sweep
+//! [[sweep.axis]]
+//! key = "gossipsub.mesh_n"
+//! values = [4, 6, 8]
+//! [[sweep.axis]]
+//! key = "network.latency.max_ms"
+//! range = { start = 50, stop = 150, step = 50 }   # linear, inclusive
+//! [[sweep.axis]]
+//! key = "workload.rate_per_s"
+//! log = { start = 1, stop = 100, points = 3 }     # geometric
+//! [[sweep.axis]]                                  # zipped keys move together
+//! keys = ["gossipsub.mesh_n_low", "gossipsub.mesh_n", "gossipsub.mesh_n_high"]
+//! values = [[3, 4, 8], [5, 6, 12]]
+//! ```
+
+use crate::load::{self, InputError, Loaded};
+use crate::output::{self, write_atomic};
+use models::{Experiment, RunSummary};
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The `[sweep]` section.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Runs per point (default 1).
+    #[serde(default = "one")]
+    pub seeds: u32,
+    /// `grid` (every combination) or `random` (`samples` points drawn from the grid).
+    #[serde(default)]
+    pub mode: SweepMode,
+    /// Points drawn when `mode = "random"`.
+    pub samples: Option<u32>,
+    /// Drop invalid points (reported) instead of refusing the sweep.
+    #[serde(default)]
+    pub skip_invalid: bool,
+    /// The axes.
+    #[serde(default, rename = "axis")]
+    pub axes: Vec<AxisSpec>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How points are chosen.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepMode {
+    /// Every combination of axis values.
+    #[default]
+    Grid,
+    /// `samples` distinct combinations drawn with the experiment's seed.
+    Random,
+}
+
+/// One axis: a key (or zipped keys) and its values.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AxisSpec {
+    /// Dotted key path (the same paths as `--set`).
+    pub key: Option<String>,
+    /// Zipped keys: each value is an array with one entry per key.
+    pub keys: Option<Vec<String>>,
+    /// Explicit values.
+    pub values: Option<Vec<toml::Value>>,
+    /// Linear range, inclusive.
+    pub range: Option<LinearRange>,
+    /// Geometric range.
+    pub log: Option<LogRange>,
+}
+
+/// `start, start + step, ... <= stop`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinearRange {
+    /// First value.
+    pub start: toml::Value,
+    /// Last value (inclusive).
+    pub stop: toml::Value,
+    /// Step (> 0).
+    pub step: toml::Value,
+}
+
+/// `points` values from `start` to `stop` spaced evenly on a log scale.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogRange {
+    /// First value (> 0).
+    pub start: f64,
+    /// Last value (> 0).
+    pub stop: f64,
+    /// Number of values (>= 2).
+    pub points: u32,
+    /// Round to integers (duplicates removed).
+    #[serde(default)]
+    pub integer: bool,
+}
+
+/// One parameter point.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// Index in the plan.
+    pub id: usize,
+    /// (dotted key, value) assignments.
+    pub assignments: Vec<(String, toml::Value)>,
+    /// The experiment at this point.
+    pub exp: Experiment,
+}
+
+impl Point {
+    /// `key=value,key=value`, for tables and messages.
+    pub fn label(&self) -> String {
+        if self.assignments.is_empty() {
+            return "base".into();
+        }
+        self.assignments
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value_str(v)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A value as written in a CSV cell or `--set`.
+pub fn value_str(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One run of a sweep.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// `p<point>-s<k>`.
+    pub run_id: String,
+    /// Index into the plan's points.
+    pub point: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// A sweep expanded into points and runs.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The loaded file.
+    pub loaded: Loaded,
+    /// Valid points.
+    pub points: Vec<Point>,
+    /// Points dropped as invalid (with why), when `skip_invalid`.
+    pub skipped: Vec<(String, String)>,
+    /// Every run, in order.
+    pub runs: Vec<RunSpec>,
+    /// Swept keys, in axis order.
+    pub param_keys: Vec<String>,
+}
+
+fn set_err(label: &str, key: &str, m: impl Into<String>) -> InputError {
+    InputError::Key {
+        file: label.to_string(),
+        key: key.to_string(),
+        message: m.into(),
+    }
+}
+
+fn as_f64(v: &toml::Value) -> Option<f64> {
+    match v {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// The list of assignments each axis contributes.
+fn axis_values(
+    label: &str,
+    i: usize,
+    a: &AxisSpec,
+) -> Result<(Vec<String>, Vec<Vec<toml::Value>>), InputError> {
+    let at = format!("sweep.axis[{i}]");
+    let keys: Vec<String> = match (&a.key, &a.keys) {
+        (Some(k), None) => vec![k.clone()],
+        (None, Some(ks)) if !ks.is_empty() => ks.clone(),
+        _ => {
+            return Err(set_err(
+                label,
+                &at,
+                "give exactly one of `key = \"a.b\"` or `keys = [\"a.b\", ...]`",
+            ))
+        }
+    };
+    let given = [a.values.is_some(), a.range.is_some(), a.log.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if given != 1 {
+        return Err(set_err(
+            label,
+            &at,
+            "give exactly one of `values`, `range` or `log`",
+        ));
+    }
+    let single: Vec<toml::Value> = if let Some(vs) = &a.values {
+        if vs.is_empty() {
+            return Err(set_err(
+                label,
+                &format!("{at}.values"),
+                "at least one value",
+            ));
+        }
+        if keys.len() > 1 {
+            let mut out = Vec::new();
+            for (j, v) in vs.iter().enumerate() {
+                match v {
+                    toml::Value::Array(items) if items.len() == keys.len() => {
+                        out.push(items.clone())
+                    }
+                    other => {
+                        return Err(set_err(
+                            label,
+                            &format!("{at}.values[{j}]"),
+                            format!(
+                                "{other} is not an array of {} values (one per key)",
+                                keys.len()
+                            ),
+                        ))
+                    }
+                }
+            }
+            return Ok((keys, out));
+        }
+        vs.clone()
+    } else if let Some(r) = &a.range {
+        let (Some(start), Some(stop), Some(step)) =
+            (as_f64(&r.start), as_f64(&r.stop), as_f64(&r.step))
+        else {
+            return Err(set_err(
+                label,
+                &format!("{at}.range"),
+                "start, stop and step must be numbers",
+            ));
+        };
+        if !(step > 0.0 && stop >= start && ((stop - start) / step) < 100_000.0) {
+            return Err(set_err(
+                label,
+                &format!("{at}.range"),
+                format!("needs step > 0 and stop >= start (at most 100000 values), got start = {start}, stop = {stop}, step = {step}"),
+            ));
+        }
+        let ints = matches!(
+            (&r.start, &r.stop, &r.step),
+            (
+                toml::Value::Integer(_),
+                toml::Value::Integer(_),
+                toml::Value::Integer(_)
+            )
+        );
+        let n = ((stop - start) / step + 1e-9).floor() as usize + 1;
+        (0..n)
+            .map(|k| {
+                let x = start + step * k as f64;
+                if ints {
+                    toml::Value::Integer(x.round() as i64)
+                } else {
+                    toml::Value::Float(x)
+                }
+            })
+            .collect()
+    } else if let Some(l) = &a.log {
+        if !(l.start > 0.0 && l.stop > 0.0 && l.points >= 2 && l.points <= 100_000) {
+            return Err(set_err(
+                label,
+                &format!("{at}.log"),
+                format!(
+                    "needs start > 0, stop > 0 and 2 <= points <= 100000, got {}, {}, {}",
+                    l.start, l.stop, l.points
+                ),
+            ));
+        }
+        let (a0, a1) = (l.start.ln(), l.stop.ln());
+        let mut vals: Vec<toml::Value> = Vec::new();
+        for k in 0..l.points {
+            let x = (a0 + (a1 - a0) * f64::from(k) / f64::from(l.points - 1)).exp();
+            let v = if l.integer {
+                toml::Value::Integer(x.round() as i64)
+            } else {
+                toml::Value::Float(x)
+            };
+            if !vals.contains(&v) {
+                vals.push(v);
+            }
+        }
+        vals
+    } else {
+        unreachable!("checked above")
+    };
+    Ok((keys, single.into_iter().map(|v| vec![v]).collect()))
+}
+
+/// Expands a loaded experiment into a plan (a file without `[sweep]` is one point).
+pub fn plan(loaded: Loaded) -> Result<Plan, InputError> {
+    let label = loaded.label.clone();
+    let spec = loaded.sweep.clone().unwrap_or(SweepSpec {
+        seeds: 1,
+        mode: SweepMode::Grid,
+        samples: None,
+        skip_invalid: false,
+        axes: Vec::new(),
+    });
+    if spec.seeds == 0 || spec.seeds > 100_000 {
+        return Err(set_err(
+            &label,
+            "sweep.seeds",
+            format!("{} is not allowed: an integer from 1 to 100000", spec.seeds),
+        ));
+    }
+    let mut axes = Vec::new();
+    let mut param_keys = Vec::new();
+    for (i, a) in spec.axes.iter().enumerate() {
+        let (keys, vals) = axis_values(&label, i, a)?;
+        for k in &keys {
+            if param_keys.contains(k) {
+                return Err(set_err(
+                    &label,
+                    &format!("sweep.axis[{i}]"),
+                    format!("key `{k}` is swept twice"),
+                ));
+            }
+            param_keys.push(k.clone());
+        }
+        axes.push((keys, vals));
+    }
+    // Grid: the cartesian product, first axis slowest.
+    let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+    if total > 1_000_000 {
+        return Err(set_err(
+            &label,
+            "sweep",
+            format!("{total} points is too many (at most 1000000)"),
+        ));
+    }
+    let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
+    for (_, vals) in &axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                (0..vals.len()).map(move |j| {
+                    let mut c = c.clone();
+                    c.push(j);
+                    c
+                })
+            })
+            .collect();
+    }
+    if spec.mode == SweepMode::Random {
+        let n = spec
+            .samples
+            .ok_or_else(|| set_err(&label, "sweep.samples", "required when mode = \"random\""))?
+            as usize;
+        if n == 0 {
+            return Err(set_err(
+                &label,
+                "sweep.samples",
+                "0 is not allowed: at least 1",
+            ));
+        }
+        let mut rng = sim::Seeds::new(loaded.exp.seed).stream("sweep");
+        let mut idx: Vec<usize> = (0..combos.len()).collect();
+        idx.shuffle(&mut rng);
+        idx.truncate(n);
+        idx.sort_unstable();
+        combos = idx.into_iter().map(|i| combos[i].clone()).collect();
+    }
+    let mut points = Vec::new();
+    let mut skipped = Vec::new();
+    let mut invalid = Vec::new();
+    for c in combos {
+        let mut table = loaded.base.clone();
+        let mut assignments = Vec::new();
+        for ((keys, vals), &j) in axes.iter().zip(&c) {
+            for (k, v) in keys.iter().zip(&vals[j]) {
+                let parts: Vec<&str> = k.split('.').collect();
+                load::set_path(&mut table, &parts, v.clone()).map_err(|m| set_err(&label, k, m))?;
+                assignments.push((k.clone(), v.clone()));
+            }
+        }
+        let point_label = assignments
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value_str(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        match load::experiment_from_table(&label, table) {
+            Ok(exp) => points.push(Point {
+                id: points.len(),
+                assignments,
+                exp,
+            }),
+            Err(e) if spec.skip_invalid => skipped.push((point_label, e.to_string())),
+            Err(e) => invalid.push(format!("  {point_label}: {e}")),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(InputError::Sweep {
+            file: label,
+            message: format!(
+                "{} of the sweep's points are invalid (set `skip_invalid = true` in [sweep] to drop them):\n{}",
+                invalid.len(),
+                invalid.join("\n")
+            ),
+        });
+    }
+    if points.is_empty() {
+        return Err(InputError::Sweep {
+            file: label,
+            message: "no valid points to run".into(),
+        });
+    }
+    let base_seed = loaded.exp.seed;
+    let runs = points
+        .iter()
+        .flat_map(|p| {
+            (0..spec.seeds).map(move |k| RunSpec {
+                run_id: format!("p{:04}-s{k:03}", p.id),
+                point: p.id,
+                seed: base_seed.wrapping_add(u64::from(k)),
+            })
+        })
+        .collect();
+    Ok(Plan {
+        loaded,
+        points,
+        skipped,
+        runs,
+        param_keys,
+    })
+}
+
+/// What one finished run leaves in `runs/<run_id>.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    /// Run id.
+    pub run_id: String,
+    /// Point index.
+    pub point_id: usize,
+    /// Swept parameters (dotted key -> value as text).
+    pub params: BTreeMap<String, String>,
+    /// Seed.
+    pub seed: u64,
+    /// The summary (its `wall_seconds` goes to `timing.csv`, not `runs.csv`).
+    pub summary: RunSummary,
+}
+
+/// What a failed run leaves in `failures/<run_id>.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FailureRecord {
+    /// Run id.
+    pub run_id: String,
+    /// Point index.
+    pub point_id: usize,
+    /// Swept parameters.
+    pub params: BTreeMap<String, String>,
+    /// Seed.
+    pub seed: u64,
+    /// What went wrong.
+    pub error: String,
+    /// The command that reproduces it.
+    pub reproduce: String,
+}
+
+/// How to run a plan.
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// Worker threads.
+    pub jobs: usize,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Skip runs that already have a result or failure file.
+    pub resume: bool,
+    /// Run only runs `i` with `i % n == shard.0`.
+    pub shard: Option<(usize, usize)>,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+    /// The experiment file path as the user gave it (for reproduction commands).
+    pub file_arg: Option<String>,
+    /// `--set` arguments the user gave (for reproduction commands).
+    pub sets: Vec<String>,
+}
+
+/// Outcome counts of an execution.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecReport {
+    /// Runs done now.
+    pub done: usize,
+    /// Runs failed now.
+    pub failed: usize,
+    /// Runs skipped because they were already finished (`--resume`).
+    pub skipped: usize,
+    /// Whether Ctrl-C stopped the sweep early.
+    pub interrupted: bool,
+}
+
+/// Set by Ctrl-C: no new runs start.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+fn params_of(p: &Point) -> BTreeMap<String, String> {
+    p.assignments
+        .iter()
+        .map(|(k, v)| (k.clone(), value_str(v)))
+        .collect()
+}
+
+/// The `meshsim run` command that reproduces a run of the plan.
+pub fn reproduce_cmd(opts: &ExecOptions, p: &Point, seed: u64) -> String {
+    let mut cmd = String::from("meshsim run");
+    if let Some(f) = &opts.file_arg {
+        cmd.push(' ');
+        cmd.push_str(f);
+    }
+    cmd.push_str(&format!(" --seed {seed}"));
+    for s in &opts.sets {
+        cmd.push_str(&format!(" --set '{s}'"));
+    }
+    for (k, v) in &p.assignments {
+        cmd.push_str(&format!(" --set '{k}={v}'"));
+    }
+    cmd
+}
+
+/// Runs the plan's runs (those of this shard, not yet finished when
+/// resuming) in parallel; each result is written as soon as it finishes.
+pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
+    let runs_dir = opts.out.join("runs");
+    let fail_dir = opts.out.join("failures");
+    std::fs::create_dir_all(&runs_dir)?;
+    std::fs::create_dir_all(&fail_dir)?;
+    write_plan_files(plan, &opts.out)?;
+    let mut todo = Vec::new();
+    let mut skipped = 0;
+    for (i, r) in plan.runs.iter().enumerate() {
+        if let Some((k, n)) = opts.shard {
+            if i % n != k {
+                continue;
+            }
+        }
+        let finished = runs_dir.join(format!("{}.json", r.run_id)).exists()
+            || fail_dir.join(format!("{}.json", r.run_id)).exists();
+        if finished {
+            if opts.resume {
+                skipped += 1;
+                continue;
+            }
+            // A fresh (non-resumed) sweep replaces old results.
+            let _ = std::fs::remove_file(runs_dir.join(format!("{}.json", r.run_id)));
+            let _ = std::fs::remove_file(fail_dir.join(format!("{}.json", r.run_id)));
+        }
+        todo.push(r.clone());
+    }
+    let bar = progress_bar(opts.progress, todo.len());
+    let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let sim_s = Mutex::new(0.0f64);
+    let started = std::time::Instant::now();
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()?;
+    pool.install(|| {
+        todo.par_iter().for_each(|r| {
+            if STOP.load(Ordering::SeqCst) {
+                return;
+            }
+            let p = &plan.points[r.point];
+            let wall = std::time::Instant::now();
+            let result = models::run_full(&p.exp, r.seed, sim::EntropyMode::Seeded);
+            let wall_s = wall.elapsed().as_secs_f64();
+            let write = match result {
+                Ok(out) => {
+                    let mut s = out.summary.clone();
+                    s.wall_seconds = wall_s;
+                    // Detail files first: a run counts as finished once its JSON exists.
+                    let detail = output::detail_files(&r.run_id, &out).and_then(|files| {
+                        for (name, bytes) in files {
+                            write_atomic(
+                                &opts.out.join("series").join(format!("{}.{name}", r.run_id)),
+                                &bytes,
+                            )?;
+                        }
+                        Ok(())
+                    });
+                    if let Err(e) = detail {
+                        errors
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(format!("{}: {e}", r.run_id));
+                    }
+                    *sim_s.lock().unwrap_or_else(|e| e.into_inner()) += s.sim_seconds;
+                    let rec = RunRecord {
+                        run_id: r.run_id.clone(),
+                        point_id: r.point,
+                        params: params_of(p),
+                        seed: r.seed,
+                        summary: s,
+                    };
+                    done.fetch_add(1, Ordering::SeqCst);
+                    serde_json::to_vec_pretty(&rec)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|b| {
+                            Ok(write_atomic(
+                                &runs_dir.join(format!("{}.json", r.run_id)),
+                                &b,
+                            )?)
+                        })
+                }
+                Err(e) => {
+                    let rec = FailureRecord {
+                        run_id: r.run_id.clone(),
+                        point_id: r.point,
+                        params: params_of(p),
+                        seed: r.seed,
+                        error: e.to_string(),
+                        reproduce: reproduce_cmd(opts, p, r.seed),
+                    };
+                    failed.fetch_add(1, Ordering::SeqCst);
+                    if opts.progress {
+                        bar.println(format!(
+                            "run {} failed: {}\n  note: rerun with `{}`",
+                            r.run_id, rec.error, rec.reproduce
+                        ));
+                    }
+                    serde_json::to_vec_pretty(&rec)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|b| {
+                            Ok(write_atomic(
+                                &fail_dir.join(format!("{}.json", r.run_id)),
+                                &b,
+                            )?)
+                        })
+                }
+            };
+            if let Err(e) = write {
+                errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{}: {e}", r.run_id));
+            }
+            let el = started.elapsed().as_secs_f64().max(1e-9);
+            let speed = *sim_s.lock().unwrap_or_else(|e| e.into_inner()) / el;
+            bar.set_message(format!(
+                "failed {}  {speed:.1}x real time",
+                failed.load(Ordering::SeqCst)
+            ));
+            bar.inc(1);
+        });
+    });
+    bar.finish_and_clear();
+    let errs = errors.lock().unwrap_or_else(|e| e.into_inner());
+    if !errs.is_empty() {
+        anyhow::bail!("could not write results: {}", errs.join("; "));
+    }
+    Ok(ExecReport {
+        done: done.into_inner(),
+        failed: failed.into_inner(),
+        skipped,
+        interrupted: STOP.load(Ordering::SeqCst),
+    })
+}
+
+fn progress_bar(show: bool, n: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    // Drawn on stderr, and only when it is a terminal.
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs  {msg}  elapsed {elapsed}  eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Writes `experiment.toml` (the base experiment with its sweep) and `points.csv`.
+fn write_plan_files(plan: &Plan, out: &Path) -> anyhow::Result<()> {
+    let mut t = plan.loaded.base.clone();
+    if let Some(s) = &plan.loaded.sweep {
+        t.insert("sweep".into(), toml::Value::try_from(s)?);
+    }
+    if let Some(c) = &plan.loaded.check {
+        t.insert("check".into(), toml::Value::try_from(c)?);
+    }
+    write_atomic(
+        &out.join("experiment.toml"),
+        toml::to_string_pretty(&t)?.as_bytes(),
+    )?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["point_id".to_string(), "label".to_string()];
+    header.extend(plan.param_keys.iter().cloned());
+    w.write_record(&header)?;
+    for p in &plan.points {
+        let params = params_of(p);
+        let mut row = vec![p.id.to_string(), p.label()];
+        row.extend(
+            plan.param_keys
+                .iter()
+                .map(|k| params.get(k).cloned().unwrap_or_default()),
+        );
+        w.write_record(&row)?;
+    }
+    write_atomic(&out.join("points.csv"), &w.into_inner()?)?;
+    Ok(())
+}
+
+/// Reads every `runs/*.json` of `dir`, sorted by run id.
+pub fn read_records(dir: &Path) -> anyhow::Result<Vec<RunRecord>> {
+    read_dir_json(&dir.join("runs"))
+}
+
+/// Reads every `failures/*.json` of `dir`, sorted by run id.
+pub fn read_failures(dir: &Path) -> anyhow::Result<Vec<FailureRecord>> {
+    read_dir_json(&dir.join("failures"))
+}
+
+fn read_dir_json<T: for<'de> Deserialize<'de>>(dir: &Path) -> anyhow::Result<Vec<T>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let b = std::fs::read(f)?;
+            serde_json::from_slice(&b).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+        })
+        .collect()
+}
+
+/// Rewrites `runs.csv`, `timing.csv` and `failures.csv` of `dir` from its
+/// per-run files (sorted by run id, so any order of completion, any number
+/// of jobs and any sharding give the same bytes).
+pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize, usize)> {
+    let records = read_records(dir)?;
+    let failures = read_failures(dir)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut t = csv::Writer::from_writer(Vec::new());
+    t.write_record(["run_id", "wall_seconds", "sim_per_wall"])?;
+    for (i, r) in records.iter().enumerate() {
+        let cols: Vec<(&str, String)> = output::run_columns(&r.run_id, &r.summary);
+        if i == 0 {
+            let mut header = vec!["run_id".to_string(), "point_id".to_string()];
+            header.extend(param_keys.iter().cloned());
+            header.extend(cols.iter().skip(1).map(|(k, _)| k.to_string()));
+            w.write_record(&header)?;
+        }
+        let mut row = vec![r.run_id.clone(), r.point_id.to_string()];
+        row.extend(
+            param_keys
+                .iter()
+                .map(|k| r.params.get(k).cloned().unwrap_or_default()),
+        );
+        row.extend(cols.into_iter().skip(1).map(|(_, v)| v));
+        w.write_record(&row)?;
+        t.write_record([
+            r.run_id.clone(),
+            format!("{:.3}", r.summary.wall_seconds),
+            format!(
+                "{:.2}",
+                r.summary.sim_seconds / r.summary.wall_seconds.max(1e-9)
+            ),
+        ])?;
+    }
+    write_atomic(&dir.join("runs.csv"), &w.into_inner()?)?;
+    write_atomic(&dir.join("timing.csv"), &t.into_inner()?)?;
+    let mut f = csv::Writer::from_writer(Vec::new());
+    f.write_record(["run_id", "point_id", "seed", "error", "reproduce"])?;
+    for x in &failures {
+        f.write_record([
+            x.run_id.clone(),
+            x.point_id.to_string(),
+            x.seed.to_string(),
+            x.error.clone(),
+            x.reproduce.clone(),
+        ])?;
+    }
+    write_atomic(&dir.join("failures.csv"), &f.into_inner()?)?;
+    // Detail files of the finished runs, concatenated in run order.
+    for name in ["timeseries.csv", "messages.csv", "deliveries.csv"] {
+        let parts: Vec<Vec<u8>> = records
+            .iter()
+            .filter_map(|r| {
+                std::fs::read(dir.join("series").join(format!("{}.{name}", r.run_id))).ok()
+            })
+            .collect();
+        if !parts.is_empty() {
+            write_atomic(&dir.join(name), &output::concat_csv(&parts))?;
+        }
+    }
+    Ok((records.len(), failures.len()))
+}
+
+/// `meshsim merge --out OUT DIR...`: combines shard directories.
+pub fn merge(out: &Path, dirs: &[PathBuf]) -> anyhow::Result<(usize, usize)> {
+    anyhow::ensure!(!dirs.is_empty(), "name at least one directory to merge");
+    let mut experiment: Option<String> = None;
+    std::fs::create_dir_all(out.join("runs"))?;
+    std::fs::create_dir_all(out.join("failures"))?;
+    for d in dirs {
+        let e = std::fs::read_to_string(d.join("experiment.toml"))
+            .map_err(|e| anyhow::anyhow!("{}: not a sweep output directory ({e})", d.display()))?;
+        match &experiment {
+            None => experiment = Some(e),
+            Some(x) if *x != e => anyhow::bail!(
+                "{}: a different experiment than {}",
+                d.display(),
+                dirs[0].display()
+            ),
+            _ => {}
+        }
+        for sub in ["runs", "failures", "series"] {
+            let src = d.join(sub);
+            if let Ok(rd) = std::fs::read_dir(&src) {
+                let mut files: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+                files.sort();
+                for f in files
+                    .into_iter()
+                    .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "csv"))
+                {
+                    let name = f.file_name().expect("file name");
+                    write_atomic(&out.join(sub).join(name), &std::fs::read(&f)?)?;
+                }
+            }
+        }
+        for f in ["points.csv"] {
+            if let Ok(b) = std::fs::read(d.join(f)) {
+                write_atomic(&out.join(f), &b)?;
+            }
+        }
+    }
+    let exp = experiment.expect("at least one directory");
+    write_atomic(&out.join("experiment.toml"), exp.as_bytes())?;
+    let loaded = load::parse_full(
+        &out.join("experiment.toml").display().to_string(),
+        &exp,
+        &[],
+    )?;
+    let plan = plan(loaded)?;
+    write_tables(out, &plan.param_keys)
+}

@@ -1,0 +1,134 @@
+//! Periodic measurements during a run: every `measure.sample_interval_ms`
+//! the mesh of every live subscriber is sampled, giving the time series of
+//! `timeseries.csv` and the mesh convergence time.
+//!
+//! A subscriber's mesh counts as *converged* when it holds at least
+//! `min(D_lo, subscribed neighbours)` peers: a peer with fewer subscribed
+//! neighbours than D_lo cannot do better. `convergence_s` is the time of the
+//! first sample from which every later sample is converged: the initial
+//! mesh formation time, or the recovery time after the last disruption.
+
+use crate::peer::Peer;
+use libp2p_gossipsub::TopicHash;
+use libp2p_identity::PeerId;
+use std::collections::BTreeSet;
+
+/// One sample of the whole network.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sample {
+    /// Simulated time, seconds.
+    pub t_s: f64,
+    /// Mean mesh degree over live subscribers (all topics).
+    pub mesh_degree_mean: f64,
+    /// Live subscribers whose mesh is below `min(D_lo, subscribed neighbours)`.
+    pub below_d_lo: u32,
+    /// Live subscribers with no mesh peer at all.
+    pub isolated_peers: u32,
+    /// Live subscribers with no connection at all.
+    pub disconnected_peers: u32,
+    /// Open connections (counted once).
+    pub connections: u64,
+    /// Live peers.
+    pub live_peers: u32,
+}
+
+impl Sample {
+    /// Is every live subscriber's mesh converged?
+    pub fn converged(&self) -> bool {
+        self.below_d_lo == 0
+    }
+
+    /// (metric, value) pairs for `timeseries.csv`.
+    pub fn metrics(&self) -> [(&'static str, f64); 6] {
+        [
+            ("mesh_degree_mean", self.mesh_degree_mean),
+            ("peers_below_d_lo", f64::from(self.below_d_lo)),
+            ("isolated_peers", f64::from(self.isolated_peers)),
+            ("disconnected_peers", f64::from(self.disconnected_peers)),
+            ("connections", self.connections as f64),
+            ("live_peers", f64::from(self.live_peers)),
+        ]
+    }
+}
+
+/// Takes one sample.
+pub fn sample(
+    nodes: &[Peer],
+    topics: &[TopicHash],
+    subscribers: &[Vec<u32>],
+    d_lo: usize,
+    t_s: f64,
+) -> Sample {
+    let mut s = Sample {
+        t_s,
+        ..Sample::default()
+    };
+    let mut degree_sum = 0usize;
+    let mut degree_n = 0usize;
+    for (t, topic) in topics.iter().enumerate() {
+        for &p in &subscribers[t] {
+            let Some(swarm) = nodes[p as usize].swarm.as_ref() else {
+                continue;
+            };
+            let g = &swarm.behaviour().gossipsub;
+            let mesh = g.mesh_peers(topic).count();
+            let subscribed_neighbours: BTreeSet<&PeerId> = g
+                .all_peers()
+                .filter(|(_, ts)| ts.contains(&topic))
+                .map(|(id, _)| id)
+                .collect();
+            degree_sum += mesh;
+            degree_n += 1;
+            if mesh < d_lo.min(subscribed_neighbours.len()) {
+                s.below_d_lo += 1;
+            }
+            if mesh == 0 {
+                s.isolated_peers += 1;
+            }
+            if swarm.connected_peers().next().is_none() {
+                s.disconnected_peers += 1;
+            }
+        }
+    }
+    s.live_peers = nodes.iter().filter(|n| n.swarm.is_some()).count() as u32;
+    s.connections = sim::world::with(|w| w.open_connections() as u64);
+    s.mesh_degree_mean = if degree_n == 0 {
+        0.0
+    } else {
+        degree_sum as f64 / degree_n as f64
+    };
+    s
+}
+
+/// Time from which every later sample is converged; `None` if the last sample is not.
+pub fn convergence_s(samples: &[Sample]) -> Option<f64> {
+    let last_bad = samples.iter().rposition(|s| !s.converged());
+    match last_bad {
+        None => samples.first().map(|s| s.t_s),
+        Some(i) => samples.get(i + 1).map(|s| s.t_s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: f64, bad: u32) -> Sample {
+        Sample {
+            t_s: t,
+            below_d_lo: bad,
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn convergence_is_the_start_of_the_final_converged_stretch() {
+        assert_eq!(
+            convergence_s(&[s(1.0, 3), s(2.0, 0), s(3.0, 1), s(4.0, 0), s(5.0, 0)]),
+            Some(4.0)
+        );
+        assert_eq!(convergence_s(&[s(1.0, 0), s(2.0, 0)]), Some(1.0));
+        assert_eq!(convergence_s(&[s(1.0, 0), s(2.0, 2)]), None);
+        assert_eq!(convergence_s(&[]), None);
+    }
+}
