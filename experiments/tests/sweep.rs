@@ -1,0 +1,382 @@
+//! Sweeps: identical results with any job count and when sharded and
+//! merged; kill and resume; a panicking run is recorded with a command that
+//! reproduces it; `meshsim check` passes, fails on a regression, rejects a
+//! malformed baseline.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn meshsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .output()
+        .expect("run meshsim")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("meshsim-sweep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const SWEEP: &str = r#"
+name = "t"
+peers = 12
+duration_s = 6.0
+[network]
+latency = { model = "uniform", min_ms = 20.0, max_ms = 80.0 }
+[topology]
+degree = 4
+[gossipsub]
+signing = "none"
+heartbeat_initial_delay_ms = 500
+[workload]
+start_s = 1.0
+rate_per_s = 2.0
+message_bytes = 64
+[sweep]
+seeds = 3
+[[sweep.axis]]
+key = "gossipsub.heartbeat_interval_ms"
+values = [500, 1000]
+[[sweep.axis]]
+key = "network.latency.max_ms"
+range = { start = 40.0, stop = 80.0, step = 40.0 }
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout {}\nstderr {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn jobs_and_shards_give_identical_results() {
+    let d = tmp("jobs");
+    let f = write(&d, "s.toml", SWEEP);
+    let out = |n: &str| d.join(n).to_str().unwrap().to_string();
+    ok(&meshsim(&["sweep", &f, "--jobs", "1", "--out", &out("j1")]));
+    ok(&meshsim(&["sweep", &f, "--jobs", "2", "--out", &out("j2")]));
+    for i in 0..3 {
+        ok(&meshsim(&[
+            "sweep",
+            &f,
+            "--jobs",
+            "2",
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            &out(&format!("sh{i}")),
+        ]));
+    }
+    ok(&meshsim(&[
+        "merge",
+        "--out",
+        &out("merged"),
+        &out("sh0"),
+        &out("sh1"),
+        &out("sh2"),
+    ]));
+    let a = read(d.join("j1/runs.csv"));
+    assert_eq!(a.lines().count(), 1 + 2 * 2 * 3, "header + 12 runs");
+    assert!(a
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("run_id,point_id,gossipsub.heartbeat_interval_ms,network.latency.max_ms,"));
+    for other in ["j2", "merged"] {
+        assert_eq!(a, read(d.join(other).join("runs.csv")), "{other}/runs.csv");
+        assert_eq!(
+            read(d.join("j1/timeseries.csv")),
+            read(d.join(other).join("timeseries.csv"))
+        );
+    }
+    // Common random numbers: run k of every point has the same seed.
+    let seeds: Vec<&str> = a
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(6).unwrap())
+        .collect();
+    assert_eq!(&seeds[..3], &seeds[3..6]);
+}
+
+#[test]
+fn killed_sweep_resumes_without_recomputing() {
+    let d = tmp("kill");
+    let slow = SWEEP
+        .replace("peers = 12", "peers = 40")
+        .replace("degree = 4", "degree = 8")
+        .replace("duration_s = 6.0", "duration_s = 15.0");
+    let f = write(&d, "s.toml", &slow);
+    let reference = d.join("ref");
+    ok(&meshsim(&[
+        "sweep",
+        &f,
+        "--jobs",
+        "2",
+        "--out",
+        reference.to_str().unwrap(),
+    ]));
+    let out = d.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["sweep", &f, "--jobs", "1", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = out.join("runs");
+    let count = || {
+        std::fs::read_dir(&runs)
+            .map(|r| r.filter_map(Result::ok).count())
+            .unwrap_or(0)
+    };
+    // Wait (bounded) until a few runs are finished, then SIGKILL.
+    let mut waited = 0;
+    while count() < 3 && waited < 6000 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 1;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let finished: Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| {
+            (
+                e.path(),
+                e.metadata().unwrap().modified().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        finished.len() >= 3 && finished.len() < 12,
+        "killed mid-way: {} finished",
+        finished.len()
+    );
+    for (p, _, b) in &finished {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .unwrap_or_else(|e| panic!("{} is whole: {e}", p.display()));
+    }
+    let o = meshsim(&[
+        "sweep",
+        &f,
+        "--jobs",
+        "2",
+        "--resume",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{} already finished", finished.len())),
+        "{err}"
+    );
+    for (p, mtime, bytes) in &finished {
+        assert_eq!(
+            &std::fs::read(p).unwrap(),
+            bytes,
+            "{} untouched",
+            p.display()
+        );
+        assert_eq!(
+            &std::fs::metadata(p).unwrap().modified().unwrap(),
+            mtime,
+            "{} not rewritten",
+            p.display()
+        );
+    }
+    assert_eq!(read(out.join("runs.csv")), read(reference.join("runs.csv")));
+}
+
+#[test]
+fn a_panicking_run_is_recorded_with_a_reproduction_command() {
+    let d = tmp("panic");
+    let text = format!(
+        "{}\n[[sweep.axis]]\nkey = \"limits.panic_at_s\"\nvalues = [100.0, 2.5]\n",
+        SWEEP
+            .replace("seeds = 3", "seeds = 1")
+            .replace("values = [500, 1000]", "values = [500]")
+    );
+    let f = write(&d, "p.toml", &text);
+    let out = d.join("out");
+    let o = meshsim(&["sweep", &f, "--jobs", "2", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed run makes the sweep exit 1"
+    );
+    let runs = read(out.join("runs.csv"));
+    assert_eq!(runs.lines().count(), 1 + 2, "the other runs finished");
+    let failures = read(out.join("failures.csv"));
+    let mut rdr = csv::Reader::from_reader(failures.as_bytes());
+    let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(recs.len(), 2, "one failure per seed x latency point");
+    let (error, cmd) = (&recs[0][3], &recs[0][4]);
+    assert!(error.contains("test fault hook"), "{error}");
+    assert!(
+        cmd.starts_with("meshsim run ")
+            && cmd.contains("--seed ")
+            && cmd.contains("limits.panic_at_s=2.5"),
+        "{cmd}"
+    );
+    // The command reproduces the panic.
+    let args: Vec<String> = cmd
+        .split_whitespace()
+        .skip(1)
+        .map(|a| a.trim_matches('\'').to_string())
+        .chain(["--no-write".to_string()])
+        .collect();
+    let again = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("test fault hook"));
+}
+
+const CHECKED: &str = r#"
+name = "c"
+peers = 40
+duration_s = 14.0
+[topology]
+degree = 12
+[gossipsub]
+signing = "none"
+heartbeat_initial_delay_ms = 500
+mesh_n_low = 3
+[workload]
+start_s = 1.0
+rate_per_s = 2.0
+message_bytes = 64
+[measure]
+sample_interval_ms = 250
+[[timeline]]
+action = "offline"
+at_s = 4.0
+duration_s = 3.0
+count = 10
+[sweep]
+seeds = 2
+[[sweep.axis]]
+key = "gossipsub.mesh_n"
+values = [4, 6]
+[check.metrics.delivery_ratio]
+better = "higher"
+[check.metrics.convergence_s]
+better = "lower"
+rel = 0.05
+"#;
+
+#[test]
+fn check_passes_on_its_baseline_fails_on_regression_and_rejects_bad_baselines() {
+    let d = tmp("check");
+    let f = write(&d, "c.toml", CHECKED);
+    let base = d.join("base.csv");
+    let b = base.to_str().unwrap();
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    ok(&meshsim(&[
+        "check",
+        &f,
+        "--baseline",
+        b,
+        "--update",
+        "--out",
+        o,
+    ]));
+    let same = meshsim(&[
+        "check",
+        &f,
+        "--baseline",
+        b,
+        "--out",
+        o,
+        "--markdown",
+        d.join("c.md").to_str().unwrap(),
+    ]);
+    ok(&same);
+    assert!(String::from_utf8_lossy(&same.stdout).contains("reproduces the baseline exactly"));
+    assert!(read(d.join("c.md")).contains("| point | metric | baseline | now | change | verdict |"));
+    // A slower heartbeat makes the meshes recover later after the churn burst: a regression.
+    let slow = meshsim(&[
+        "check",
+        &f,
+        "--baseline",
+        b,
+        "--out",
+        o,
+        "--set",
+        "gossipsub.heartbeat_interval_ms=4000",
+    ]);
+    assert_eq!(
+        slow.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&slow.stdout)
+    );
+    let table = String::from_utf8_lossy(&slow.stdout);
+    assert!(
+        table.contains("convergence_s") && table.contains("REGRESSION"),
+        "{table}"
+    );
+    // Malformed baselines are bad input.
+    for bad in [
+        "nonsense\n1,2\n",
+        "point,metric,value\np,delivery_ratio,abc\n",
+        "",
+    ] {
+        let p = write(&d, "bad.csv", bad);
+        let o2 = meshsim(&["check", &f, "--baseline", &p, "--out", o]);
+        assert_eq!(
+            o2.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&o2.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o2.stderr).contains("baseline"));
+    }
+}
+
+#[test]
+fn invalid_sweep_points_are_reported_before_anything_runs() {
+    let d = tmp("invalid");
+    let text = SWEEP.replace(
+        "key = \"gossipsub.heartbeat_interval_ms\"\nvalues = [500, 1000]",
+        "key = \"gossipsub.mesh_n_low\"\nvalues = [2, 9]",
+    );
+    let f = write(&d, "i.toml", &text);
+    let out = d.join("out");
+    let o = meshsim(&["sweep", &f, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("gossipsub.mesh_n_low=9") && err.contains("skip_invalid"),
+        "{err}"
+    );
+    assert!(!out.join("runs").exists(), "nothing ran");
+    let skip = write(
+        &d,
+        "k.toml",
+        &text.replace("seeds = 3", "seeds = 3\nskip_invalid = true"),
+    );
+    let o = meshsim(&["sweep", &skip, "--out", out.to_str().unwrap()]);
+    ok(&o);
+    assert_eq!(read(out.join("runs.csv")).lines().count(), 1 + 2 * 3);
+}
