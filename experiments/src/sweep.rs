@@ -768,7 +768,7 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
         let cols: Vec<(&str, String)> = output::run_columns(&r.run_id, &r.summary);
         if i == 0 {
             let mut header = vec!["run_id".to_string(), "point_id".to_string()];
-            header.extend(param_keys.iter().cloned());
+            header.extend(param_keys.iter().map(|k| param_column(k)));
             header.extend(cols.iter().skip(1).map(|(k, _)| k.to_string()));
             w.write_record(&header)?;
         }
@@ -816,6 +816,17 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
         }
     }
     Ok((records.len(), failures.len()))
+}
+
+/// The `runs.csv` column of swept key `k`: its dotted path; a top-level key
+/// gets a `param.` prefix, so every parameter column contains a `.` and none
+/// collides with a metric column such as `peers`.
+pub fn param_column(k: &str) -> String {
+    if k.contains('.') {
+        k.to_string()
+    } else {
+        format!("param.{k}")
+    }
 }
 
 /// `meshsim merge --out OUT DIR...`: combines shard directories.
