@@ -44,6 +44,9 @@ enum Cmd {
         /// Write no files.
         #[arg(long)]
         no_write: bool,
+        /// Write the event trace as JSON Lines to FILE (schema in the README).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// Benchmark the engine on the DESIGN.md section 4 scenario (degree 8,
     /// uniform 20-80 ms, 1 msg/s of 1 KiB, 62 simulated s), signed and
@@ -162,7 +165,8 @@ pub fn main() -> ExitCode {
             out,
             json,
             no_write,
-        } => cmd_run(file.as_deref(), seed, &sets, out, json, no_write),
+            trace,
+        } => cmd_run(file.as_deref(), seed, &sets, out, json, no_write, trace),
         Cmd::Bench {
             peers,
             signing,
@@ -230,11 +234,17 @@ fn cmd_run(
     out: Option<PathBuf>,
     json: bool,
     no_write: bool,
+    trace: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let (exp, label) = load::load(file, sets)?;
     let seed = seed.unwrap_or(exp.seed);
     let wall = std::time::Instant::now();
-    let result = models::run_full(&exp, seed, sim::EntropyMode::Seeded);
+    let result = models::run_with(
+        &exp,
+        seed,
+        sim::EntropyMode::Seeded,
+        &models::RunOptions { trace },
+    );
     let wall_s = wall.elapsed().as_secs_f64();
     let output = match result {
         Ok(s) => s,

@@ -33,6 +33,22 @@ pub enum Rec {
     Sync = 8,
 }
 
+impl Rec {
+    /// The record's name and the names of its two fields, as in `--trace` JSON Lines.
+    pub fn schema(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Rec::Publish => ("publish", "peer", "msg"),
+            Rec::Delivery => ("delivery", "peer", "msg"),
+            Rec::ConnOpen => ("conn_open", "peer", "remote"),
+            Rec::ConnClose => ("conn_close", "peer", "remote"),
+            Rec::Subscribed => ("subscribed", "peer", "remote"),
+            Rec::Mesh => ("mesh", "peer_topic", "member"),
+            Rec::Action => ("action", "kind", "arg"),
+            Rec::Sync => ("sync", "peers", "outcome"),
+        }
+    }
+}
+
 /// One published message.
 #[derive(Clone, Debug)]
 pub struct MsgRecord {
@@ -89,6 +105,7 @@ pub struct Collector {
     pub latencies_ns: Vec<u64>,
     /// Counters.
     pub counters: Counters,
+    trace_out: Option<Box<dyn std::io::Write>>,
     /// Periodic network samples (see [`crate::sampler`]).
     pub samples: Vec<crate::sampler::Sample>,
     /// Every first delivery as (message seq, peer, time ns), when enabled with [`Collector::keep_deliveries`].
@@ -113,6 +130,7 @@ impl Collector {
             counters: Counters::default(),
             deliveries: None,
             samples: Vec::new(),
+            trace_out: None,
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
         }
@@ -136,6 +154,36 @@ impl Collector {
         r[17..25].copy_from_slice(&b.to_le_bytes());
         self.trace.update(&r);
         self.counters.trace_records += 1;
+        if let Some(out) = self.trace_out.as_mut() {
+            use std::io::Write as _;
+            let (name, fa, fb) = kind.schema();
+            let t = Self::now();
+            let line = match kind {
+                // Mesh entries pack (peer, topic) into one field.
+                Rec::Mesh => format!(
+                    "{{\"t_ns\":{t},\"kind\":\"{name}\",\"peer\":{},\"topic\":{},\"{fb}\":{b}}}\n",
+                    a >> 32,
+                    a & 0xffff_ffff
+                ),
+                _ => format!("{{\"t_ns\":{t},\"kind\":\"{name}\",\"{fa}\":{a},\"{fb}\":{b}}}\n"),
+            };
+            if out.write_all(line.as_bytes()).is_err() {
+                self.trace_out = None;
+            }
+        }
+    }
+
+    /// Flushes and closes the JSON Lines trace, if any.
+    pub fn trace_out_finish(&mut self) {
+        if let Some(mut out) = self.trace_out.take() {
+            use std::io::Write as _;
+            let _ = out.flush();
+        }
+    }
+
+    /// Also writes every trace record as one JSON object per line to `out`.
+    pub fn trace_to(&mut self, out: Box<dyn std::io::Write>) {
+        self.trace_out = Some(out);
     }
 
     /// The trace hash so far (hex, 32 characters).

@@ -5,9 +5,10 @@
 //! Timeline events ([`TimelineEvent`]) become actions: a peer going offline
 //! is crashed in the world and its swarm dropped (its log is kept); on return
 //! it gets a fresh swarm with the same identity and log, listens, subscribes
-//! and dials its initial neighbours. A partition cuts every connection
-//! between its two groups and refuses dials between them until it heals,
-//! when the pairs that were cut dial each other again.
+//! and dials its initial neighbours. A partition ([`sim::World::partition`])
+//! cuts every connection between its two groups and leaves dials between
+//! them unanswered until it heals, when the pairs that were cut dial each
+//! other again.
 
 use crate::collector::{Collector, MsgRecord, Rec};
 use crate::peer::{self, Peer, PeerTemplate};
@@ -97,13 +98,9 @@ pub struct Driver {
     peer_ids: Vec<PeerId>,
     /// Initial neighbours of each peer, sorted.
     neighbours: Vec<Vec<u32>>,
-    /// The current partition: group membership per peer (true: first group).
-    partition: Option<Vec<bool>>,
     /// Pairs cut by the current partition, to redial when it heals.
     cut_pairs: Vec<(u32, u32)>,
     dial_rng: SimRng,
-    /// Dials refused because they crossed a partition.
-    pub dials_refused: u64,
 }
 
 impl Driver {
@@ -173,18 +170,7 @@ impl Driver {
         (self.actions.len() - 1) as u64
     }
 
-    /// Whether a partition separates `a` and `b` now.
-    fn separated(&self, a: u32, b: u32) -> bool {
-        self.partition
-            .as_ref()
-            .is_some_and(|g| g[a as usize] != g[b as usize])
-    }
-
     fn dial(&mut self, engine: &mut Engine<Peer>, from: u32, to: u32) {
-        if self.separated(from, to) {
-            self.dials_refused += 1;
-            return;
-        }
         let node = &mut engine.nodes[from as usize];
         if let Some(swarm) = node.swarm.as_mut() {
             let opts = DialOpts::peer_id(self.peer_ids[to as usize])
@@ -230,7 +216,7 @@ impl Driver {
         let targets: Vec<u32> = self.neighbours[peer as usize]
             .iter()
             .copied()
-            .filter(|&n| engine.nodes[n as usize].is_up() && !self.separated(peer, n))
+            .filter(|&n| engine.nodes[n as usize].is_up())
             .take(redial.map_or(usize::MAX, |r| r as usize))
             .collect();
         for n in targets {
@@ -265,13 +251,11 @@ impl Driver {
             remotes.sort_unstable();
             cut.extend(remotes.into_iter().map(|b| (a as u32, b)));
         }
-        sim::world::with(|w| {
-            for &(a, b) in &cut {
-                w.cut_link(a, b);
-            }
-        });
+        // The world cuts every connection between the groups and leaves
+        // dials between them unanswered until the partition heals.
+        let groups: Vec<u16> = in_a.iter().map(|&a| if a { 1 } else { 2 }).collect();
+        sim::world::with(|w| w.partition(&groups));
         self.cut_pairs = cut;
-        self.partition = Some(in_a);
     }
 
     fn partition_heal(&mut self, engine: &mut Engine<Peer>) {
@@ -280,7 +264,7 @@ impl Driver {
             action_code::HEAL,
             self.cut_pairs.len() as u64,
         );
-        self.partition = None;
+        sim::world::with(|w| w.heal_partition());
         for (a, b) in std::mem::take(&mut self.cut_pairs) {
             if engine.nodes[a as usize].is_up() && engine.nodes[b as usize].is_up() {
                 let (from, to) = if self.dial_rng.random_bool(0.5) {
@@ -530,10 +514,8 @@ impl Sim {
             publish_until_ns: ms_to_ns((spec.duration_s - spec.workload.drain_s) * 1000.0),
             peer_ids,
             neighbours,
-            partition: None,
             cut_pairs: Vec::new(),
             dial_rng: seeds.stream("redials"),
-            dials_refused: 0,
         };
         let mut dial_rng = seeds.stream("dials");
         let stagger = ms_to_ns(spec.topology.dial_stagger_ms);
@@ -690,21 +672,56 @@ pub struct RunOutput {
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
 }
 
+/// Options of a run that are not part of the experiment (they change no result).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Write the event trace as JSON Lines to this file (atomically, at the end).
+    pub trace: Option<std::path::PathBuf>,
+}
+
 /// Like [`run`], with the detail behind the CSV files.
 pub fn run_full(
     spec: &Experiment,
     seed: u64,
     entropy: EntropyMode,
 ) -> Result<RunOutput, RunFailure> {
+    run_with(spec, seed, entropy, &RunOptions::default())
+}
+
+/// Like [`run_full`], with run options.
+pub fn run_with(
+    spec: &Experiment,
+    seed: u64,
+    entropy: EntropyMode,
+    opts: &RunOptions,
+) -> Result<RunOutput, RunFailure> {
     let spec2 = spec.clone();
     let duration = spec.duration_s;
+    let trace_tmp = opts
+        .trace
+        .as_ref()
+        .map(|p| p.with_extension(format!("tmp-{}", std::process::id())));
+    let trace_file = match &trace_tmp {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| {
+            RunFailure::Panic(format!("cannot write the trace {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
     let out =
         sim::runner::run_on_sim_thread(seed, spec.network.to_net_config(), entropy, move || {
             let mut s = Sim::new(&spec2, seed);
+            if let Some(f) = trace_file {
+                s.driver
+                    .collector
+                    .borrow_mut()
+                    .trace_to(Box::new(std::io::BufWriter::new(f)));
+            }
             s.run_until_s(duration)?;
             let collector = s.driver.collector.clone();
             let summary = s.finish();
             let mut c = collector.borrow_mut();
+            // Flush and close the trace before the file is renamed.
+            c.trace_out_finish();
             Ok::<_, sim::RunError>(RunOutput {
                 summary,
                 samples: std::mem::take(&mut c.samples),
@@ -715,6 +732,11 @@ pub fn run_full(
         .map_err(RunFailure::Panic)?;
     let (output, report) = out;
     let mut output = output?;
+    if let (Some(tmp), Some(dst)) = (&trace_tmp, &opts.trace) {
+        std::fs::rename(tmp, dst).map_err(|e| {
+            RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display()))
+        })?;
+    }
     output.summary.entropy_served = report.entropy.served;
     output.summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
     Ok(output)

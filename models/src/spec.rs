@@ -812,7 +812,7 @@ pub enum TimelineEvent {
         redial: Option<u32>,
     },
     /// The network splits in two groups: every connection between them is
-    /// lost and dials between them are refused until it heals; at healing,
+    /// lost and dials between them go unanswered until it heals; at healing,
     /// the pairs that were cut dial each other again.
     Partition {
         /// When it starts (simulated seconds).
