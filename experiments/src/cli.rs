@@ -356,6 +356,26 @@ fn print_summary(s: &RunSummary) {
             s.initial_components
         );
     }
+    if s.convergence_s >= 0.0 {
+        println!("  mesh converged at     {:.2} s", s.convergence_s);
+    } else {
+        println!("  mesh converged at     NOT CONVERGED by the end");
+    }
+    if s.isolated_peers_max > 0 {
+        println!("  isolated peers (max)  {}", s.isolated_peers_max);
+    }
+    if s.history_enabled {
+        println!(
+            "  history syncs         {} ({} completed, {} aborted, {} failed); round trips p50 {:.0} max {:.0}; {} entries fetched",
+            s.syncs, s.syncs_completed, s.syncs_aborted, s.syncs_failed, s.sync_round_trips.p50, s.sync_round_trips.max, s.sync_entries_fetched
+        );
+        println!(
+            "  sync convergence      {}; {} messages recovered only by sync; {} distinct roots at the end",
+            s.sync_convergence_s.map_or("not converged".to_string(), |x| format!("{x:.2} s after the last return/heal")),
+            s.messages_recovered_by_sync,
+            s.final_distinct_roots
+        );
+    }
     println!("  events                {}", s.events);
     println!("  trace hash            {}", s.trace_hash);
 }

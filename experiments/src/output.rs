@@ -56,6 +56,31 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ("publish_errors", s.publish_errors.to_string()),
         ("convergence_s", s.convergence_s.to_string()),
         ("isolated_peers_max", s.isolated_peers_max.to_string()),
+        ("syncs", s.syncs.to_string()),
+        ("syncs_completed", s.syncs_completed.to_string()),
+        ("syncs_aborted", s.syncs_aborted.to_string()),
+        ("sync_round_trips_p50", s.sync_round_trips.p50.to_string()),
+        ("sync_round_trips_max", s.sync_round_trips.max.to_string()),
+        ("sync_duration_ms_p50", s.sync_duration_ms.p50.to_string()),
+        ("sync_duration_ms_max", s.sync_duration_ms.max.to_string()),
+        ("sync_bytes_sent", s.sync_bytes_sent.to_string()),
+        ("sync_bytes_received", s.sync_bytes_received.to_string()),
+        ("sync_entries_fetched", s.sync_entries_fetched.to_string()),
+        (
+            "sync_convergence_s",
+            s.sync_convergence_s
+                .map_or(String::new(), |x| x.to_string()),
+        ),
+        (
+            "sync_convergence_max_s",
+            s.sync_convergence_max_s
+                .map_or(String::new(), |x| x.to_string()),
+        ),
+        (
+            "messages_recovered_by_sync",
+            s.messages_recovered_by_sync.to_string(),
+        ),
+        ("final_distinct_roots", s.final_distinct_roots.to_string()),
         ("events", s.events.to_string()),
         ("entropy_os_fallbacks", s.entropy_os_fallbacks.to_string()),
     ]
@@ -116,6 +141,14 @@ pub fn detail_files(
             ])?;
         }
     }
+    for r in &out.summary.root_series {
+        w.write_record([
+            run_id,
+            &r.t_s.to_string(),
+            "distinct_roots",
+            &r.distinct_roots.to_string(),
+        ])?;
+    }
     files.push(("timeseries.csv", w.into_inner()?));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -141,6 +174,51 @@ pub fn detail_files(
         ])?;
     }
     files.push(("messages.csv", w.into_inner()?));
+    let h = &out.summary;
+    if h.history_enabled {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "run_id",
+            "client",
+            "server",
+            "trigger",
+            "outcome",
+            "started_s",
+            "duration_ms",
+            "round_trips",
+            "bytes_sent",
+            "bytes_received",
+            "entries_fetched",
+        ])?;
+        for r in &h.sync_records {
+            w.write_record([
+                run_id.to_string(),
+                r.client.to_string(),
+                r.server.to_string(),
+                r.trigger.clone(),
+                r.outcome.clone(),
+                r.started_s.to_string(),
+                r.duration_ms.to_string(),
+                r.round_trips.to_string(),
+                r.bytes_sent.to_string(),
+                r.bytes_received.to_string(),
+                r.entries_fetched.to_string(),
+            ])?;
+        }
+        files.push(("syncs.csv", w.into_inner()?));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["run_id", "kind", "peer", "at_s", "converged_after_s"])?;
+        for c in &h.convergence {
+            w.write_record([
+                run_id.to_string(),
+                c.kind.clone(),
+                c.peer.map_or(String::new(), |p| p.to_string()),
+                c.at_s.to_string(),
+                c.converged_after_s.map_or(String::new(), |x| x.to_string()),
+            ])?;
+        }
+        files.push(("sync_convergence.csv", w.into_inner()?));
+    }
     if let Some(d) = &out.deliveries {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([

@@ -804,7 +804,13 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
     }
     write_atomic(&dir.join("failures.csv"), &f.into_inner()?)?;
     // Detail files of the finished runs, concatenated in run order.
-    for name in ["timeseries.csv", "messages.csv", "deliveries.csv"] {
+    for name in [
+        "timeseries.csv",
+        "messages.csv",
+        "deliveries.csv",
+        "syncs.csv",
+        "sync_convergence.csv",
+    ] {
         let parts: Vec<Vec<u8>> = records
             .iter()
             .filter_map(|r| {
