@@ -361,8 +361,24 @@ fn print_summary(s: &RunSummary) {
     } else {
         println!("  mesh converged at     NOT CONVERGED by the end");
     }
-    if s.isolated_peers_max > 0 {
-        println!("  isolated peers (max)  {}", s.isolated_peers_max);
+    if s.isolated_peers_max > 0 || s.disconnected_peers_end > 0 {
+        println!(
+            "  isolated peers        max {} during the run, {} at the end ({} with no connection at all)",
+            s.isolated_peers_max, s.isolated_peers_end, s.disconnected_peers_end
+        );
+    }
+    if s.delivery_recovered_s < 0.0 {
+        println!(
+            "  delivery recovered    NO: the last messages did not reach every live subscriber"
+        );
+    } else if s.delivery_ratio < 1.0 {
+        println!("  delivery recovered    from messages published at {:.2} s on, every one reached every live subscriber", s.delivery_recovered_s);
+    }
+    if s.probe_full_delivery_ratio > 0.0 {
+        println!(
+            "  probes                {:.3} of probe messages reached every other live probe",
+            s.probe_full_delivery_ratio
+        );
     }
     if s.history_enabled {
         println!(

@@ -56,6 +56,16 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ("publish_errors", s.publish_errors.to_string()),
         ("convergence_s", s.convergence_s.to_string()),
         ("isolated_peers_max", s.isolated_peers_max.to_string()),
+        ("isolated_peers_end", s.isolated_peers_end.to_string()),
+        (
+            "disconnected_peers_end",
+            s.disconnected_peers_end.to_string(),
+        ),
+        ("delivery_recovered_s", s.delivery_recovered_s.to_string()),
+        (
+            "probe_full_delivery_ratio",
+            s.probe_full_delivery_ratio.to_string(),
+        ),
         ("syncs", s.syncs.to_string()),
         ("syncs_completed", s.syncs_completed.to_string()),
         ("syncs_aborted", s.syncs_aborted.to_string()),
@@ -126,7 +136,7 @@ pub fn detail_files(
     }
     // Delivery per publish second: share of expected deliveries of the messages published in it.
     let mut per_s: std::collections::BTreeMap<u64, (u64, u64)> = std::collections::BTreeMap::new();
-    for m in &out.messages {
+    for m in out.messages.iter().filter(|m| !m.probe) {
         let e = per_s.entry(m.published_ns / 1_000_000_000).or_default();
         e.0 += u64::from(m.delivered);
         e.1 += u64::from(m.expected);
@@ -140,6 +150,21 @@ pub fn detail_files(
                 &(d as f64 / e as f64).to_string(),
             ])?;
         }
+    }
+    for m in out.messages.iter().filter(|m| m.probe) {
+        let t = (m.published_ns as f64 / 1e9).to_string();
+        let ratio = if m.expected == 0 {
+            1.0
+        } else {
+            f64::from(m.delivered) / f64::from(m.expected)
+        };
+        w.write_record([run_id, &t, "probe_delivery_ratio", &ratio.to_string()])?;
+        w.write_record([
+            run_id,
+            &t,
+            "probe_latency_ms_max",
+            &(m.latency_max_ns as f64 / 1e6).to_string(),
+        ])?;
     }
     for r in &out.summary.root_series {
         w.write_record([
@@ -156,10 +181,12 @@ pub fn detail_files(
         "msg_seq",
         "publisher",
         "topic",
+        "probe",
         "published_s",
         "expected",
         "delivered",
         "copies_received",
+        "latency_ms_max",
     ])?;
     for (i, m) in out.messages.iter().enumerate() {
         w.write_record([
@@ -167,10 +194,12 @@ pub fn detail_files(
             i.to_string(),
             m.publisher.to_string(),
             m.topic.to_string(),
+            m.probe.to_string(),
             (m.published_ns as f64 / 1e9).to_string(),
             m.expected.to_string(),
             m.delivered.to_string(),
             m.copies.to_string(),
+            (m.latency_max_ns as f64 / 1e6).to_string(),
         ])?;
     }
     files.push(("messages.csv", w.into_inner()?));

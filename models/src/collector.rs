@@ -64,6 +64,10 @@ pub struct MsgRecord {
     pub delivered: u32,
     /// Copies received on the wire (first deliveries and duplicates).
     pub copies: u32,
+    /// Slowest first delivery so far, ns.
+    pub latency_max_ns: u64,
+    /// A health-check probe (not part of the workload).
+    pub probe: bool,
 }
 
 /// Run-wide counters.
@@ -81,6 +85,8 @@ pub struct Counters {
     pub dial_failures: u64,
     /// Publishes GossipSub refused (e.g. no peers).
     pub publish_errors: u64,
+    /// Initial edges between two peers that both refuse inbound connections (not dialed).
+    pub impossible_edges: u64,
     /// Control messages seen on the wire.
     pub ihave: u64,
     /// IWANT entries.
@@ -106,6 +112,8 @@ pub struct Collector {
     /// Counters.
     pub counters: Counters,
     trace_out: Option<Box<dyn std::io::Write>>,
+    /// Health-check probe peers (a probe message counts only where it reaches one).
+    pub probe_peers: std::collections::BTreeSet<u32>,
     /// Periodic network samples (see [`crate::sampler`]).
     pub samples: Vec<crate::sampler::Sample>,
     /// Every first delivery as (message seq, peer, time ns), when enabled with [`Collector::keep_deliveries`].
@@ -131,6 +139,7 @@ impl Collector {
             deliveries: None,
             samples: Vec::new(),
             trace_out: None,
+            probe_peers: std::collections::BTreeSet::new(),
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
         }
@@ -235,9 +244,17 @@ impl Collector {
         self.record(Rec::Delivery, u64::from(peer), seq);
         let now = Self::now();
         if let Some(m) = self.messages.get_mut(seq as usize) {
+            if m.probe && !self.probe_peers.contains(&peer) {
+                return;
+            }
             m.delivered += 1;
-            self.latencies_ns.push(now.saturating_sub(m.published_ns));
-            self.counters.deliveries += 1;
+            let lat = now.saturating_sub(m.published_ns);
+            m.latency_max_ns = m.latency_max_ns.max(lat);
+            if !m.probe {
+                // Probes are reported on their own (timeseries.csv), not in the workload's numbers.
+                self.latencies_ns.push(lat);
+                self.counters.deliveries += 1;
+            }
             if let Some(d) = self.deliveries.as_mut() {
                 d.push((seq, peer, now));
             }
@@ -262,14 +279,13 @@ impl Collector {
         }
     }
 
-    fn on_rpc(&mut self, s: &RpcSummary) {
+    fn on_rpc(messages: &mut [MsgRecord], c: &mut Counters, s: &RpcSummary) {
         for &seq in &s.publish_seqs {
-            self.counters.copies_received += 1;
-            if let Some(m) = self.messages.get_mut(seq as usize) {
+            c.copies_received += 1;
+            if let Some(m) = messages.get_mut(seq as usize) {
                 m.copies += 1;
             }
         }
-        let c = &mut self.counters;
         c.ihave += u64::from(s.ihave);
         c.iwant += u64::from(s.iwant);
         c.graft += u64::from(s.graft);
@@ -279,10 +295,9 @@ impl Collector {
 
     /// Feeds the wire decoder (called by the tap).
     pub fn on_wire(&mut self, from: u32, stream: u64, bytes: &[u8]) {
-        let mut rpcs = Vec::new();
-        self.wire.feed(stream, from, bytes, |s| rpcs.push(s));
-        for s in &rpcs {
-            self.on_rpc(s);
-        }
+        let (messages, counters) = (&mut self.messages, &mut self.counters);
+        self.wire.feed(stream, from, bytes, |s| {
+            Self::on_rpc(messages, counters, &s)
+        });
     }
 }

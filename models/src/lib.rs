@@ -16,7 +16,9 @@
 //! println!("{} delivered {:.3}", summary.trace_hash, summary.delivery_ratio);
 //! ```
 
+pub mod classes;
 pub mod collector;
+pub mod dialer;
 pub mod history;
 pub mod peer;
 pub mod prolly;

@@ -31,6 +31,8 @@ pub struct PeerBehaviour {
     pub gossipsub: gossipsub::Behaviour,
     /// The history sync protocol (disabled unless `history.enabled`).
     pub history: Toggle<history::Behaviour>,
+    /// The automatic dialer (disabled unless `dialer.enabled`).
+    pub dialer: Toggle<crate::dialer::Behaviour>,
 }
 
 /// The deterministic ed25519 key of peer `index` under `seeds`.
@@ -156,6 +158,12 @@ pub struct PeerTemplate {
     pub history: Option<HistorySpec>,
     /// Seeds of the run (per-peer history streams).
     pub seeds: sim::Seeds,
+    /// The dialer section, when the dialer is on.
+    pub dialer: Option<crate::classes::DialerSpec>,
+    /// Each peer's address book for the dialer, by peer index.
+    pub books: Rc<Vec<Vec<(PeerId, libp2p_core::Multiaddr)>>>,
+    /// Whether peers of this template listen (accept inbound connections).
+    pub listen: bool,
 }
 
 impl PeerTemplate {
@@ -168,6 +176,9 @@ impl PeerTemplate {
             gossipsub_cfg,
             history: history.enabled.then(|| history.clone()),
             seeds,
+            dialer: None,
+            books: Rc::new(Vec::new()),
+            listen: true,
         }
     }
 }
@@ -235,14 +246,25 @@ impl Peer {
             PeerBehaviour {
                 gossipsub,
                 history: Toggle::from(history),
+                dialer: Toggle::from(t.dialer.clone().map(|d| {
+                    crate::dialer::Behaviour::new(
+                        d,
+                        t.books
+                            .get(self.index as usize)
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                })),
             },
             peer_id,
             libp2p_swarm::Config::without_executor()
                 .with_idle_connection_timeout(Duration::from_secs(3600)),
         );
-        swarm
-            .listen_on(sim::transport::node_addr(self.index))
-            .expect("the virtual transport accepts its own address");
+        if t.listen {
+            swarm
+                .listen_on(sim::transport::node_addr(self.index))
+                .expect("the virtual transport accepts its own address");
+        }
         swarm
     }
 

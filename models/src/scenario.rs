@@ -31,6 +31,8 @@ pub enum Action {
     Fault,
     /// Take a network sample (and schedule the next one).
     Sample,
+    /// Every probe peer publishes a probe message (and the next round is scheduled).
+    Probe,
     /// `from` dials `to`.
     Dial {
         /// Dialer.
@@ -92,6 +94,8 @@ pub struct Driver {
     /// Subscribers of each topic.
     pub subscribers: Vec<Vec<u32>>,
     publishers: Vec<u32>,
+    /// Health-check probe peers.
+    pub probes: Vec<u32>,
     workload_rng: SimRng,
     next_publish_ns: u64,
     publish_until_ns: u64,
@@ -121,7 +125,9 @@ impl Driver {
         };
         if !live.is_empty() {
             let publisher = live[self.workload_rng.random_range(0..live.len())];
-            let topic = self.workload_rng.random_range(0..self.topics.len());
+            let topic = self
+                .workload_rng
+                .random_range(0..self.spec.workload.topics as usize);
             self.publish(engine, publisher, topic);
         }
         // Schedule the next one.
@@ -137,10 +143,34 @@ impl Driver {
     /// `publisher` publishes one workload message on `topic` now; returns its sequence number.
     /// With history on, the message is also appended to the publisher's log.
     pub fn publish(&mut self, engine: &mut Engine<Peer>, publisher: u32, topic: usize) -> u64 {
+        self.publish_sized(
+            engine,
+            publisher,
+            topic,
+            self.spec.workload.message_bytes,
+            false,
+        )
+    }
+
+    /// Publishes a message of `size` bytes; `probe` marks health-check probes.
+    /// Expected receivers are the topic's subscribers that are up, other than the publisher.
+    pub fn publish_sized(
+        &mut self,
+        engine: &mut Engine<Peer>,
+        publisher: u32,
+        topic: usize,
+        size: usize,
+        probe: bool,
+    ) -> u64 {
         let now = engine.now_ns();
-        let expected = self.subscribers[topic]
+        let receivers = if probe {
+            &self.probes
+        } else {
+            &self.subscribers[topic]
+        };
+        let expected = receivers
             .iter()
-            .filter(|&&p| p != publisher)
+            .filter(|&&p| p != publisher && engine.nodes[p as usize].is_up())
             .count() as u32;
         let seq = self.collector.borrow_mut().on_publish(MsgRecord {
             publisher,
@@ -149,10 +179,12 @@ impl Driver {
             expected,
             delivered: 0,
             copies: 0,
+            latency_max_ns: 0,
+            probe,
         });
         let node = &mut engine.nodes[publisher as usize];
         if node.is_up() {
-            let data = node.make_payload(seq, self.spec.workload.message_bytes);
+            let data = node.make_payload(seq, size);
             if node
                 .gossipsub()
                 .publish(self.topics[topic].clone(), data)
@@ -163,6 +195,20 @@ impl Driver {
             engine.wake(publisher);
         }
         seq
+    }
+
+    fn probe_round(&mut self, engine: &mut Engine<Peer>) {
+        let probes = self.probes.clone();
+        for p in probes {
+            if engine.nodes[p as usize].is_up() {
+                self.publish_sized(engine, p, 0, self.spec.probes.message_bytes, true);
+            }
+        }
+        let next = engine.now_ns() + self.spec.probes.interval_ms * sim::MS;
+        if next <= self.publish_until_ns {
+            let tag = self.push(Action::Probe);
+            engine.schedule_app(next, None, tag);
+        }
     }
 
     fn push(&mut self, a: Action) -> u64 {
@@ -288,10 +334,16 @@ impl AppHandler<Peer> for Driver {
             Action::Dial { from, to } => self.dial(engine, from, to),
             Action::Publish => self.publish_next(engine),
             Action::Fault => panic!("test fault hook: limits.panic_at_s reached"),
+            Action::Probe => self.probe_round(engine),
             Action::Sample => {
                 let now = engine.now_ns();
-                let topics: Vec<libp2p_gossipsub::TopicHash> =
-                    self.topics.iter().map(|t| t.hash()).collect();
+                // Workload topics only (not the probe topic).
+                let topics: Vec<libp2p_gossipsub::TopicHash> = self
+                    .topics
+                    .iter()
+                    .take(self.spec.workload.topics as usize)
+                    .map(|t| t.hash())
+                    .collect();
                 let d_lo = self
                     .spec
                     .gossipsub
@@ -431,14 +483,146 @@ impl Sim {
     pub fn new(spec: &Experiment, seed: u64) -> Sim {
         let seeds = sim::Seeds::new(seed);
         let n = spec.peers;
-        let template = Rc::new(PeerTemplate::new(&spec.gossipsub, &spec.history, seeds));
         let keys: Vec<_> = (0..n).map(|i| peer::keypair(&seeds, i)).collect();
         let peer_ids: Vec<PeerId> = keys.iter().map(|k| PeerId::from(k.public())).collect();
+        // Classes: contiguous index ranges in class order.
+        let counts = crate::classes::class_counts(&spec.classes, n);
+        let mut class_of: Vec<u16> = Vec::with_capacity(n as usize);
+        for (c, &k) in counts.iter().enumerate() {
+            class_of.extend(std::iter::repeat_n(c as u16, k as usize));
+        }
+        class_of.resize(n as usize, 0);
+        let accepts = |p: u32| {
+            spec.classes
+                .get(class_of[p as usize] as usize)
+                .is_none_or(|c| c.accepts_inbound)
+        };
+        // Regions: pinned by class, else drawn by weight.
+        let regions: Option<Vec<u16>> = spec.network.regions.as_ref().map(|r| {
+            let (names, weights, _) = r.table();
+            let total: f64 = weights.iter().sum();
+            let mut rng = seeds.stream("regions");
+            (0..n)
+                .map(|p| {
+                    let pinned = spec
+                        .classes
+                        .get(class_of[p as usize] as usize)
+                        .and_then(|c| c.region.as_ref());
+                    if let Some(name) = pinned {
+                        return names.iter().position(|x| x == name).unwrap_or(0) as u16;
+                    }
+                    let mut x = rng.random_range(0.0..total);
+                    for (i, w) in weights.iter().enumerate() {
+                        if x < *w {
+                            return i as u16;
+                        }
+                        x -= w;
+                    }
+                    (weights.len() - 1) as u16
+                })
+                .collect()
+        });
         sim::world::with(|w| {
-            for p in &peer_ids {
-                w.add_node(*p);
+            for (i, p) in peer_ids.iter().enumerate() {
+                let idx = w.add_node(*p);
+                let c = class_of[i];
+                w.nodes[idx as usize].class = c;
+                w.nodes[idx as usize].region = regions.as_ref().map(|r| r[i]);
+                if let Some(cs) = spec.classes.get(c as usize) {
+                    let bps = |m: Option<f64>| m.map(|m| (m * 1e6).round().max(1.0) as u64);
+                    w.set_bandwidth(idx, bps(cs.upload_mbps), bps(cs.download_mbps));
+                    if !cs.accepts_inbound {
+                        // No public address: dials to it get no answer.
+                        w.set_reachable(idx, false);
+                    }
+                }
             }
         });
+        // Topology (drawn before the peers exist: the dialer's address books need it).
+        let hubs: Vec<u32> = match &spec.topology.hub_class {
+            Some(h) => (0..n)
+                .filter(|&p| {
+                    spec.classes
+                        .get(class_of[p as usize] as usize)
+                        .is_some_and(|c| &c.name == h)
+                })
+                .collect(),
+            None => (0..n)
+                .filter(|&p| accepts(p) && !spec.classes.is_empty())
+                .collect(),
+        };
+        let mut topo_rng = seeds.stream("topology");
+        let graph = topology::build(&spec.topology, n, &hubs, &mut topo_rng);
+        let initial_components = topology::components(&graph);
+        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); n as usize];
+        for e in graph.edge_indices() {
+            if let Some((a, b)) = graph.edge_endpoints(e) {
+                neighbours[a.index()].push(b.index() as u32);
+                neighbours[b.index()].push(a.index() as u32);
+            }
+        }
+        for v in &mut neighbours {
+            v.sort_unstable();
+            v.dedup();
+        }
+        // Address books: initial neighbours that accept inbound, plus random others.
+        let books: Vec<Vec<(PeerId, libp2p_core::Multiaddr)>> = if spec.dialer.enabled {
+            let mut rng = seeds.stream("dialer");
+            let listeners: Vec<u32> = (0..n).filter(|&p| accepts(p)).collect();
+            (0..n)
+                .map(|p| {
+                    let mut set: BTreeSet<u32> = neighbours[p as usize]
+                        .iter()
+                        .copied()
+                        .filter(|&q| accepts(q))
+                        .collect();
+                    let extra = spec.dialer.bootstrap_peers as usize;
+                    let mut tries = 0;
+                    while set.len() < neighbours[p as usize].len() + extra
+                        && tries < extra * 20
+                        && !listeners.is_empty()
+                    {
+                        let q = listeners[rng.random_range(0..listeners.len())];
+                        if q != p {
+                            set.insert(q);
+                        }
+                        tries += 1;
+                    }
+                    set.into_iter()
+                        .map(|q| {
+                            (
+                                peer_ids[q as usize],
+                                sim::transport::listen_addr(
+                                    std::net::Ipv4Addr::from(
+                                        u32::from(sim::world::BASE_IP) + q + 1,
+                                    ),
+                                    sim::world::LISTEN_PORT,
+                                ),
+                            )
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let books = Rc::new(books);
+        // One peer template per class (GossipSub overrides, listening).
+        let n_templates = spec.classes.len().max(1);
+        let templates: Vec<Rc<PeerTemplate>> = (0..n_templates)
+            .map(|c| {
+                let class = spec.classes.get(c);
+                let g = match class.and_then(|c| c.gossipsub.as_ref()) {
+                    Some(over) => spec.gossipsub.merged(over),
+                    None => spec.gossipsub.clone(),
+                };
+                let mut t = PeerTemplate::new(&g, &spec.history, seeds);
+                t.listen = class.is_none_or(|c| c.accepts_inbound);
+                t.dialer = spec.dialer.enabled.then(|| spec.dialer.clone());
+                t.books = books.clone();
+                Rc::new(t)
+            })
+            .collect();
         let collector = Rc::new(RefCell::new(Collector::new(&peer_ids)));
         sim::world::with(|w| w.set_tap(Box::new(Tap(collector.clone()))));
         let mut engine = Engine::new(Limits {
@@ -446,7 +630,8 @@ impl Sim {
             ..Limits::default()
         });
         for (i, k) in keys.into_iter().enumerate() {
-            engine.add_node(Peer::new(i as u32, k, template.clone(), collector.clone()));
+            let t = templates[class_of[i] as usize % n_templates].clone();
+            engine.add_node(Peer::new(i as u32, k, t, collector.clone()));
         }
 
         // Subscriptions.
@@ -474,6 +659,20 @@ impl Sim {
             subscribers.push(subs);
         }
 
+        // Health-check probes: peers drawn at random; they publish on topic 0
+        // (so every subscriber relays) and only their receipt is measured.
+        let probes: Vec<u32> = if spec.probes.count > 0 {
+            let mut rng = seeds.stream("probes");
+            let mut all: Vec<u32> = subscribers[0].clone();
+            rand::seq::SliceRandom::shuffle(all.as_mut_slice(), &mut rng);
+            let mut probes: Vec<u32> = all.into_iter().take(spec.probes.count as usize).collect();
+            probes.sort_unstable();
+            probes
+        } else {
+            Vec::new()
+        };
+        collector.borrow_mut().probe_peers = probes.iter().copied().collect();
+
         // Publishers.
         let mut wl_rng = seeds.stream("workload");
         let publishers: Vec<u32> = match spec.workload.publishers {
@@ -487,21 +686,6 @@ impl Sim {
             }
         };
 
-        // Topology and initial dials.
-        let mut topo_rng = seeds.stream("topology");
-        let graph = topology::build(&spec.topology, n, &mut topo_rng);
-        let initial_components = topology::components(&graph);
-        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); n as usize];
-        for e in graph.edge_indices() {
-            if let Some((a, b)) = graph.edge_endpoints(e) {
-                neighbours[a.index()].push(b.index() as u32);
-                neighbours[b.index()].push(a.index() as u32);
-            }
-        }
-        for v in &mut neighbours {
-            v.sort_unstable();
-            v.dedup();
-        }
         let mut driver = Driver {
             actions: Vec::new(),
             spec: spec.clone(),
@@ -509,6 +693,7 @@ impl Sim {
             topics,
             subscribers,
             publishers,
+            probes,
             workload_rng: wl_rng,
             next_publish_ns: ms_to_ns(spec.workload.start_s * 1000.0),
             publish_until_ns: ms_to_ns((spec.duration_s - spec.workload.drain_s) * 1000.0),
@@ -531,6 +716,15 @@ impl Sim {
             } else {
                 (b, a)
             };
+            // A peer that accepts no inbound connection is always the dialer.
+            let (from, to) = match (accepts(from), accepts(to)) {
+                (_, true) => (from, to),
+                (true, false) => (to, from),
+                (false, false) => {
+                    driver.collector.borrow_mut().counters.impossible_edges += 1;
+                    continue;
+                }
+            };
             let at = if stagger > 0 {
                 dial_rng.random_range(0..stagger)
             } else {
@@ -545,6 +739,10 @@ impl Sim {
         }
         if spec.measure.deliveries {
             driver.collector.borrow_mut().keep_deliveries();
+        }
+        if spec.probes.count > 0 {
+            let tag = driver.push(Action::Probe);
+            engine.schedule_app(ms_to_ns(spec.workload.start_s * 1000.0), None, tag);
         }
         if let Some(t) = spec.limits.panic_at_s {
             let tag = driver.push(Action::Fault);
@@ -614,7 +812,7 @@ impl Sim {
     pub fn finish(mut self) -> RunSummary {
         let n = self.driver.spec.peers;
         let mut degrees = Vec::new();
-        for t in 0..self.driver.topics.len() {
+        for t in 0..self.driver.spec.workload.topics as usize {
             let subs: BTreeSet<u32> = self.driver.subscribers[t].iter().copied().collect();
             for p in 0..n {
                 let mesh = self.mesh(p, t);

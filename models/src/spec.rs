@@ -64,6 +64,18 @@ pub struct Experiment {
     /// What is measured during the run.
     #[serde(default)]
     pub measure: MeasureSpec,
+    /// Peer classes (`[[class]]`); none: every peer alike.
+    #[serde(default, rename = "class")]
+    pub classes: Vec<crate::classes::ClassSpec>,
+    /// Latency models per pair of classes (`[[link]]`).
+    #[serde(default, rename = "link")]
+    pub links: Vec<crate::classes::LinkSpec>,
+    /// The automatic dialer / connection manager.
+    #[serde(default)]
+    pub dialer: crate::classes::DialerSpec,
+    /// Health-check probes.
+    #[serde(default)]
+    pub probes: crate::classes::ProbeSpec,
     /// Prolly-tree history sync (off by default).
     #[serde(default)]
     pub history: HistorySpec,
@@ -99,6 +111,10 @@ impl Default for Experiment {
             workload: WorkloadSpec::default(),
             limits: LimitsSpec::default(),
             measure: MeasureSpec::default(),
+            classes: Vec::new(),
+            links: Vec::new(),
+            dialer: crate::classes::DialerSpec::default(),
+            probes: crate::classes::ProbeSpec::default(),
             history: HistorySpec::default(),
             timeline: Vec::new(),
         }
@@ -121,6 +137,82 @@ pub enum LatencySpec {
         /// Upper bound, milliseconds.
         max_ms: f64,
     },
+    /// Normal with `mean_ms` and `std_ms`, clamped at `min_ms` (default 0).
+    Normal {
+        /// Mean, milliseconds.
+        mean_ms: f64,
+        /// Standard deviation, milliseconds.
+        std_ms: f64,
+        /// Lower clamp, milliseconds.
+        #[serde(default)]
+        min_ms: f64,
+    },
+    /// Log-normal with median `median_ms` and `sigma` of ln(latency).
+    Lognormal {
+        /// Median, milliseconds.
+        median_ms: f64,
+        /// Sigma of the underlying normal.
+        sigma: f64,
+    },
+}
+
+impl LatencySpec {
+    /// The engine's latency model.
+    pub fn to_model(&self) -> sim::latency::LatencyModel {
+        use sim::latency::LatencyModel as M;
+        match *self {
+            LatencySpec::Constant { ms } => M::Constant { ms },
+            LatencySpec::Uniform { min_ms, max_ms } => M::Uniform { min_ms, max_ms },
+            LatencySpec::Normal {
+                mean_ms,
+                std_ms,
+                min_ms,
+            } => M::Normal {
+                mean_ms,
+                std_ms,
+                min_ms,
+            },
+            LatencySpec::Lognormal { median_ms, sigma } => M::LogNormal { median_ms, sigma },
+        }
+    }
+}
+
+/// Checks a latency model; `key` is its path (e.g. `network.latency`).
+pub fn validate_latency(key: &str, l: &LatencySpec) -> Result<(), SpecError> {
+    match *l {
+        LatencySpec::Constant { ms } => finite_nonneg(&format!("{key}.ms"), ms),
+        LatencySpec::Uniform { min_ms, max_ms } => {
+            finite_nonneg(&format!("{key}.min_ms"), min_ms)?;
+            finite_nonneg(&format!("{key}.max_ms"), max_ms)?;
+            if max_ms < min_ms {
+                return Err(err(
+                    &format!("{key}.max_ms"),
+                    max_ms,
+                    format!("a value >= min_ms ({min_ms})"),
+                ));
+            }
+            Ok(())
+        }
+        LatencySpec::Normal {
+            mean_ms,
+            std_ms,
+            min_ms,
+        } => {
+            finite_nonneg(&format!("{key}.mean_ms"), mean_ms)?;
+            finite_nonneg(&format!("{key}.std_ms"), std_ms)?;
+            finite_nonneg(&format!("{key}.min_ms"), min_ms)
+        }
+        LatencySpec::Lognormal { median_ms, sigma } => {
+            if !(median_ms.is_finite() && median_ms > 0.0) {
+                return Err(err(
+                    &format!("{key}.median_ms"),
+                    median_ms,
+                    "a latency in ms > 0",
+                ));
+            }
+            finite_nonneg(&format!("{key}.sigma"), sigma)
+        }
+    }
 }
 
 impl Default for LatencySpec {
@@ -145,6 +237,28 @@ pub struct NetworkSpec {
     /// How long a dial to a silent address waits before failing (ms, default 10000).
     #[serde(default = "d_dial_timeout")]
     pub dial_timeout_ms: f64,
+    /// Per-write jitter: uniform in [0, jitter_ms] added to each write, FIFO kept (default 0).
+    #[serde(default)]
+    pub jitter_ms: f64,
+    /// Per-write loss probability, modelled as one retransmission delay per loss (default 0).
+    #[serde(default)]
+    pub loss: f64,
+    /// Retransmission delay per loss (ms, default 200).
+    #[serde(default = "d_rto")]
+    pub rto_ms: f64,
+    /// Bytes an uplink may queue before writers see backpressure (KiB, default 1024).
+    #[serde(default = "d_buffer")]
+    pub uplink_buffer_kib: u64,
+    /// Region model: peers placed in regions by weight, link latency from the region matrix.
+    #[serde(default)]
+    pub regions: Option<crate::classes::RegionsSpec>,
+}
+
+fn d_rto() -> f64 {
+    200.0
+}
+fn d_buffer() -> u64 {
+    1024
 }
 
 fn d_detect() -> f64 {
@@ -160,6 +274,11 @@ impl Default for NetworkSpec {
             latency: LatencySpec::default(),
             detection_delay_ms: d_detect(),
             dial_timeout_ms: d_dial_timeout(),
+            jitter_ms: 0.0,
+            loss: 0.0,
+            rto_ms: d_rto(),
+            uplink_buffer_kib: d_buffer(),
+            regions: None,
         }
     }
 }
@@ -172,8 +291,17 @@ pub enum TopologyKind {
     RandomRegular,
     /// Peers 0-1-2-...-(n-1) in a line.
     Chain,
-    /// The edges listed in `edges`.
+    /// The edges listed in `edges` (also what `file` is turned into when loaded).
     Edges,
+    /// Erdos-Renyi G(n, p): each pair connected with probability `p`.
+    ErdosRenyi,
+    /// Barabasi-Albert preferential attachment: each new peer connects to `m` peers.
+    BarabasiAlbert,
+    /// Watts-Strogatz small world: a ring of `degree` neighbours, each edge rewired with probability `beta`.
+    WattsStrogatz,
+    /// Peers of `hub_class` form a random `hub_degree`-regular mesh (full mesh if
+    /// there are few); every other peer dials `spoke_degree` random hubs.
+    HubAndSpoke,
 }
 
 /// Initial connections, dialed at start.
@@ -192,6 +320,27 @@ pub struct TopologySpec {
     /// Initial dials start uniformly within this window (ms, default 1000).
     #[serde(default = "d_stagger")]
     pub dial_stagger_ms: f64,
+    /// Edge probability for `erdos_renyi`.
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Edges per new peer for `barabasi_albert` (default 4).
+    #[serde(default)]
+    pub m: Option<u32>,
+    /// Rewiring probability for `watts_strogatz` (default 0.1).
+    #[serde(default)]
+    pub beta: Option<f64>,
+    /// The class whose peers are hubs, for `hub_and_spoke` (default: the classes that accept inbound connections).
+    #[serde(default)]
+    pub hub_class: Option<String>,
+    /// Hubs each other peer connects to, for `hub_and_spoke` (default 2).
+    #[serde(default)]
+    pub spoke_degree: Option<u32>,
+    /// Connections of each hub to other hubs, for `hub_and_spoke` (default: all hubs, up to 8).
+    #[serde(default)]
+    pub hub_degree: Option<u32>,
+    /// A GML graph or an edge list (`a b` per line) to load; relative to the experiment file. Sets `kind = "edges"`.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 fn d_kind() -> TopologyKind {
@@ -211,6 +360,13 @@ impl Default for TopologySpec {
             degree: d_degree(),
             edges: Vec::new(),
             dial_stagger_ms: d_stagger(),
+            p: None,
+            m: None,
+            beta: None,
+            hub_class: None,
+            spoke_degree: None,
+            hub_degree: None,
+            file: None,
         }
     }
 }
@@ -432,6 +588,27 @@ impl Experiment {
             ));
         }
         self.network.validate()?;
+        let region_names = self.network.regions.as_ref().map(|r| r.table().0);
+        crate::classes::validate(
+            &self.classes,
+            &self.links,
+            self.peers,
+            region_names.as_deref(),
+        )?;
+        for (i, c) in self.classes.iter().enumerate() {
+            if let Some(g) = &c.gossipsub {
+                self.gossipsub.merged(g).validate().map_err(|mut e| {
+                    e.key = e
+                        .key
+                        .replacen("gossipsub", &format!("class[{i}].gossipsub"), 1);
+                    e
+                })?;
+            }
+        }
+        if self.dialer.enabled {
+            self.dialer.validate(self.peers)?;
+        }
+        self.probes.validate(self.peers)?;
         self.topology.validate(self.peers)?;
         self.gossipsub.validate()?;
         self.workload.validate(self.peers)?;
@@ -457,37 +634,62 @@ fn finite_nonneg(key: &str, v: f64) -> Result<(), SpecError> {
 
 impl NetworkSpec {
     fn validate(&self) -> Result<(), SpecError> {
-        match self.latency {
-            LatencySpec::Constant { ms } => finite_nonneg("network.latency.ms", ms)?,
-            LatencySpec::Uniform { min_ms, max_ms } => {
-                finite_nonneg("network.latency.min_ms", min_ms)?;
-                finite_nonneg("network.latency.max_ms", max_ms)?;
-                if max_ms < min_ms {
-                    return Err(err(
-                        "network.latency.max_ms",
-                        max_ms,
-                        format!("a value >= min_ms ({min_ms})"),
-                    ));
-                }
-            }
-        }
+        validate_latency("network.latency", &self.latency)?;
         finite_nonneg("network.detection_delay_ms", self.detection_delay_ms)?;
-        finite_nonneg("network.dial_timeout_ms", self.dial_timeout_ms)
+        finite_nonneg("network.dial_timeout_ms", self.dial_timeout_ms)?;
+        finite_nonneg("network.jitter_ms", self.jitter_ms)?;
+        finite_nonneg("network.rto_ms", self.rto_ms)?;
+        if !(self.loss.is_finite() && (0.0..0.99).contains(&self.loss)) {
+            return Err(err(
+                "network.loss",
+                self.loss,
+                "a probability from 0 to 0.99",
+            ));
+        }
+        if self.uplink_buffer_kib == 0 {
+            return Err(err(
+                "network.uplink_buffer_kib",
+                0,
+                "a positive number of KiB",
+            ));
+        }
+        if let Some(r) = &self.regions {
+            r.validate()?;
+        }
+        Ok(())
     }
 
-    /// The engine's network configuration.
+    /// The engine's network configuration (without classes and regions; see
+    /// [`Experiment::net_config`] for the whole of it).
     pub fn to_net_config(&self) -> sim::NetConfig {
         sim::NetConfig {
-            latency: match self.latency {
-                LatencySpec::Constant { ms } => sim::latency::LatencyModel::Constant { ms },
-                LatencySpec::Uniform { min_ms, max_ms } => {
-                    sim::latency::LatencyModel::Uniform { min_ms, max_ms }
-                }
-            },
+            latency: self.latency.to_model(),
             detection_delay_ns: ms_to_ns(self.detection_delay_ms),
             dial_timeout_ns: ms_to_ns(self.dial_timeout_ms),
+            jitter_ns: ms_to_ns(self.jitter_ms),
+            loss: self.loss,
+            rto_ns: ms_to_ns(self.rto_ms),
+            uplink_buffer_bytes: self.uplink_buffer_kib * 1024,
             ..sim::NetConfig::default()
         }
+    }
+}
+
+impl Experiment {
+    /// The engine's whole network configuration: links, per-class-pair
+    /// latency models and the region matrix.
+    pub fn net_config(&self) -> sim::NetConfig {
+        let mut c = self.network.to_net_config();
+        for l in &self.links {
+            let idx = |n: &str| self.classes.iter().position(|c| c.name == n).unwrap_or(0) as u16;
+            let (a, b) = (idx(&l.classes[0]), idx(&l.classes[1]));
+            c.class_latency
+                .insert((a.min(b), a.max(b)), l.latency.to_model());
+        }
+        if let Some(r) = &self.network.regions {
+            c.region_latency_ms = r.table().2;
+        }
+        c
     }
 }
 
@@ -520,8 +722,49 @@ impl TopologySpec {
                 }
             }
             TopologyKind::Chain => {}
+            TopologyKind::ErdosRenyi => match self.p {
+                Some(p) if p.is_finite() && p > 0.0 && p <= 1.0 => {}
+                other => {
+                    return Err(err(
+                        "topology.p",
+                        format!("{other:?}"),
+                        "an edge probability in (0, 1] for kind = \"erdos_renyi\"",
+                    ))
+                }
+            },
+            TopologyKind::BarabasiAlbert => {
+                let m = self.m.unwrap_or(4);
+                if m == 0 || m >= peers {
+                    return Err(err(
+                        "topology.m",
+                        m,
+                        format!(
+                            "an integer from 1 to peers - 1 ({})",
+                            peers.saturating_sub(1)
+                        ),
+                    ));
+                }
+            }
+            TopologyKind::WattsStrogatz => {
+                if self.degree < 2 || self.degree % 2 == 1 || self.degree >= peers {
+                    return Err(err(
+                        "topology.degree",
+                        self.degree,
+                        "an even number from 2 to peers - 1 for kind = \"watts_strogatz\"",
+                    ));
+                }
+                let b = self.beta.unwrap_or(0.1);
+                if !(b.is_finite() && (0.0..=1.0).contains(&b)) {
+                    return Err(err("topology.beta", b, "a probability from 0 to 1"));
+                }
+            }
+            TopologyKind::HubAndSpoke => {
+                if self.spoke_degree == Some(0) {
+                    return Err(err("topology.spoke_degree", 0, "at least 1"));
+                }
+            }
             TopologyKind::Edges => {
-                if self.edges.is_empty() {
+                if self.edges.is_empty() && self.file.is_none() {
                     return Err(err(
                         "topology.edges",
                         "[]",
@@ -544,6 +787,21 @@ impl TopologySpec {
 }
 
 impl GossipsubSpec {
+    /// This section with every key that `over` sets replaced by `over`'s value.
+    pub fn merged(&self, over: &GossipsubSpec) -> GossipsubSpec {
+        let to_table = |g: &GossipsubSpec| match toml::Value::try_from(g) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        let mut base = to_table(self);
+        for (k, v) in to_table(over) {
+            base.insert(k, v);
+        }
+        toml::Value::Table(base)
+            .try_into()
+            .unwrap_or_else(|_| self.clone())
+    }
+
     fn validate(&self) -> Result<(), SpecError> {
         let d = libp2p_gossipsub::Config::default();
         let n = self.mesh_n.unwrap_or(d.mesh_n());

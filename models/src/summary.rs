@@ -86,6 +86,19 @@ pub struct RunSummary {
     /// Most live subscribers without any mesh peer in one sample.
     #[serde(default)]
     pub isolated_peers_max: u32,
+    /// Live subscribers without any mesh peer in the last sample.
+    #[serde(default)]
+    pub isolated_peers_end: u32,
+    /// Live subscribers without any connection in the last sample.
+    #[serde(default)]
+    pub disconnected_peers_end: u32,
+    /// Publish time of the first message from which on every message reached
+    /// every live subscriber (s); -1 if the last messages did not.
+    #[serde(default)]
+    pub delivery_recovered_s: f64,
+    /// Health-check probes: share of probe messages that reached every other live probe.
+    #[serde(default)]
+    pub probe_full_delivery_ratio: f64,
     /// Entropy requests served by the seeded hook on the simulation thread.
     pub entropy_served: u64,
     /// Entropy requests the simulation thread sent to the OS (must be 0).
@@ -158,6 +171,18 @@ pub struct RunSummary {
     pub root_series: Vec<RootSample>,
 }
 
+/// Publish time (s) of the first workload message from which on every message
+/// was delivered to all its expected receivers; -1 if the last one was not.
+pub fn delivery_recovered_s(messages: &[crate::collector::MsgRecord]) -> f64 {
+    let work: Vec<_> = messages.iter().filter(|m| !m.probe).collect();
+    match work.iter().rposition(|m| m.delivered < m.expected) {
+        None => work.first().map_or(0.0, |m| m.published_ns as f64 / 1e9),
+        Some(i) => work
+            .get(i + 1)
+            .map_or(-1.0, |m| m.published_ns as f64 / 1e9),
+    }
+}
+
 /// Percentile by nearest rank on sorted data.
 pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
@@ -182,7 +207,12 @@ impl RunSummary {
         let mut lat = c.latencies_ns.clone();
         lat.sort_unstable();
         let ms = |ns: u64| ns as f64 / 1e6;
-        let expected: u64 = c.messages.iter().map(|m| u64::from(m.expected)).sum();
+        let expected: u64 = c
+            .messages
+            .iter()
+            .filter(|m| !m.probe)
+            .map(|m| u64::from(m.expected))
+            .sum();
         let deliveries = c.counters.deliveries;
         let mean = |v: &[f64]| {
             if v.is_empty() {
@@ -199,7 +229,7 @@ impl RunSummary {
             peers: spec.peers,
             sim_seconds: now_ns as f64 / 1e9,
             wall_seconds: 0.0,
-            messages_published: c.messages.len() as u64,
+            messages_published: c.messages.iter().filter(|m| !m.probe).count() as u64,
             deliveries,
             deliveries_expected: expected,
             delivery_ratio: if expected == 0 {
@@ -240,6 +270,18 @@ impl RunSummary {
                 .map(|s| s.isolated_peers)
                 .max()
                 .unwrap_or(0),
+            isolated_peers_end: c.samples.last().map_or(0, |s| s.isolated_peers),
+            disconnected_peers_end: c.samples.last().map_or(0, |s| s.disconnected_peers),
+            delivery_recovered_s: delivery_recovered_s(&c.messages),
+            probe_full_delivery_ratio: {
+                let probes: Vec<_> = c.messages.iter().filter(|m| m.probe).collect();
+                if probes.is_empty() {
+                    0.0
+                } else {
+                    probes.iter().filter(|m| m.delivered >= m.expected).count() as f64
+                        / probes.len() as f64
+                }
+            },
             entropy_served: 0,
             entropy_os_fallbacks: 0,
             ..RunSummary::default()

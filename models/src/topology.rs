@@ -9,11 +9,24 @@ use std::collections::BTreeSet;
 /// The initial graph: nodes are peer indices; an edge is a connection to dial.
 pub type Topology = UnGraph<(), ()>;
 
-/// Builds the initial graph for `n` peers.
-pub fn build(spec: &TopologySpec, n: u32, rng: &mut SimRng) -> Topology {
+/// Builds the initial graph for `n` peers; `hubs` are the hub peers for
+/// `hub_and_spoke` (ignored otherwise).
+pub fn build(spec: &TopologySpec, n: u32, hubs: &[u32], rng: &mut SimRng) -> Topology {
     let edges: Vec<(u32, u32)> = match spec.kind {
         TopologyKind::RandomRegular => random_regular(n, spec.degree, rng),
         TopologyKind::Chain => (1..n).map(|i| (i - 1, i)).collect(),
+        TopologyKind::ErdosRenyi => erdos_renyi(n, spec.p.unwrap_or(0.1), rng),
+        TopologyKind::BarabasiAlbert => barabasi_albert(n, spec.m.unwrap_or(4), rng),
+        TopologyKind::WattsStrogatz => {
+            watts_strogatz(n, spec.degree, spec.beta.unwrap_or(0.1), rng)
+        }
+        TopologyKind::HubAndSpoke => hub_and_spoke(
+            n,
+            hubs,
+            spec.spoke_degree.unwrap_or(2),
+            spec.hub_degree,
+            rng,
+        ),
         TopologyKind::Edges => {
             let set: BTreeSet<(u32, u32)> = spec
                 .edges
@@ -114,6 +127,234 @@ fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) {
     panic!("could not build a simple regular graph (try another degree or peer count)");
 }
 
+fn key(a: u32, b: u32) -> (u32, u32) {
+    (a.min(b), a.max(b))
+}
+
+/// G(n, p).
+pub fn erdos_renyi(n: u32, p: f64, rng: &mut SimRng) -> Vec<(u32, u32)> {
+    use rand::RngExt;
+    let mut out = Vec::new();
+    for a in 0..n {
+        for b in a + 1..n {
+            if rng.random_bool(p) {
+                out.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+/// Preferential attachment: starting from a clique of `m + 1`, each new node
+/// links to `m` distinct nodes chosen with probability proportional to degree.
+pub fn barabasi_albert(n: u32, m: u32, rng: &mut SimRng) -> Vec<(u32, u32)> {
+    use rand::RngExt;
+    let m0 = (m + 1).min(n);
+    let mut edges = BTreeSet::new();
+    let mut ends: Vec<u32> = Vec::new();
+    for a in 0..m0 {
+        for b in a + 1..m0 {
+            edges.insert((a, b));
+            ends.extend([a, b]);
+        }
+    }
+    for v in m0..n {
+        let mut chosen = BTreeSet::new();
+        while (chosen.len() as u32) < m.min(v) {
+            let t = if ends.is_empty() {
+                rng.random_range(0..v)
+            } else {
+                ends[rng.random_range(0..ends.len())]
+            };
+            chosen.insert(t);
+        }
+        for t in chosen {
+            edges.insert(key(v, t));
+            ends.extend([v, t]);
+        }
+    }
+    edges.into_iter().collect()
+}
+
+/// Ring lattice with `k` neighbours per node, each edge's far end rewired with probability `beta`.
+pub fn watts_strogatz(n: u32, k: u32, beta: f64, rng: &mut SimRng) -> Vec<(u32, u32)> {
+    use rand::RngExt;
+    let mut edges = BTreeSet::new();
+    for a in 0..n {
+        for j in 1..=k / 2 {
+            edges.insert(key(a, (a + j) % n));
+        }
+    }
+    let lattice: Vec<(u32, u32)> = edges.iter().copied().collect();
+    for (a, b) in lattice {
+        if rng.random_bool(beta) {
+            // Rewire (a, b) to (a, c) with a fresh c.
+            for _ in 0..32 {
+                let c = rng.random_range(0..n);
+                if c != a && !edges.contains(&key(a, c)) {
+                    edges.remove(&(a, b));
+                    edges.insert(key(a, c));
+                    break;
+                }
+            }
+        }
+    }
+    edges.into_iter().collect()
+}
+
+/// Hubs form a random `hub_degree`-regular graph (a full mesh when there are
+/// at most `hub_degree + 1` hubs); every other node links to `spokes` random hubs.
+pub fn hub_and_spoke(
+    n: u32,
+    hubs: &[u32],
+    spokes: u32,
+    hub_degree: Option<u32>,
+    rng: &mut SimRng,
+) -> Vec<(u32, u32)> {
+    use rand::seq::IndexedRandom;
+    let mut edges = BTreeSet::new();
+    let h = hubs.len() as u32;
+    let d = hub_degree.unwrap_or(8).min(h.saturating_sub(1));
+    if h >= 2 {
+        if d + 1 >= h || (d * h) % 2 == 1 {
+            for (i, &a) in hubs.iter().enumerate() {
+                for &b in &hubs[i + 1..] {
+                    if d + 1 >= h || edges.len() < (d * h / 2) as usize {
+                        edges.insert(key(a, b));
+                    }
+                }
+            }
+        } else if d > 0 {
+            for (a, b) in random_regular(h, d, rng) {
+                edges.insert(key(hubs[a as usize], hubs[b as usize]));
+            }
+        }
+    }
+    let hub_set: BTreeSet<u32> = hubs.iter().copied().collect();
+    for v in (0..n).filter(|v| !hub_set.contains(v)) {
+        for &hb in hubs.sample(rng, spokes.min(h) as usize) {
+            edges.insert(key(v, hb));
+        }
+    }
+    edges.into_iter().collect()
+}
+
+/// Parses a GML graph (`node [ id N ]`, `edge [ source A target B ]`) or an
+/// edge list (`A B` per line, `#` comments). Node ids map to peer indices in
+/// the order they appear (GML) or as numbers (edge list).
+pub fn parse_graph(text: &str) -> Result<Vec<(u32, u32)>, String> {
+    if text.contains("graph") && text.contains('[') {
+        parse_gml(text)
+    } else {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = line
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|x| !x.is_empty())
+                .collect();
+            let (Some(a), Some(b)) = (
+                f.first().and_then(|x| x.parse().ok()),
+                f.get(1).and_then(|x| x.parse().ok()),
+            ) else {
+                return Err(format!(
+                    "line {}: expected two peer indices, got {line:?}",
+                    i + 1
+                ));
+            };
+            out.push((a, b));
+        }
+        Ok(out)
+    }
+}
+
+fn parse_gml(text: &str) -> Result<Vec<(u32, u32)>, String> {
+    // Tokens: words, numbers, quoted strings, brackets.
+    let mut toks = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '[' || c == ']' {
+            toks.push(c.to_string());
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut s = String::new();
+            for c in chars.by_ref() {
+                if c == '"' {
+                    break;
+                }
+                s.push(c);
+            }
+            toks.push(s);
+        } else {
+            let mut s = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || c == '[' || c == ']' {
+                    break;
+                }
+                s.push(c);
+                chars.next();
+            }
+            toks.push(s);
+        }
+    }
+    let mut ids: Vec<String> = Vec::new();
+    let mut edges = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i].as_str();
+        if (t == "node" || t == "edge") && toks.get(i + 1).map(String::as_str) == Some("[") {
+            let mut depth = 0;
+            let mut j = i + 1;
+            let mut fields: Vec<(String, String)> = Vec::new();
+            while j < toks.len() {
+                match toks[j].as_str() {
+                    "[" => depth += 1,
+                    "]" => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    k if depth == 1 && j + 1 < toks.len() && toks[j + 1] != "[" => {
+                        fields.push((k.to_string(), toks[j + 1].clone()));
+                        j += 1;
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+            if t == "node" {
+                ids.push(get("id").ok_or("a node without id")?);
+            } else {
+                let (Some(a), Some(b)) = (get("source"), get("target")) else {
+                    return Err("an edge without source or target".into());
+                };
+                edges.push((a, b));
+            }
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    let index = |id: &str| {
+        ids.iter()
+            .position(|x| x == id)
+            .map(|p| p as u32)
+            .ok_or(format!("edge names unknown node {id:?}"))
+    };
+    edges
+        .iter()
+        .map(|(a, b)| Ok((index(a)?, index(b)?)))
+        .collect()
+}
+
 /// Number of connected components.
 pub fn components(g: &Topology) -> usize {
     petgraph::algo::connected_components(g)
@@ -146,7 +387,7 @@ mod tests {
             kind: TopologyKind::Chain,
             ..TopologySpec::default()
         };
-        let g = build(&spec, 10, &mut Seeds::new(1).stream("topology"));
+        let g = build(&spec, 10, &[], &mut Seeds::new(1).stream("topology"));
         assert_eq!(g.edge_count(), 9);
         assert_eq!(components(&g), 1);
     }

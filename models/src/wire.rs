@@ -39,10 +39,34 @@ struct Direction {
     buf: Vec<u8>,
 }
 
+/// A fast, deterministic hasher for the decoder's small integer keys (the
+/// map is never iterated, so its order cannot leak into results).
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
 /// Per-direction decoders, keyed by (substream id, writer node).
 #[derive(Default)]
 pub struct WireDecoder {
-    dirs: HashMap<(u64, u32), Direction>,
+    dirs: HashMap<(u64, u32), Direction, KeyHash>,
 }
 
 /// Reads an unsigned LEB128 varint; `None` if incomplete or too long.
@@ -134,24 +158,47 @@ impl WireDecoder {
         if matches!(d.state, State::Other) {
             return;
         }
+        // Common case: nothing buffered, so frames are decoded straight from
+        // `bytes` and only an incomplete tail is copied.
+        if d.buf.is_empty() {
+            let off = Self::frames(&mut d.state, bytes, &mut on_rpc);
+            if !matches!(d.state, State::Other) {
+                d.buf.extend_from_slice(&bytes[off.min(bytes.len())..]);
+            }
+            return;
+        }
         d.buf.extend_from_slice(bytes);
+        let off = Self::frames(&mut d.state, &d.buf, &mut on_rpc);
+        d.buf.drain(..off.min(d.buf.len()));
+        if matches!(d.state, State::Other) {
+            d.buf = Vec::new();
+        }
+    }
+
+    /// Decodes the complete frames at the start of `buf`; returns how many bytes they took.
+    fn frames(state: &mut State, buf: &[u8], on_rpc: &mut impl FnMut(RpcSummary)) -> usize {
+        let d = state;
         let mut off = 0;
-        while let Some((len, n)) = read_uvarint(&d.buf[off..]) {
+        while let Some((len, n)) = read_uvarint(&buf[off..]) {
             let Ok(len) = usize::try_from(len) else {
-                d.state = State::Other;
+                *d = State::Other;
                 break;
             };
-            let Some(msg) = d.buf.get(off + n..off + n + len) else {
+            let Some(msg) = off
+                .checked_add(n)
+                .and_then(|a| Some((a, a.checked_add(len)?)))
+                .and_then(|(a, b)| buf.get(a..b))
+            else {
                 break;
             };
-            match d.state {
+            match d {
                 State::Negotiating => {
                     if msg.starts_with(b"/meshsub/") || msg.starts_with(b"/floodsub/") {
-                        d.state = State::Gossipsub;
+                        *d = State::Gossipsub;
                     } else if msg.starts_with(b"/multistream/") || msg == b"na\n" {
                         // still negotiating
                     } else {
-                        d.state = State::Other;
+                        *d = State::Other;
                     }
                 }
                 State::Gossipsub => {
@@ -162,14 +209,11 @@ impl WireDecoder {
                 State::Other => {}
             }
             off += n + len;
-            if matches!(d.state, State::Other) {
+            if matches!(d, State::Other) {
                 break;
             }
         }
-        d.buf.drain(..off.min(d.buf.len()));
-        if matches!(d.state, State::Other) {
-            d.buf = Vec::new();
-        }
+        off
     }
 }
 

@@ -11,12 +11,14 @@
 //! - [`world`]: nodes, links, connections and byte pipes of one run (thread-local).
 //! - [`transport`]: the `libp2p_core::Transport` and `StreamMuxer` over the world.
 //! - [`runner`]: the event loop, per-node wakers, limits, and the fresh thread per run.
+//! - [`profile`]: optional per-phase wall-clock accounting for benchmarks.
 //!
 //! Virtual time itself lives in the `meshsim-clock` crate, read by the
 //! `web-time` and `futures-timer` substitutes patched into the workspace.
 
 pub mod entropy;
 pub mod latency;
+pub mod profile;
 pub mod queue;
 pub mod runner;
 pub mod seeds;

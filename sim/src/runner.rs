@@ -5,6 +5,7 @@
 //! Everything is bounded: events per run, polls per instant.
 
 use crate::entropy;
+use crate::profile::{self, Phase};
 use crate::queue::Event;
 use crate::seeds::Seeds;
 use crate::world::{self, NetConfig, World};
@@ -165,9 +166,10 @@ impl<N: Node> Engine<N> {
             for &idx in &batch {
                 let (nw, waker) = &self.wakers[idx as usize];
                 nw.queued.store(false, Ordering::Relaxed);
-                let waker = waker.clone();
-                let mut cx = Context::from_waker(&waker);
+                let mut cx = Context::from_waker(waker);
+                let prev = profile::enter(Phase::Swarm);
                 self.nodes[idx as usize].poll(&mut cx);
+                profile::enter(prev);
                 polls_now += 1;
             }
             self.stats.polls += batch.len() as u64;
@@ -184,6 +186,17 @@ impl<N: Node> Engine<N> {
     /// Runs until virtual time `until_ns` (inclusive): events and timers due
     /// by then are processed, then the clock rests at `until_ns`.
     pub fn run_until(
+        &mut self,
+        until_ns: u64,
+        app: &mut impl AppHandler<N>,
+    ) -> Result<(), RunError> {
+        profile::resume();
+        let r = self.run_until_inner(until_ns, app);
+        profile::pause();
+        r
+    }
+
+    fn run_until_inner(
         &mut self,
         until_ns: u64,
         app: &mut impl AppHandler<N>,
@@ -208,23 +221,39 @@ impl<N: Node> Engine<N> {
                 self.stats.steps += 1;
             }
             self.stats.timers_fired += meshsim_clock::fire_due() as u64;
+            let t = world::now();
             loop {
-                let t = world::now();
-                let ev = world::with(|w| w.queue.pop_due(t).map(|(_, ev)| ev));
-                let Some(ev) = ev else { break };
-                self.stats.events += 1;
-                if self.stats.events > self.limits.max_events {
-                    return Err(RunError::EventBudget(self.limits.max_events));
-                }
-                if !world::with(|w| w.handle(ev)) {
-                    if let Event::App { node, tag } = ev {
-                        let node = (node != u32::MAX).then_some(node);
-                        app.on_app(self, node, tag);
-                        if let Some(n) = node {
-                            self.wake(n);
+                // Network events are handled in one visit to the world, up to
+                // the first application event (or the event budget).
+                let budget = self.limits.max_events.saturating_sub(self.stats.events);
+                let (handled, app_ev) = world::with(|w| {
+                    let mut handled = 0u64;
+                    while handled < budget {
+                        let Some((_, ev)) = w.queue.pop_due(t) else {
+                            break;
+                        };
+                        handled += 1;
+                        if !w.handle(ev) {
+                            return (handled, Some(ev));
                         }
                     }
+                    (handled, None)
+                });
+                self.stats.events += handled;
+                if let Some(Event::App { node, tag }) = app_ev {
+                    let node = (node != u32::MAX).then_some(node);
+                    let prev = profile::enter(Phase::App);
+                    app.on_app(self, node, tag);
+                    profile::enter(prev);
+                    if let Some(n) = node {
+                        self.wake(n);
+                    }
+                    continue;
                 }
+                if handled == budget && world::with(|w| w.queue.pop_due(t).is_some()) {
+                    return Err(RunError::EventBudget(self.limits.max_events));
+                }
+                break;
             }
         }
         if world::now() < until_ns {

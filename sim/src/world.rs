@@ -7,6 +7,7 @@
 //! releasing its borrow.
 
 use crate::latency::LatencyModel;
+use crate::profile::{self, Phase};
 use crate::queue::{Event, EventQueue};
 use crate::seeds::Seeds;
 use libp2p_identity::PeerId;
@@ -21,6 +22,11 @@ use std::task::Waker;
 pub const BASE_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
 /// Port every simulated peer listens on.
 pub const LISTEN_PORT: u16 = 4001;
+
+/// Chunk buffers larger than this are freed rather than recycled.
+const SPARE_CHUNK_MAX_BYTES: usize = 16 << 10;
+/// At most this many recycled chunk buffers are kept.
+const SPARE_CHUNKS_MAX: usize = 4096;
 
 /// Sees every write on every substream (for wire-level metrics).
 pub trait WireTap {
@@ -205,6 +211,7 @@ pub struct World {
     next_gen: u32,
     next_stream_id: u64,
     to_wake: Vec<Waker>,
+    spare_chunks: Vec<Vec<u8>>,
     tap: Option<Box<dyn WireTap>>,
     link_conditions: BTreeMap<(u32, u32), LinkCondition>,
     node_conditions: BTreeMap<u32, LinkCondition>,
@@ -232,18 +239,26 @@ pub fn uninstall() -> Option<World> {
 ///
 /// # Panics
 /// If no world is installed on this thread (swarms must only be polled on their simulation thread).
+#[inline]
 pub fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    let prev = profile::enter(Phase::Engine);
     let (r, wake) = WORLD.with(|w| {
         let mut w = w.borrow_mut();
         let w = w.as_mut().expect(
             "no simulated world on this thread: swarms must be polled on their simulation thread",
         );
         let r = f(w);
-        (r, std::mem::take(&mut w.to_wake))
+        let wake = if w.to_wake.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut w.to_wake)
+        };
+        (r, wake)
     });
     for waker in wake {
         waker.wake();
     }
+    profile::enter(prev);
     r
 }
 
@@ -295,6 +310,7 @@ impl World {
             next_gen: 0,
             next_stream_id: 0,
             to_wake: Vec::new(),
+            spare_chunks: Vec::new(),
             tap: None,
             link_conditions: BTreeMap::new(),
             node_conditions: BTreeMap::new(),
@@ -926,7 +942,11 @@ impl World {
             arrival = arrival.max(d_start + transfer_ns(size, bps));
             n.down_free_at = arrival;
         }
-        let st = self.stream(s, gen).ok_or(())?;
+        let st = self
+            .streams
+            .get_mut(s as usize)
+            .filter(|x| x.gen == gen)
+            .ok_or(())?;
         let at = arrival.max(st.pipes[e].last_at);
         let id = st.id;
         let pipe = &mut st.pipes[e];
@@ -939,7 +959,9 @@ impl World {
             _ => false,
         };
         if !merged {
-            pipe.chunks.push_back((at, buf.to_vec()));
+            let mut data = self.spare_chunks.pop().unwrap_or_default();
+            data.extend_from_slice(buf);
+            pipe.chunks.push_back((at, data));
         }
         pipe.last_at = at;
         self.nodes[from as usize].bytes_sent += buf.len() as u64;
@@ -957,7 +979,9 @@ impl World {
             );
         }
         if let Some(tap) = self.tap.as_mut() {
+            let prev = profile::enter(Phase::Metrics);
             tap.on_write(from, to, id, at, buf);
+            profile::enter(prev);
         }
         Ok(Some(buf.len()))
     }
@@ -978,7 +1002,11 @@ impl World {
         };
         let ((c, cgen), side) = (st.conn, st.sides[end as usize]);
         let closed = self.conn_closed_for(c, cgen, side);
-        let st = self.stream(s, gen).ok_or(())?;
+        let st = self
+            .streams
+            .get_mut(s as usize)
+            .filter(|x| x.gen == gen)
+            .ok_or(())?;
         let pipe = &mut st.pipes[1 - end as usize];
         let mut n = 0;
         while n < buf.len() {
@@ -994,7 +1022,15 @@ impl World {
             n += k;
             pipe.head_off += k;
             if pipe.head_off == data.len() {
-                pipe.chunks.pop_front();
+                if let Some((_, mut data)) = pipe.chunks.pop_front() {
+                    // Recycle the buffer for a later write (bounded pool of small buffers).
+                    if data.capacity() <= SPARE_CHUNK_MAX_BYTES
+                        && self.spare_chunks.len() < SPARE_CHUNKS_MAX
+                    {
+                        data.clear();
+                        self.spare_chunks.push(data);
+                    }
+                }
                 pipe.head_off = 0;
             }
         }

@@ -1,0 +1,576 @@
+//! Peer classes, per-class-pair links, regions, the dialer and probes: the
+//! parts of the experiment file that describe heterogeneous networks.
+//!
+//! ```toml
+//! [[class]]
+//! name = "server"
+//! share = 0.2                # or count = 20; shares must sum to 1
+//! upload_mbps = 1024.0
+//! download_mbps = 1024.0
+//! [[class]]
+//! name = "browser"
+//! share = 0.8
+//! upload_mbps = 5.0
+//! accepts_inbound = false    # browsers only dial (WebSocket/WebRTC clients)
+//! [class.gossipsub]          # overrides of the [gossipsub] section for this class
+//! mesh_n_low = 2
+//! [[link]]                   # latency model for a pair of classes
+//! classes = ["browser", "server"]
+//! latency = { model = "lognormal", median_ms = 80.0, sigma = 0.4 }
+//! ```
+//!
+//! Peers are assigned to classes in index order: the first class gets peers
+//! `0..count0`, the next the following ones, and so on.
+
+use crate::spec::{GossipsubSpec, LatencySpec, SpecError};
+use serde::{Deserialize, Serialize};
+
+fn err(key: &str, value: impl std::fmt::Display, allowed: impl Into<String>) -> SpecError {
+    SpecError {
+        key: key.to_string(),
+        value: value.to_string(),
+        allowed: allowed.into(),
+    }
+}
+
+/// A class of peers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    /// Name (used by `[[link]]`, the topology and reports).
+    pub name: String,
+    /// Share of the peers (0-1); or use `count`.
+    #[serde(default)]
+    pub share: Option<f64>,
+    /// Number of peers; or use `share`.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Upload rate, Mbit/s (absent: unlimited).
+    #[serde(default)]
+    pub upload_mbps: Option<f64>,
+    /// Download rate, Mbit/s (absent: unlimited).
+    #[serde(default)]
+    pub download_mbps: Option<f64>,
+    /// Whether peers of this class accept inbound connections (default true).
+    #[serde(default = "yes")]
+    pub accepts_inbound: bool,
+    /// Place every peer of this class in this region (with `[network.regions]`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Overrides of the `[gossipsub]` section for this class.
+    #[serde(default)]
+    pub gossipsub: Option<GossipsubSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The latency model of links between two classes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// The two class names (order does not matter; the same name twice for links within a class).
+    pub classes: [String; 2],
+    /// The latency model.
+    pub latency: LatencySpec,
+}
+
+/// The region model (`[network.regions]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RegionsSpec {
+    /// `builtin` (the 8-region world model of libp2p test-plans) or `custom`.
+    #[serde(default = "builtin")]
+    pub model: String,
+    /// Custom: region names.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Custom: population weights, one per region.
+    #[serde(default)]
+    pub weights: Vec<f64>,
+    /// Custom: one-way latency in ms, `latency_ms[from][to]`.
+    #[serde(default)]
+    pub latency_ms: Vec<Vec<f64>>,
+}
+
+fn builtin() -> String {
+    "builtin".into()
+}
+
+/// The built-in region table: (names, weights, latency matrix in ms).
+pub fn builtin_regions() -> (Vec<String>, Vec<f64>, Vec<Vec<f64>>) {
+    let mut names = Vec::new();
+    let mut weights = Vec::new();
+    for line in include_str!("../data/regions.csv").lines().skip(1) {
+        let mut it = line.split(',');
+        if let (Some(n), Some(w)) = (it.next(), it.next()) {
+            names.push(n.trim().to_string());
+            weights.push(w.trim().parse::<f64>().expect("built-in weight"));
+        }
+    }
+    let mut m = vec![vec![0.0; names.len()]; names.len()];
+    for line in include_str!("../data/region_latency_ms.csv")
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() == 3 {
+            let a = names
+                .iter()
+                .position(|n| n == f[0])
+                .expect("built-in region");
+            let b = names
+                .iter()
+                .position(|n| n == f[1])
+                .expect("built-in region");
+            m[a][b] = f[2].parse().expect("built-in latency");
+        }
+    }
+    (names, weights, m)
+}
+
+impl RegionsSpec {
+    /// (names, weights, matrix) of this model.
+    pub fn table(&self) -> (Vec<String>, Vec<f64>, Vec<Vec<f64>>) {
+        if self.model == "builtin" {
+            builtin_regions()
+        } else {
+            (
+                self.names.clone(),
+                self.weights.clone(),
+                self.latency_ms.clone(),
+            )
+        }
+    }
+
+    /// Checks the model.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        match self.model.as_str() {
+            "builtin" => Ok(()),
+            "custom" => {
+                let n = self.names.len();
+                if n == 0 {
+                    return Err(err(
+                        "network.regions.names",
+                        "[]",
+                        "at least one region name",
+                    ));
+                }
+                if self.weights.len() != n
+                    || self.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                    || self.weights.iter().sum::<f64>() <= 0.0
+                {
+                    return Err(err(
+                        "network.regions.weights",
+                        format!("{:?}", self.weights),
+                        format!("{n} weights >= 0 (one per region), not all zero"),
+                    ));
+                }
+                if self.latency_ms.len() != n || self.latency_ms.iter().any(|r| r.len() != n) {
+                    return Err(err(
+                        "network.regions.latency_ms",
+                        format!("{} rows", self.latency_ms.len()),
+                        format!("a {n} x {n} matrix"),
+                    ));
+                }
+                for (i, row) in self.latency_ms.iter().enumerate() {
+                    for (j, v) in row.iter().enumerate() {
+                        if !(v.is_finite() && *v >= 0.0) {
+                            return Err(err(
+                                &format!("network.regions.latency_ms[{i}][{j}]"),
+                                v,
+                                "a latency in ms >= 0",
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            other => Err(err(
+                "network.regions.model",
+                format!("{other:?}"),
+                "\"builtin\" or \"custom\"",
+            )),
+        }
+    }
+}
+
+/// Resolves class counts for `peers` peers: largest remainder on shares.
+pub fn class_counts(classes: &[ClassSpec], peers: u32) -> Vec<u32> {
+    if classes.is_empty() {
+        return Vec::new();
+    }
+    let fixed: u32 = classes.iter().filter_map(|c| c.count).sum();
+    let rest = peers.saturating_sub(fixed);
+    let shares: Vec<f64> = classes.iter().map(|c| c.share.unwrap_or(0.0)).collect();
+    let total: f64 = shares.iter().sum();
+    let mut counts: Vec<u32> = classes
+        .iter()
+        .zip(&shares)
+        .map(|(c, s)| {
+            c.count.unwrap_or_else(|| {
+                if total > 0.0 {
+                    (s / total * f64::from(rest)).floor() as u32
+                } else {
+                    0
+                }
+            })
+        })
+        .collect();
+    let left = peers.saturating_sub(counts.iter().sum());
+    // Largest remainders first (ties by class order).
+    let mut rema: Vec<(f64, usize)> = classes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.count.is_none())
+        .map(|(i, _)| {
+            let exact = if total > 0.0 {
+                shares[i] / total * f64::from(rest)
+            } else {
+                0.0
+            };
+            (exact - exact.floor(), i)
+        })
+        .collect();
+    rema.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in rema.iter().cycle().take(left as usize) {
+        counts[*i] += 1;
+    }
+    counts
+}
+
+/// Validates classes and links against the peer count and region names.
+pub fn validate(
+    classes: &[ClassSpec],
+    links: &[LinkSpec],
+    peers: u32,
+    region_names: Option<&[String]>,
+) -> Result<(), SpecError> {
+    let mut names = std::collections::BTreeSet::new();
+    for (i, c) in classes.iter().enumerate() {
+        let k = |f: &str| format!("class[{i}].{f}");
+        if c.name.is_empty() || !names.insert(c.name.clone()) {
+            return Err(err(
+                &k("name"),
+                format!("{:?}", c.name),
+                "a non-empty name, different from the other classes",
+            ));
+        }
+        match (c.share, c.count) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(err(
+                    &k("share"),
+                    format!("{:?}", c.share),
+                    "give exactly one of `share` (0-1) or `count`",
+                ))
+            }
+            (Some(s), None) if !(s.is_finite() && (0.0..=1.0).contains(&s)) => {
+                return Err(err(&k("share"), s, "a number from 0 to 1"))
+            }
+            _ => {}
+        }
+        for (f, v) in [
+            ("upload_mbps", c.upload_mbps),
+            ("download_mbps", c.download_mbps),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(err(
+                        &k(f),
+                        v,
+                        "a bandwidth in Mbit/s > 0 (leave it out for unlimited)",
+                    ));
+                }
+            }
+        }
+        if let Some(r) = &c.region {
+            match region_names {
+                None => {
+                    return Err(err(
+                        &k("region"),
+                        format!("{r:?}"),
+                        "a region needs a [network.regions] model",
+                    ))
+                }
+                Some(ns) if !ns.contains(r) => {
+                    return Err(err(
+                        &k("region"),
+                        format!("{r:?}"),
+                        format!("one of {}", ns.join(", ")),
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    if !classes.is_empty() {
+        let shares: Vec<f64> = classes.iter().filter_map(|c| c.share).collect();
+        let fixed: u32 = classes.iter().filter_map(|c| c.count).sum();
+        if fixed > peers {
+            return Err(err(
+                "class",
+                format!("counts summing to {fixed}"),
+                format!("at most peers ({peers})"),
+            ));
+        }
+        if classes.iter().all(|c| c.share.is_some()) {
+            let sum: f64 = shares.iter().sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return Err(err(
+                    "class[].share",
+                    format!("shares summing to {sum}"),
+                    "shares that sum to 1",
+                ));
+            }
+        } else if !shares.is_empty() && fixed == peers && shares.iter().any(|&s| s > 0.0) {
+            return Err(err(
+                "class[].share",
+                "shares with counts that already fill every peer",
+                "counts summing to less than peers",
+            ));
+        }
+    }
+    for (i, l) in links.iter().enumerate() {
+        for (j, n) in l.classes.iter().enumerate() {
+            if !names.contains(n) {
+                return Err(err(
+                    &format!("link[{i}].classes[{j}]"),
+                    format!("{n:?}"),
+                    format!(
+                        "a class name ({})",
+                        names.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        crate::spec::validate_latency(&format!("link[{i}].latency"), &l.latency)?;
+    }
+    Ok(())
+}
+
+/// The automatic dialer / connection manager (`[dialer]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DialerSpec {
+    /// Run the dialer (default false: only the initial topology is dialed).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Dial more peers while connected to fewer than this (default 4).
+    #[serde(default = "d_min")]
+    pub min_peers: u32,
+    /// Refuse inbound connections beyond this (default 50).
+    #[serde(default = "d_max")]
+    pub max_peers: u32,
+    /// How often the dialer checks (ms, default 1000).
+    #[serde(default = "d_check")]
+    pub check_interval_ms: u64,
+    /// After a failed dial, wait this long before trying that peer again (ms, default 5000).
+    #[serde(default = "d_retry")]
+    pub retry_threshold_ms: u64,
+    /// Each further failure multiplies the wait by this (default 2).
+    #[serde(default = "d_backoff")]
+    pub backoff: f64,
+    /// Give a peer up after this many consecutive failures (default 5).
+    #[serde(default = "d_limit")]
+    pub retry_limit: u32,
+    /// Extra random peers each address book starts with, besides the initial neighbours (default 4).
+    #[serde(default = "d_boot")]
+    pub bootstrap_peers: u32,
+}
+
+fn d_min() -> u32 {
+    4
+}
+fn d_max() -> u32 {
+    50
+}
+fn d_check() -> u64 {
+    1000
+}
+fn d_retry() -> u64 {
+    5000
+}
+fn d_backoff() -> f64 {
+    2.0
+}
+fn d_limit() -> u32 {
+    5
+}
+fn d_boot() -> u32 {
+    4
+}
+
+impl Default for DialerSpec {
+    fn default() -> Self {
+        DialerSpec {
+            enabled: false,
+            min_peers: d_min(),
+            max_peers: d_max(),
+            check_interval_ms: d_check(),
+            retry_threshold_ms: d_retry(),
+            backoff: d_backoff(),
+            retry_limit: d_limit(),
+            bootstrap_peers: d_boot(),
+        }
+    }
+}
+
+impl DialerSpec {
+    /// Checks the parameters.
+    pub fn validate(&self, peers: u32) -> Result<(), SpecError> {
+        if self.max_peers == 0 || self.min_peers > self.max_peers {
+            return Err(err(
+                "dialer.min_peers",
+                self.min_peers,
+                format!(
+                    "at most dialer.max_peers ({}), which must be >= 1",
+                    self.max_peers
+                ),
+            ));
+        }
+        if self.check_interval_ms == 0 {
+            return Err(err(
+                "dialer.check_interval_ms",
+                0,
+                "a positive number of milliseconds",
+            ));
+        }
+        if !(self.backoff.is_finite() && self.backoff >= 1.0) {
+            return Err(err("dialer.backoff", self.backoff, "a factor >= 1"));
+        }
+        if self.bootstrap_peers >= peers.max(1) {
+            return Err(err(
+                "dialer.bootstrap_peers",
+                self.bootstrap_peers,
+                format!("fewer than peers ({peers})"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Health-check probes (`[probes]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// Number of probe peers (drawn at random; 0 = off).
+    #[serde(default)]
+    pub count: u32,
+    /// Each probe publishes a probe message this often (ms, default 5000).
+    #[serde(default = "d_probe")]
+    pub interval_ms: u64,
+    /// Probe payload size, bytes (default 64).
+    #[serde(default = "d_probe_size")]
+    pub message_bytes: usize,
+}
+
+fn d_probe() -> u64 {
+    5000
+}
+fn d_probe_size() -> usize {
+    64
+}
+
+impl Default for ProbeSpec {
+    fn default() -> Self {
+        ProbeSpec {
+            count: 0,
+            interval_ms: d_probe(),
+            message_bytes: d_probe_size(),
+        }
+    }
+}
+
+impl ProbeSpec {
+    /// Checks the parameters.
+    pub fn validate(&self, peers: u32) -> Result<(), SpecError> {
+        if self.count == 1 || self.count > peers {
+            return Err(err(
+                "probes.count",
+                self.count,
+                format!("0 (off) or from 2 to peers ({peers})"),
+            ));
+        }
+        if self.interval_ms == 0 {
+            return Err(err(
+                "probes.interval_ms",
+                0,
+                "a positive number of milliseconds",
+            ));
+        }
+        if !(16..=1 << 20).contains(&self.message_bytes) {
+            return Err(err(
+                "probes.message_bytes",
+                self.message_bytes,
+                "from 16 to 1048576 bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(name: &str, share: Option<f64>, count: Option<u32>) -> ClassSpec {
+        ClassSpec {
+            name: name.into(),
+            share,
+            count,
+            upload_mbps: None,
+            download_mbps: None,
+            accepts_inbound: true,
+            region: None,
+            gossipsub: None,
+        }
+    }
+
+    #[test]
+    fn counts_follow_shares_exactly() {
+        let c = [class("a", Some(0.2), None), class("b", Some(0.8), None)];
+        assert_eq!(class_counts(&c, 100), vec![20, 80]);
+        assert_eq!(class_counts(&c, 7), vec![1, 6]);
+        let c = [class("a", None, Some(3)), class("b", Some(1.0), None)];
+        assert_eq!(class_counts(&c, 10), vec![3, 7]);
+    }
+
+    #[test]
+    fn shares_must_sum_to_one_and_names_must_exist() {
+        let c = [class("a", Some(0.3), None), class("b", Some(0.3), None)];
+        assert_eq!(
+            validate(&c, &[], 10, None).unwrap_err().key,
+            "class[].share"
+        );
+        let c = [class("a", Some(0.5), None), class("b", Some(0.5), None)];
+        let l = [LinkSpec {
+            classes: ["a".into(), "zz".into()],
+            latency: LatencySpec::Constant { ms: 1.0 },
+        }];
+        assert_eq!(
+            validate(&c, &l, 10, None).unwrap_err().key,
+            "link[0].classes[1]"
+        );
+        let mut r = class("a", Some(1.0), None);
+        r.region = Some("mars".into());
+        let (names, _, _) = builtin_regions();
+        assert_eq!(
+            validate(&[r], &[], 10, Some(&names)).unwrap_err().key,
+            "class[0].region"
+        );
+    }
+
+    #[test]
+    fn builtin_regions_are_complete() {
+        let (names, weights, m) = builtin_regions();
+        assert_eq!(names.len(), 8);
+        assert_eq!(weights.len(), 8);
+        assert!(
+            m.iter().all(|r| r.iter().all(|&x| x > 0.0)),
+            "every pair has a latency"
+        );
+        let eu = names.iter().position(|n| n == "europe").unwrap();
+        assert!(m[eu][eu] < m[eu][0]);
+    }
+}

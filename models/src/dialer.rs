@@ -1,0 +1,227 @@
+//! The automatic dialer / connection manager, as a real `NetworkBehaviour`
+//! beside GossipSub in each swarm.
+//!
+//! Every `check_interval_ms` it counts the peer's connections; below
+//! `min_peers` it dials peers from its address book (its initial neighbours
+//! plus `bootstrap_peers` random others) that are neither connected nor
+//! being dialed nor waiting out a retry. A failed dial makes that peer wait
+//! `retry_threshold_ms x backoff^(failures - 1)` before the next try, and a
+//! peer that failed `retry_limit` times in a row is given up. Inbound
+//! connections beyond `max_peers` are refused. These thresholds are where the
+//! field deployment's auto-dialer left peers isolated: a threshold longer
+//! than an outage means the peer never tries again.
+
+use crate::classes::DialerSpec;
+use futures::FutureExt;
+use libp2p_core::transport::PortUse;
+use libp2p_core::{Endpoint, Multiaddr};
+use libp2p_identity::PeerId;
+use libp2p_swarm::behaviour::{ConnectionClosed, ConnectionEstablished, DialFailure, FromSwarm};
+use libp2p_swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p_swarm::{
+    dummy, ConnectionDenied, ConnectionId, NetworkBehaviour, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use web_time::Instant;
+
+#[derive(Debug)]
+struct Entry {
+    addr: Multiaddr,
+    failures: u32,
+    next_try: Option<Instant>,
+}
+
+/// Counters of one peer's dialer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DialerStats {
+    /// Dials started.
+    pub dials: u64,
+    /// Dials that failed.
+    pub failures: u64,
+    /// Peers given up after `retry_limit` failures.
+    pub given_up: u64,
+    /// Inbound connections refused at `max_peers`.
+    pub refused: u64,
+}
+
+/// The dialer of one peer.
+pub struct Behaviour {
+    spec: DialerSpec,
+    book: BTreeMap<PeerId, Entry>,
+    connected: BTreeMap<PeerId, usize>,
+    dialing: BTreeSet<PeerId>,
+    queue: VecDeque<PeerId>,
+    timer: futures_timer::Delay,
+    /// Counters.
+    pub stats: DialerStats,
+}
+
+impl Behaviour {
+    /// A dialer with `spec` and address book `book`.
+    pub fn new(spec: DialerSpec, book: Vec<(PeerId, Multiaddr)>) -> Behaviour {
+        let interval = Duration::from_millis(spec.check_interval_ms);
+        Behaviour {
+            book: book
+                .into_iter()
+                .map(|(p, addr)| {
+                    (
+                        p,
+                        Entry {
+                            addr,
+                            failures: 0,
+                            next_try: None,
+                        },
+                    )
+                })
+                .collect(),
+            spec,
+            connected: BTreeMap::new(),
+            dialing: BTreeSet::new(),
+            queue: VecDeque::new(),
+            timer: futures_timer::Delay::new(interval),
+            stats: DialerStats::default(),
+        }
+    }
+
+    fn check(&mut self) {
+        let now = Instant::now();
+        let have = self.connected.len() + self.dialing.len();
+        let want = (self.spec.min_peers as usize).saturating_sub(have);
+        if want == 0 {
+            return;
+        }
+        // Address-book order (by peer id) is deterministic; candidates are the eligible ones.
+        let candidates: Vec<PeerId> = self
+            .book
+            .iter()
+            .filter(|(p, e)| {
+                !self.connected.contains_key(*p)
+                    && !self.dialing.contains(*p)
+                    && e.failures < self.spec.retry_limit
+                    && e.next_try.is_none_or(|t| t <= now)
+            })
+            .map(|(p, _)| *p)
+            .take(want)
+            .collect();
+        for p in candidates {
+            self.dialing.insert(p);
+            self.queue.push_back(p);
+        }
+    }
+
+    fn failed(&mut self, p: PeerId) {
+        self.dialing.remove(&p);
+        self.stats.failures += 1;
+        let (threshold, backoff, limit) = (
+            self.spec.retry_threshold_ms,
+            self.spec.backoff,
+            self.spec.retry_limit,
+        );
+        if let Some(e) = self.book.get_mut(&p) {
+            e.failures += 1;
+            let wait = threshold as f64 * backoff.powi(e.failures.saturating_sub(1) as i32);
+            e.next_try = Some(Instant::now() + Duration::from_millis(wait.min(1e15) as u64));
+            if e.failures >= limit {
+                self.stats.given_up += 1;
+            }
+        }
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = dummy::ConnectionHandler;
+    type ToSwarm = std::convert::Infallible;
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        _id: ConnectionId,
+        peer: PeerId,
+        _local: &Multiaddr,
+        _remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        if !self.connected.contains_key(&peer)
+            && self.connected.len() >= self.spec.max_peers as usize
+        {
+            self.stats.refused += 1;
+            return Err(ConnectionDenied::new(format!(
+                "connection limit: already {} peers (dialer.max_peers)",
+                self.connected.len()
+            )));
+        }
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        _id: ConnectionId,
+        _peer: PeerId,
+        _addr: &Multiaddr,
+        _role: Endpoint,
+        _port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        match event {
+            FromSwarm::ConnectionEstablished(ConnectionEstablished { peer_id, .. }) => {
+                *self.connected.entry(peer_id).or_default() += 1;
+                self.dialing.remove(&peer_id);
+                if let Some(e) = self.book.get_mut(&peer_id) {
+                    e.failures = 0;
+                    e.next_try = None;
+                }
+            }
+            FromSwarm::ConnectionClosed(ConnectionClosed {
+                peer_id,
+                remaining_established,
+                ..
+            }) => {
+                if remaining_established == 0 {
+                    self.connected.remove(&peer_id);
+                }
+            }
+            FromSwarm::DialFailure(DialFailure {
+                peer_id: Some(p), ..
+            }) => {
+                if self.dialing.contains(&p) {
+                    self.failed(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        _: PeerId,
+        _: ConnectionId,
+        ev: THandlerOutEvent<Self>,
+    ) {
+        match ev {}
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        while self.timer.poll_unpin(cx).is_ready() {
+            self.check();
+            self.timer
+                .reset(Duration::from_millis(self.spec.check_interval_ms));
+        }
+        if let Some(p) = self.queue.pop_front() {
+            self.stats.dials += 1;
+            let addr = self.book.get(&p).map(|e| e.addr.clone());
+            let opts = DialOpts::peer_id(p)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .addresses(addr.into_iter().collect())
+                .build();
+            return Poll::Ready(ToSwarm::Dial { opts });
+        }
+        Poll::Pending
+    }
+}
