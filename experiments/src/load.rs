@@ -158,6 +158,7 @@ pub fn parse_full(label: &str, text: &str, sets: &[String]) -> Result<Loaded, In
         }
         None => None,
     };
+    resolve_topology_file(label, &mut table)?;
     let exp = experiment_from_table(label, table.clone())?;
     Ok(Loaded {
         label: label.to_string(),
@@ -166,6 +167,52 @@ pub fn parse_full(label: &str, text: &str, sets: &[String]) -> Result<Loaded, In
         sweep,
         check,
     })
+}
+
+/// Replaces `topology.file` (a GML graph or an edge list, relative to the
+/// experiment file) by `kind = "edges"` and the edges it lists.
+fn resolve_topology_file(label: &str, table: &mut toml::Table) -> Result<(), InputError> {
+    let Some(toml::Value::Table(topo)) = table.get_mut("topology") else {
+        return Ok(());
+    };
+    let Some(file) = topo.remove("file") else {
+        return Ok(());
+    };
+    let key_err = |m: String| InputError::Key {
+        file: label.to_string(),
+        key: "topology.file".into(),
+        message: m,
+    };
+    let name = file
+        .as_str()
+        .ok_or_else(|| key_err(format!("{file} is not a file name (a string)")))?;
+    let base = Path::new(label)
+        .parent()
+        .filter(|p| Path::new(label).is_file() && !p.as_os_str().is_empty());
+    let path = match base {
+        Some(b) => b.join(name),
+        None => Path::new(name).to_path_buf(),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| key_err(format!("cannot read {}: {e}", path.display())))?;
+    let edges = models::topology::parse_graph(&text)
+        .map_err(|e| key_err(format!("{}: {e}", path.display())))?;
+    topo.insert("kind".into(), toml::Value::String("edges".into()));
+    topo.insert(
+        "edges".into(),
+        toml::Value::Array(
+            edges
+                .into_iter()
+                .map(|(a, b)| {
+                    toml::Value::Array(vec![
+                        toml::Value::Integer(a.into()),
+                        toml::Value::Integer(b.into()),
+                    ])
+                })
+                .collect(),
+        ),
+    );
+    Ok(())
 }
 
 /// Applies one `KEY=VALUE` (dotted key path; VALUE as TOML, or a bare string).

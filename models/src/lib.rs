@@ -16,6 +16,7 @@
 //! println!("{} delivered {:.3}", summary.trace_hash, summary.delivery_ratio);
 //! ```
 
+pub mod churn;
 pub mod classes;
 pub mod collector;
 pub mod dialer;

@@ -33,6 +33,20 @@ pub enum Action {
     Sample,
     /// Every probe peer publishes a probe message (and the next round is scheduled).
     Probe,
+    /// Sets (or clears) a link condition on every link of these peers.
+    Condition {
+        /// The peers.
+        peers: Vec<u32>,
+        /// The condition; `None` restores the links.
+        cond: Option<sim::world::LinkCondition>,
+    },
+    /// Makes these peers' addresses reachable or not.
+    Reachable {
+        /// The peers.
+        peers: Vec<u32>,
+        /// Reachable from now on?
+        reachable: bool,
+    },
     /// `from` dials `to`.
     Dial {
         /// Dialer.
@@ -335,6 +349,30 @@ impl AppHandler<Peer> for Driver {
             Action::Publish => self.publish_next(engine),
             Action::Fault => panic!("test fault hook: limits.panic_at_s reached"),
             Action::Probe => self.probe_round(engine),
+            Action::Condition { peers, cond } => {
+                self.collector.borrow_mut().record(
+                    Rec::Action,
+                    10 + u64::from(cond.is_some()),
+                    peers.len() as u64,
+                );
+                sim::world::with(|w| {
+                    for &p in &peers {
+                        w.set_node_condition(p, cond);
+                    }
+                });
+            }
+            Action::Reachable { peers, reachable } => {
+                self.collector.borrow_mut().record(
+                    Rec::Action,
+                    12 + u64::from(reachable),
+                    peers.len() as u64,
+                );
+                sim::world::with(|w| {
+                    for &p in &peers {
+                        w.set_reachable(p, reachable);
+                    }
+                });
+            }
             Action::Sample => {
                 let now = engine.now_ns();
                 // Workload topics only (not the probe topic).
@@ -444,6 +482,45 @@ fn schedule_timeline(
                         });
                         engine.schedule_app(t, None, tag);
                     }
+                }
+            }
+            TimelineEvent::Degrade {
+                peers,
+                extra_latency_ms,
+                loss,
+                bandwidth_factor,
+                ..
+            } => {
+                let cond = sim::world::LinkCondition {
+                    extra_latency_ns: ms_to_ns(*extra_latency_ms),
+                    loss: *loss,
+                    bandwidth_factor: *bandwidth_factor,
+                };
+                let tag = driver.push(Action::Condition {
+                    peers: peers.clone(),
+                    cond: Some(cond),
+                });
+                engine.schedule_app(at_ns, None, tag);
+                if let Some(t) = end_ns {
+                    let tag = driver.push(Action::Condition {
+                        peers: peers.clone(),
+                        cond: None,
+                    });
+                    engine.schedule_app(t, None, tag);
+                }
+            }
+            TimelineEvent::Vanish { peers, .. } => {
+                let tag = driver.push(Action::Reachable {
+                    peers: peers.clone(),
+                    reachable: false,
+                });
+                engine.schedule_app(at_ns, None, tag);
+                if let Some(t) = end_ns {
+                    let tag = driver.push(Action::Reachable {
+                        peers: peers.clone(),
+                        reachable: true,
+                    });
+                    engine.schedule_app(t, None, tag);
                 }
             }
             TimelineEvent::Partition { group, share, .. } => {
@@ -752,7 +829,34 @@ impl Sim {
             let tag = driver.push(Action::Publish);
             engine.schedule_app(driver.next_publish_ns, None, tag);
         }
-        schedule_timeline(spec, &seeds, &mut driver, &engine);
+        // Churn drawn from distributions becomes offline events, placed first so
+        // that `count`-based events of the file draw among the other peers.
+        let churn_events = {
+            let explicit: Vec<u32> = spec
+                .timeline
+                .iter()
+                .flat_map(|e| match e {
+                    TimelineEvent::Offline { peers, .. } => peers.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            spec.churn.expand(
+                n,
+                spec.duration_s,
+                &explicit,
+                &mut seeds.stream("churn-sessions"),
+            )
+        };
+        if churn_events.is_empty() {
+            schedule_timeline(spec, &seeds, &mut driver, &engine);
+        } else {
+            let mut with_churn = spec.clone();
+            with_churn.timeline = churn_events
+                .into_iter()
+                .chain(spec.timeline.iter().cloned())
+                .collect();
+            schedule_timeline(&with_churn, &seeds, &mut driver, &engine);
+        }
         if spec.history.enabled && spec.history.sample_interval_ms > 0 {
             let tag = driver.push(Action::SampleRoots);
             engine.schedule_app(0, None, tag);

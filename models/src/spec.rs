@@ -76,6 +76,9 @@ pub struct Experiment {
     /// Health-check probes.
     #[serde(default)]
     pub probes: crate::classes::ProbeSpec,
+    /// Churn drawn from distributions.
+    #[serde(default)]
+    pub churn: crate::churn::ChurnSpec,
     /// Prolly-tree history sync (off by default).
     #[serde(default)]
     pub history: HistorySpec,
@@ -115,6 +118,7 @@ impl Default for Experiment {
             links: Vec::new(),
             dialer: crate::classes::DialerSpec::default(),
             probes: crate::classes::ProbeSpec::default(),
+            churn: crate::churn::ChurnSpec::default(),
             history: HistorySpec::default(),
             timeline: Vec::new(),
         }
@@ -609,6 +613,7 @@ impl Experiment {
             self.dialer.validate(self.peers)?;
         }
         self.probes.validate(self.peers)?;
+        self.churn.validate(self.peers, self.duration_s)?;
         self.topology.validate(self.peers)?;
         self.gossipsub.validate()?;
         self.workload.validate(self.peers)?;
@@ -1085,13 +1090,47 @@ pub enum TimelineEvent {
         #[serde(default)]
         share: Option<f64>,
     },
+    /// Links of the listed peers degrade for an interval: added latency,
+    /// loss (as retransmission delay) and a bandwidth factor.
+    Degrade {
+        /// When it starts (simulated seconds).
+        at_s: f64,
+        /// How long it lasts (s); absent: until the end of the run.
+        #[serde(default)]
+        duration_s: Option<f64>,
+        /// The peers whose links degrade.
+        peers: Vec<u32>,
+        /// Added one-way latency, ms (default 0).
+        #[serde(default)]
+        extra_latency_ms: f64,
+        /// Per-write loss probability (default 0).
+        #[serde(default)]
+        loss: f64,
+        /// Multiplier on their bandwidth (default 1; needs a class with a bandwidth).
+        #[serde(default = "one_f64")]
+        bandwidth_factor: f64,
+    },
+    /// The listed peers' listen addresses vanish: new dials to them get no
+    /// answer (existing connections stay), as in the original field report.
+    Vanish {
+        /// When (simulated seconds).
+        at_s: f64,
+        /// For how long (s); absent: until the end of the run.
+        #[serde(default)]
+        duration_s: Option<f64>,
+        /// The peers.
+        peers: Vec<u32>,
+    },
 }
 
 impl TimelineEvent {
     /// Start time, seconds.
     pub fn at_s(&self) -> f64 {
         match self {
-            TimelineEvent::Offline { at_s, .. } | TimelineEvent::Partition { at_s, .. } => *at_s,
+            TimelineEvent::Offline { at_s, .. }
+            | TimelineEvent::Partition { at_s, .. }
+            | TimelineEvent::Degrade { at_s, .. }
+            | TimelineEvent::Vanish { at_s, .. } => *at_s,
         }
     }
 
@@ -1102,6 +1141,12 @@ impl TimelineEvent {
                 at_s, duration_s, ..
             }
             | TimelineEvent::Partition {
+                at_s, duration_s, ..
+            }
+            | TimelineEvent::Degrade {
+                at_s, duration_s, ..
+            }
+            | TimelineEvent::Vanish {
                 at_s, duration_s, ..
             } => duration_s.map(|d| at_s + d),
         }
@@ -1144,7 +1189,9 @@ fn validate_timeline(tl: &[TimelineEvent], peers: u32, duration_s: f64) -> Resul
         }
         let d = match ev {
             TimelineEvent::Offline { duration_s, .. }
-            | TimelineEvent::Partition { duration_s, .. } => *duration_s,
+            | TimelineEvent::Partition { duration_s, .. }
+            | TimelineEvent::Degrade { duration_s, .. }
+            | TimelineEvent::Vanish { duration_s, .. } => *duration_s,
         };
         if let Some(d) = d {
             if !(d.is_finite() && d > 0.0) {
@@ -1186,6 +1233,35 @@ fn validate_timeline(tl: &[TimelineEvent], peers: u32, duration_s: f64) -> Resul
                         }
                     }
                 }
+            }
+            TimelineEvent::Degrade {
+                peers: list,
+                extra_latency_ms,
+                loss,
+                bandwidth_factor,
+                ..
+            } => {
+                if list.is_empty() {
+                    return Err(err(&k("peers"), "[]", "at least one peer index"));
+                }
+                validate_peer_list(&k("peers"), list, peers)?;
+                finite_nonneg(&k("extra_latency_ms"), *extra_latency_ms)?;
+                if !(loss.is_finite() && (0.0..0.99).contains(loss)) {
+                    return Err(err(&k("loss"), loss, "a probability from 0 to 0.99"));
+                }
+                if !(bandwidth_factor.is_finite() && *bandwidth_factor > 0.0) {
+                    return Err(err(
+                        &k("bandwidth_factor"),
+                        bandwidth_factor,
+                        "a factor > 0",
+                    ));
+                }
+            }
+            TimelineEvent::Vanish { peers: list, .. } => {
+                if list.is_empty() {
+                    return Err(err(&k("peers"), "[]", "at least one peer index"));
+                }
+                validate_peer_list(&k("peers"), list, peers)?;
             }
             TimelineEvent::Partition { group, share, .. } => {
                 match (group.is_empty(), share) {
@@ -1234,6 +1310,10 @@ fn validate_timeline(tl: &[TimelineEvent], peers: u32, duration_s: f64) -> Resul
         }
     }
     Ok(())
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 /// Size of the first group of a partition by `share`.

@@ -99,6 +99,15 @@ pub struct RunSummary {
     /// Health-check probes: share of probe messages that reached every other live probe.
     #[serde(default)]
     pub probe_full_delivery_ratio: f64,
+    /// Connections established during the run.
+    #[serde(default)]
+    pub connections_opened: u64,
+    /// Connections closed or lost during the run.
+    #[serde(default)]
+    pub connections_closed: u64,
+    /// Initial edges that could not be dialed (both ends refuse inbound connections).
+    #[serde(default)]
+    pub impossible_edges: u64,
     /// Entropy requests served by the seeded hook on the simulation thread.
     pub entropy_served: u64,
     /// Entropy requests the simulation thread sent to the OS (must be 0).
@@ -273,6 +282,10 @@ impl RunSummary {
             isolated_peers_end: c.samples.last().map_or(0, |s| s.isolated_peers),
             disconnected_peers_end: c.samples.last().map_or(0, |s| s.disconnected_peers),
             delivery_recovered_s: delivery_recovered_s(&c.messages),
+            // Counted at both ends.
+            connections_opened: c.counters.connection_events_open / 2,
+            connections_closed: c.counters.connection_events_closed / 2,
+            impossible_edges: c.counters.impossible_edges,
             probe_full_delivery_ratio: {
                 let probes: Vec<_> = c.messages.iter().filter(|m| m.probe).collect();
                 if probes.is_empty() {

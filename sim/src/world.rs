@@ -1128,6 +1128,18 @@ impl World {
             .count()
     }
 
+    /// Open connections as (dialer, listener), sorted.
+    pub fn connections(&self) -> Vec<(u32, u32)> {
+        let mut v: Vec<(u32, u32)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closed_at.iter().all(Option::is_none))
+            .map(|(_, c)| (c.nodes[0], c.nodes[1]))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Live substreams.
     pub fn live_streams(&self) -> usize {
         self.streams.len()
