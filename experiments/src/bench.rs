@@ -1,9 +1,16 @@
-//! `meshsim bench`: the DESIGN.md section 4 scenario at several sizes.
+//! `meshsim bench`: the DESIGN.md section 4 scenario at several sizes, and
+//! the sweep throughput benchmark (`--sweep`: `--jobs 2` against `--jobs 1`).
+//!
+//! Every case runs in its own process (`meshsim bench-one`), so its peak
+//! memory is its own. Wall-clock time is measured around the run only
+//! (building the swarms included); CPU time is the process's user + system
+//! time, which stays meaningful on a loaded machine.
 
 use std::process::{Command, ExitCode};
 
-fn scenario(peers: u32, signing: &str, seconds: f64) -> anyhow::Result<models::Experiment> {
-    let text = format!(
+/// The benchmark scenario's experiment text.
+pub fn scenario_text(peers: u32, signing: &str, seconds: f64) -> String {
+    format!(
         r#"
 name = "bench"
 peers = {peers}
@@ -22,7 +29,11 @@ message_bytes = 1024
 start_s = 2.0
 drain_s = 1.0
 "#
-    );
+    )
+}
+
+fn scenario(peers: u32, signing: &str, seconds: f64) -> anyhow::Result<models::Experiment> {
+    let text = scenario_text(peers, signing, seconds);
     Ok(crate::load::parse("<bench>", &text, &[])?)
 }
 
@@ -37,90 +48,243 @@ pub fn peak_rss_kib() -> Option<u64> {
         .ok()
 }
 
-pub fn cmd_bench_one(peers: u32, signing: &str, seconds: f64) -> anyhow::Result<ExitCode> {
+/// (user, system) CPU seconds of this process (`who = RUSAGE_SELF`) or of its
+/// waited-for children (`RUSAGE_CHILDREN`).
+fn cpu_seconds(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: `getrusage` only writes the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (s(ru.ru_utime), s(ru.ru_stime))
+}
+
+/// `meshsim bench-one`: runs one case in this process and prints one JSON line.
+pub fn cmd_bench_one(
+    peers: u32,
+    signing: &str,
+    seconds: f64,
+    phases: bool,
+) -> anyhow::Result<ExitCode> {
     let exp = scenario(peers, signing, seconds)?;
+    if phases {
+        sim::profile::enable();
+    }
+    let cpu0 = cpu_seconds(libc::RUSAGE_SELF);
     let t = std::time::Instant::now();
     let s = models::run(&exp, 1, sim::EntropyMode::Seeded)?;
     let wall = t.elapsed().as_secs_f64();
-    let out = serde_json::json!({
+    let cpu1 = cpu_seconds(libc::RUSAGE_SELF);
+    let rss_kib = peak_rss_kib();
+    let mut out = serde_json::json!({
         "peers": peers,
         "signing": signing,
         "sim_seconds": s.sim_seconds,
         "wall_seconds": wall,
+        "cpu_user_seconds": cpu1.0 - cpu0.0,
+        "cpu_sys_seconds": cpu1.1 - cpu0.1,
         "sim_per_wall": s.sim_seconds / wall,
         "events": s.events,
         "events_per_s": s.events as f64 / wall,
-        "peak_rss_mib": peak_rss_kib().map(|k| k as f64 / 1024.0),
-        "bytes_per_peer": peak_rss_kib().map(|k| k as f64 * 1024.0 / f64::from(peers)),
+        "polls": s.polls,
+        "peak_rss_mib": rss_kib.map(|k| k as f64 / 1024.0),
+        "bytes_per_peer": rss_kib.map(|k| k as f64 * 1024.0 / f64::from(peers)),
         "delivery": format!("{}/{}", s.deliveries, s.deliveries_expected),
         "latency_ms_p50": s.latency_ms.p50,
         "latency_ms_p99": s.latency_ms.p99,
         "trace_hash": s.trace_hash,
     });
+    if phases {
+        let p = sim::profile::totals();
+        out["phases"] = serde_json::json!({
+            "swarm_s": p.swarm_s,
+            "engine_s": p.engine_s,
+            "metrics_s": p.metrics_s,
+            "app_s": p.app_s,
+        });
+    }
     println!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn cmd_bench(
-    peers: &[u32],
-    signing: &[String],
+fn run_case(
+    exe: &std::path::Path,
+    peers: u32,
+    signing: &str,
     seconds: f64,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+    phases: bool,
+) -> anyhow::Result<String> {
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "bench-one",
+        "--peers",
+        &peers.to_string(),
+        "--signing",
+        signing,
+        "--seconds",
+        &seconds.to_string(),
+    ]);
+    if phases {
+        cmd.arg("--phases");
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "bench case {peers} peers {signing} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Options of `meshsim bench`.
+#[derive(Clone, Debug)]
+pub struct BenchArgs {
+    /// Peer counts.
+    pub peers: Vec<u32>,
+    /// Signing modes.
+    pub signing: Vec<String>,
+    /// Simulated seconds.
+    pub seconds: f64,
+    /// JSON lines instead of a table.
+    pub json: bool,
+    /// Per-phase wall-time counters.
+    pub phases: bool,
+    /// Run the sweep throughput benchmark instead.
+    pub sweep: bool,
+    /// Runs in the sweep benchmark.
+    pub sweep_runs: u32,
+}
+
+/// `meshsim bench`.
+pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if a.sweep {
+        return cmd_bench_sweep(a);
+    }
     let exe = std::env::current_exe()?;
-    if !json {
+    if !a.json {
         println!(
-            "{:>7} {:>8} {:>9} {:>9} {:>10} {:>12} {:>9} {:>13} {:>17}",
+            "{:>7} {:>8} {:>8} {:>8} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",
             "signing",
             "wall_s",
+            "cpu_s",
             "sim/wall",
             "events",
             "events/s",
             "rss_MiB",
+            "KiB/peer",
             "delivery",
             "lat_p50/p99_ms"
         );
     }
-    for &p in peers {
-        for sg in signing {
-            let out = Command::new(&exe)
-                .args([
-                    "bench-one",
-                    "--peers",
-                    &p.to_string(),
-                    "--signing",
-                    sg,
-                    "--seconds",
-                    &seconds.to_string(),
-                ])
-                .output()?;
-            if !out.status.success() {
-                anyhow::bail!(
-                    "bench case {p} peers {sg} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if json {
+    for &p in &a.peers {
+        for sg in &a.signing {
+            let line = run_case(&exe, p, sg, a.seconds, a.phases)?;
+            if a.json {
                 println!("{line}");
                 continue;
             }
             let v: serde_json::Value = serde_json::from_str(&line)?;
+            let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
             println!(
-                "{:>7} {:>8} {:>9.2} {:>9.1} {:>10} {:>12.0} {:>9.0} {:>13} {:>8.1}/{:<8.1}",
+                "{:>7} {:>8} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
                 p,
                 sg,
-                v["wall_seconds"].as_f64().unwrap_or(0.0),
-                v["sim_per_wall"].as_f64().unwrap_or(0.0),
+                f("wall_seconds"),
+                f("cpu_user_seconds") + f("cpu_sys_seconds"),
+                f("sim_per_wall"),
                 v["events"],
-                v["events_per_s"].as_f64().unwrap_or(0.0),
-                v["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                f("events_per_s"),
+                f("peak_rss_mib"),
+                f("bytes_per_peer") / 1024.0,
                 v["delivery"].as_str().unwrap_or(""),
-                v["latency_ms_p50"].as_f64().unwrap_or(0.0),
-                v["latency_ms_p99"].as_f64().unwrap_or(0.0),
+                f("latency_ms_p50"),
+                f("latency_ms_p99"),
             );
+            if a.phases {
+                let ph = &v["phases"];
+                let g = |k: &str| ph[k].as_f64().unwrap_or(0.0);
+                let total = g("swarm_s") + g("engine_s") + g("metrics_s") + g("app_s");
+                let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
+                println!(
+                    "{:>7} phases: swarm polls {:.2} s ({:.0}%), engine {:.2} s ({:.0}%), metrics {:.2} s ({:.0}%), scenario {:.2} s ({:.0}%)",
+                    "",
+                    g("swarm_s"),
+                    pct(g("swarm_s")),
+                    g("engine_s"),
+                    pct(g("engine_s")),
+                    g("metrics_s"),
+                    pct(g("metrics_s")),
+                    g("app_s"),
+                    pct(g("app_s")),
+                );
+            }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `meshsim bench --sweep`: the same sweep of equal runs (one point, several
+/// seeds) with `--jobs 1` and `--jobs 2`; prints both wall times and the speedup.
+fn cmd_bench_sweep(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe()?;
+    let peers = a.peers.first().copied().unwrap_or(300);
+    let signing = a.signing.first().map_or("none", String::as_str);
+    let dir = std::env::temp_dir().join(format!("meshsim-bench-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("sweep.toml");
+    let mut text = scenario_text(peers, signing, a.seconds);
+    text = text.replace("name = \"bench\"", "name = \"bench-sweep\"");
+    text.push_str(&format!("[sweep]\nseeds = {}\n", a.sweep_runs));
+    std::fs::write(&file, text)?;
+    let mut results = Vec::new();
+    for jobs in [1usize, 2] {
+        let out = dir.join(format!("jobs{jobs}"));
+        let c0 = cpu_seconds(libc::RUSAGE_CHILDREN);
+        let t = std::time::Instant::now();
+        let st = Command::new(&exe)
+            .arg("sweep")
+            .arg(&file)
+            .args(["--jobs", &jobs.to_string(), "--out"])
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        let wall = t.elapsed().as_secs_f64();
+        let c1 = cpu_seconds(libc::RUSAGE_CHILDREN);
+        if !st.success() {
+            anyhow::bail!("sweep with --jobs {jobs} failed ({st})");
+        }
+        let cpu = (c1.0 - c0.0) + (c1.1 - c0.1);
+        results.push((jobs, wall, cpu));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let speedup = results[0].1 / results[1].1;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "sweep_runs": a.sweep_runs,
+                "peers": peers,
+                "signing": signing,
+                "sim_seconds": a.seconds,
+                "jobs1_wall_seconds": results[0].1,
+                "jobs1_cpu_seconds": results[0].2,
+                "jobs2_wall_seconds": results[1].1,
+                "jobs2_cpu_seconds": results[1].2,
+                "speedup": speedup,
+            })
+        );
+    } else {
+        println!(
+            "sweep of {} equal runs ({} peers, {}, {} simulated s each)",
+            a.sweep_runs, peers, signing, a.seconds
+        );
+        for (jobs, wall, cpu) in &results {
+            println!("  --jobs {jobs}: wall {wall:.2} s, cpu {cpu:.2} s");
+        }
+        println!("  speedup --jobs 2 / --jobs 1: {speedup:.2}x");
     }
     Ok(ExitCode::SUCCESS)
 }

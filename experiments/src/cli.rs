@@ -65,6 +65,16 @@ enum Cmd {
         /// Print results as JSON lines.
         #[arg(long)]
         json: bool,
+        /// Also report wall time per phase: swarm polls, engine, metrics, scenario.
+        #[arg(long)]
+        phases: bool,
+        /// Sweep throughput instead: the same sweep of equal runs (first
+        /// `--peers` value, first `--signing` mode) with --jobs 1 and --jobs 2.
+        #[arg(long)]
+        sweep: bool,
+        /// Runs in the `--sweep` benchmark.
+        #[arg(long, default_value_t = 8)]
+        sweep_runs: u32,
     },
     /// Regenerate DIR/plots/*.png, DIR/plots/*.svg and DIR/report.html from
     /// the CSV files in DIR (runs.csv; deliveries.csv and timeseries.csv if present).
@@ -151,6 +161,8 @@ enum Cmd {
         signing: String,
         #[arg(long)]
         seconds: f64,
+        #[arg(long)]
+        phases: bool,
     },
 }
 
@@ -172,12 +184,24 @@ pub fn main() -> ExitCode {
             signing,
             seconds,
             json,
-        } => bench::cmd_bench(&peers, &signing, seconds, json),
+            phases,
+            sweep,
+            sweep_runs,
+        } => bench::cmd_bench(&bench::BenchArgs {
+            peers,
+            signing,
+            seconds,
+            json,
+            phases,
+            sweep,
+            sweep_runs,
+        }),
         Cmd::BenchOne {
             peers,
             signing,
             seconds,
-        } => bench::cmd_bench_one(peers, &signing, seconds),
+            phases,
+        } => bench::cmd_bench_one(peers, &signing, seconds, phases),
         Cmd::Sweep {
             file,
             sets,

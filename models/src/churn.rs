@@ -226,13 +226,11 @@ impl ChurnSpec {
                 let mut t = self.start_s + session.sample(rng) * rng.random_range(0.0..1.0);
                 while t < duration_s {
                     let d = offline.sample(rng);
-                    let d = d.min(duration_s - t);
-                    if d <= 1e-3 {
-                        break;
-                    }
+                    // An outage that would end after the run stays down to the end.
+                    let dur = (t + d < duration_s).then_some(d);
                     out.push(TimelineEvent::Offline {
                         at_s: t,
-                        duration_s: Some(d),
+                        duration_s: dur,
                         peers: vec![p],
                         count: 0,
                         redial: None,
@@ -286,7 +284,7 @@ mod tests {
                 panic!()
             };
             assert_ne!(peers[0], 0, "excluded peer untouched");
-            let end = at_s + duration_s.unwrap();
+            let end = at_s + duration_s.unwrap_or(30.0 - at_s);
             assert!(end <= 30.0 + 1e-9);
             per.entry(peers[0]).or_default().push((*at_s, end));
         }

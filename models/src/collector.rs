@@ -43,7 +43,7 @@ impl Rec {
             Rec::ConnClose => ("conn_close", "peer", "remote"),
             Rec::Subscribed => ("subscribed", "peer", "remote"),
             Rec::Mesh => ("mesh", "peer_topic", "member"),
-            Rec::Action => ("action", "kind", "arg"),
+            Rec::Action => ("action", "code", "arg"),
             Rec::Sync => ("sync", "peers", "outcome"),
         }
     }
@@ -112,6 +112,8 @@ pub struct Collector {
     /// Counters.
     pub counters: Counters,
     trace_out: Option<Box<dyn std::io::Write>>,
+    /// When each peer last came up (ns); deliveries count only for messages published after it.
+    pub up_since: Vec<u64>,
     /// Health-check probe peers (a probe message counts only where it reaches one).
     pub probe_peers: std::collections::BTreeSet<u32>,
     /// Periodic network samples (see [`crate::sampler`]).
@@ -140,6 +142,7 @@ impl Collector {
             samples: Vec::new(),
             trace_out: None,
             probe_peers: std::collections::BTreeSet::new(),
+            up_since: vec![0; peer_ids.len()],
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
         }
@@ -245,6 +248,15 @@ impl Collector {
         let now = Self::now();
         if let Some(m) = self.messages.get_mut(seq as usize) {
             if m.probe && !self.probe_peers.contains(&peer) {
+                return;
+            }
+            // Only receivers that were up when it was published were expected;
+            // a peer that came back later (and got it by gossip) does not count.
+            if self
+                .up_since
+                .get(peer as usize)
+                .is_some_and(|&t| t > m.published_ns)
+            {
                 return;
             }
             m.delivered += 1;

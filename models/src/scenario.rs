@@ -263,6 +263,9 @@ impl Driver {
             .borrow_mut()
             .record(Rec::Action, action_code::UP, u64::from(peer));
         sim::world::with(|w| w.restart(peer));
+        if let Some(t) = self.collector.borrow_mut().up_since.get_mut(peer as usize) {
+            *t = engine.now_ns();
+        }
         let node = &mut engine.nodes[peer as usize];
         node.come_up();
         for (t, subs) in self.subscribers.iter().enumerate() {
