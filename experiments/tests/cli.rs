@@ -86,7 +86,49 @@ fn bad_experiment_files_give_clear_errors_and_exit_2() {
             &["network.latency", "gaussian", "constant", "uniform"],
         ),
     ];
-    for (name, text, needles) in cases {
+    let network_cases: &[(&str, &str, &[&str])] = &[
+        (
+            "neg_latency.toml",
+            "[network]\nlatency = { model = \"constant\", ms = -5.0 }\n",
+            &["network.latency.ms", "-5", ">= 0"],
+        ),
+        (
+            "zero_bw.toml",
+            "[[class]]\nname = \"a\"\nshare = 1.0\nupload_mbps = 0.0\n",
+            &["class[0].upload_mbps", "0", "> 0"],
+        ),
+        (
+            "region.toml",
+            "[network]\nregions = { model = \"builtin\" }\n[[class]]\nname = \"a\"\nshare = 1.0\nregion = \"mars\"\n",
+            &["class[0].region", "mars", "europe"],
+        ),
+        (
+            "shares.toml",
+            "[[class]]\nname = \"a\"\nshare = 0.5\n[[class]]\nname = \"b\"\nshare = 0.3\n",
+            &["share", "0.8", "sum to 1"],
+        ),
+        (
+            "partition_peers.toml",
+            "peers = 20\n[[timeline]]\naction = \"partition\"\nat_s = 5.0\ngroup = [1, 2, 99]\n",
+            &["timeline[0].group[2]", "99"],
+        ),
+        (
+            "link_class.toml",
+            "[[class]]\nname = \"a\"\nshare = 1.0\n[[link]]\nclasses = [\"a\", \"b\"]\nlatency = { model = \"constant\", ms = 5.0 }\n",
+            &["link[0].classes[1]", "\"b\""],
+        ),
+        (
+            "churn.toml",
+            "[churn]\nshare = 0.5\n",
+            &["churn.session", "offline"],
+        ),
+        (
+            "dialer.toml",
+            "[dialer]\nenabled = true\nmin_peers = 10\nmax_peers = 5\n",
+            &["dialer.min_peers", "10", "max_peers (5)"],
+        ),
+    ];
+    for (name, text, needles) in cases.iter().chain(network_cases) {
         let f = temp_file(name, text);
         let out = meshsim(&["run", f.to_str().unwrap(), "--no-write"]);
         assert_input_error(&out, needles);
@@ -197,4 +239,27 @@ fn run_writes_results_atomically_named() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "no temp files left behind");
+}
+
+#[test]
+fn churn_runs_give_the_same_hash_in_separate_processes() {
+    let run = || {
+        let out = meshsim(&[
+            "run",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/churn.toml"),
+            "--set",
+            "peers=40",
+            "--set",
+            "duration_s=25",
+            "--set",
+            "churn.arrivals.count=4",
+            "--json",
+            "--no-write",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["connections_closed"].as_u64().unwrap() > 0, "churn happened");
+        v["trace_hash"].as_str().unwrap().to_string()
+    };
+    assert_eq!(run(), run());
 }

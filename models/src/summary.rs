@@ -83,7 +83,7 @@ pub struct RunSummary {
     /// (see `sampler`); -1 when it had not converged by the end.
     #[serde(default)]
     pub convergence_s: f64,
-    /// Most live subscribers without any mesh peer in one sample.
+    /// Most live subscribers without any mesh peer in one sample, after the initial mesh formation.
     #[serde(default)]
     pub isolated_peers_max: u32,
     /// Live subscribers without any mesh peer in the last sample.
@@ -273,9 +273,11 @@ impl RunSummary {
             idontwant: c.counters.idontwant,
             publish_errors: c.counters.publish_errors,
             convergence_s: crate::sampler::convergence_s(&c.samples).unwrap_or(-1.0),
+            // After the initial mesh formation (the first converged sample).
             isolated_peers_max: c
                 .samples
                 .iter()
+                .skip_while(|s| !s.converged())
                 .map(|s| s.isolated_peers)
                 .max()
                 .unwrap_or(0),
