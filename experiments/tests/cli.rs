@@ -256,9 +256,16 @@ fn churn_runs_give_the_same_hash_in_separate_processes() {
             "--json",
             "--no-write",
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(v["connections_closed"].as_u64().unwrap() > 0, "churn happened");
+        assert!(
+            v["connections_closed"].as_u64().unwrap() > 0,
+            "churn happened"
+        );
         v["trace_hash"].as_str().unwrap().to_string()
     };
     assert_eq!(run(), run());

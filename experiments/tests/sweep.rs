@@ -260,23 +260,24 @@ degree = 12
 [gossipsub]
 signing = "none"
 heartbeat_initial_delay_ms = 500
-mesh_n_low = 3
+mesh_n_low = 5
 [workload]
 start_s = 1.0
 rate_per_s = 2.0
 message_bytes = 64
 [measure]
 sample_interval_ms = 250
+# 15 of 40 peers crash for good: their neighbours fall below D_lo and
+# repair their meshes at the next heartbeat.
 [[timeline]]
 action = "offline"
 at_s = 4.0
-duration_s = 3.0
-count = 10
+count = 15
 [sweep]
 seeds = 2
 [[sweep.axis]]
 key = "gossipsub.mesh_n"
-values = [4, 6]
+values = [6, 8]
 [check.metrics.delivery_ratio]
 better = "higher"
 [check.metrics.convergence_s]

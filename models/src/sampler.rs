@@ -2,9 +2,10 @@
 //! the mesh of every live subscriber is sampled, giving the time series of
 //! `timeseries.csv` and the mesh convergence time.
 //!
-//! A subscriber's mesh counts as *converged* when it holds at least
-//! `min(D_lo, subscribed neighbours)` peers: a peer with fewer subscribed
-//! neighbours than D_lo cannot do better. `convergence_s` is the time of the
+//! A subscriber's mesh counts as *converged* when it has at least one
+//! subscribed neighbour and holds at least `min(D_lo, subscribed
+//! neighbours)` peers: a peer with fewer subscribed neighbours than D_lo
+//! cannot do better. `convergence_s` is the time of the
 //! first sample from which every later sample is converged: the initial
 //! mesh formation time, or the recovery time after the last disruption.
 
@@ -20,7 +21,7 @@ pub struct Sample {
     pub t_s: f64,
     /// Mean mesh degree over live subscribers (all topics).
     pub mesh_degree_mean: f64,
-    /// Live subscribers whose mesh is below `min(D_lo, subscribed neighbours)`.
+    /// Live subscribers whose mesh is below `min(D_lo, subscribed neighbours)`, or with no subscribed neighbour.
     pub below_d_lo: u32,
     /// Live subscribers with no mesh peer at all.
     pub isolated_peers: u32,
@@ -79,7 +80,8 @@ pub fn sample(
                 .collect();
             degree_sum += mesh;
             degree_n += 1;
-            if mesh < d_lo.min(subscribed_neighbours.len()) {
+            // No subscribed neighbour at all (not yet connected, or cut off) is not converged either.
+            if subscribed_neighbours.is_empty() || mesh < d_lo.min(subscribed_neighbours.len()) {
                 s.below_d_lo += 1;
             }
             if mesh == 0 {

@@ -64,9 +64,22 @@ impl std::hash::Hasher for KeyHasher {
 type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 /// Per-direction decoders, keyed by (substream id, writer node).
-#[derive(Default)]
 pub struct WireDecoder {
     dirs: HashMap<(u64, u32), Direction, KeyHash>,
+    /// Drawn only to keep the simulation thread's sequence of std `HashMap`
+    /// keys as it was when this map used `RandomState`: every `RandomState`
+    /// created on a thread shifts the keys of all later ones (GossipSub's
+    /// maps included, and with them its iteration orders and the trace hash).
+    _keys: std::collections::hash_map::RandomState,
+}
+
+impl Default for WireDecoder {
+    fn default() -> Self {
+        WireDecoder {
+            dirs: HashMap::default(),
+            _keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
 }
 
 /// Reads an unsigned LEB128 varint; `None` if incomplete or too long.
