@@ -206,6 +206,9 @@ pub fn detail_files(
         ])?;
     }
     files.push(("messages.csv", w.into_inner()?));
+    if let Some(prom) = &out.metrics_prom {
+        files.push(("metrics.prom", prom.clone().into_bytes()));
+    }
     let h = &out.summary;
     if h.history_enabled {
         let mut w = csv::Writer::from_writer(Vec::new());

@@ -60,10 +60,49 @@ pub struct ClassSpec {
     /// Overrides of the `[gossipsub]` section for this class.
     #[serde(default)]
     pub gossipsub: Option<GossipsubSpec>,
+    /// What the peers of this class do (default `honest`).
+    #[serde(default)]
+    pub behaviour: PeerBehaviourKind,
+    /// Invalid messages each `invalid_spammer` publishes per simulated second (default 2).
+    #[serde(default = "d_spam_rate")]
+    pub spam_rate_per_s: f64,
+    /// Every peer of this class shares one virtual IP (distinct ports), like
+    /// Sybils behind one host: GossipSub's IP colocation penalty (P6) sees them.
+    #[serde(default)]
+    pub shared_ip: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn d_spam_rate() -> f64 {
+    2.0
+}
+
+/// A peer behaviour, acting through the real swarm and GossipSub API.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerBehaviourKind {
+    /// Validates (when validation is on), forwards and publishes normally.
+    #[default]
+    Honest,
+    /// Reports `Ignore` for every message it receives, so GossipSub never
+    /// forwards anything through it (it still publishes its own messages).
+    NonForwarder,
+    /// Publishes `spam_rate_per_s` messages marked invalid, which honest
+    /// peers `Reject` (P4); otherwise honest.
+    InvalidSpammer,
+    /// Stays connected but never validates (so never forwards) and never
+    /// publishes.
+    Silent,
+}
+
+impl PeerBehaviourKind {
+    /// Whether this behaviour needs GossipSub's `validate_messages()`.
+    pub fn needs_validation(self) -> bool {
+        self != PeerBehaviourKind::Honest
+    }
 }
 
 /// The latency model of links between two classes.
@@ -283,6 +322,13 @@ pub fn validate(
                     ));
                 }
             }
+        }
+        if !(c.spam_rate_per_s.is_finite() && (0.0..=1000.0).contains(&c.spam_rate_per_s)) {
+            return Err(err(
+                &k("spam_rate_per_s"),
+                c.spam_rate_per_s,
+                "a rate from 0 to 1000 messages per second",
+            ));
         }
         if let Some(r) = &c.region {
             match region_names {
@@ -524,6 +570,9 @@ mod tests {
             accepts_inbound: true,
             region: None,
             gossipsub: None,
+            behaviour: PeerBehaviourKind::Honest,
+            spam_rate_per_s: 2.0,
+            shared_ip: false,
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`scenario`]: builds peers, subscriptions, dials and the workload; [`scenario::run`] runs one experiment.
 //! - [`prolly`]: the okra-style Prolly tree and its sans-IO sync protocol (see `../shared/PROLLY.md`).
 //! - [`history`]: the replicated log on that tree and its sync as a libp2p protocol beside GossipSub.
+//! - [`scoring`]: the `[scoring]` section (presets, mapping to the crate's score parameters).
 //! - [`collector`], [`wire`], [`summary`]: measurements, wire decoding and the trace hash.
 //!
 //! ```no_run
@@ -23,8 +24,10 @@ pub mod dialer;
 pub mod history;
 pub mod peer;
 pub mod prolly;
+pub mod prom;
 pub mod sampler;
 pub mod scenario;
+pub mod scoring;
 pub mod spec;
 pub mod summary;
 pub mod topology;

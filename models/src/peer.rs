@@ -164,6 +164,8 @@ pub struct PeerTemplate {
     pub books: Rc<Vec<Vec<(PeerId, libp2p_core::Multiaddr)>>>,
     /// Whether peers of this template listen (accept inbound connections).
     pub listen: bool,
+    /// Whether GossipSub's Prometheus metrics are collected (`measure.prometheus`).
+    pub prometheus: bool,
 }
 
 impl PeerTemplate {
@@ -179,6 +181,7 @@ impl PeerTemplate {
             dialer: None,
             books: Rc::new(Vec::new()),
             listen: true,
+            prometheus: false,
         }
     }
 }
@@ -196,6 +199,10 @@ pub struct Peer {
     template: Rc<PeerTemplate>,
     /// The log kept while the peer is down (its "disk").
     stored_log: Option<Log>,
+    /// This incarnation's Prometheus registry (`measure.prometheus`).
+    pub registry: Option<prometheus_client::registry::Registry>,
+    /// Encoded registries of earlier incarnations (before crashes).
+    pub metrics_history: Vec<String>,
     last_root: Option<Hash>,
 }
 
@@ -215,6 +222,8 @@ impl Peer {
             keypair,
             template,
             stored_log: Some(Log::new()),
+            registry: None,
+            metrics_history: Vec::new(),
             last_root: None,
         };
         p.come_up();
@@ -226,7 +235,7 @@ impl Peer {
         self.swarm.is_some()
     }
 
-    fn build_swarm(&self, log: Log) -> Swarm<PeerBehaviour> {
+    fn build_swarm(&self, log: Log, registry: Option<&mut prometheus_client::registry::Registry>) -> Swarm<PeerBehaviour> {
         let t = &*self.template;
         let peer_id = PeerId::from(self.keypair.public());
         let auth = match t.gossipsub_spec.signing.unwrap_or(Signing::Ed25519) {
@@ -235,6 +244,11 @@ impl Peer {
         };
         let gossipsub = gossipsub::Behaviour::new(auth, t.gossipsub_cfg.clone())
             .expect("validated configuration");
+        // GossipSub's own Prometheus metrics, when asked for (`measure.prometheus`).
+        let gossipsub = match registry {
+            Some(r) => gossipsub.with_metrics(r, gossipsub::MetricsConfig::default()),
+            None => gossipsub,
+        };
         let history = t.history.as_ref().map(|h| {
             let cfg = history_config(h, t.seeds.bytes("history", u64::from(self.index)));
             let mut log = log;
@@ -298,7 +312,11 @@ impl Peer {
             return;
         }
         let log = self.stored_log.take().unwrap_or_default();
-        self.swarm = Some(self.build_swarm(log));
+        let mut registry = self.template.prometheus.then(prometheus_client::registry::Registry::default);
+        self.swarm = Some(self.build_swarm(log, registry.as_mut()));
+        if let Some(old) = std::mem::replace(&mut self.registry, registry) {
+            self.metrics_history.push(crate::prom::encode(&old));
+        }
         self.note_root();
     }
 

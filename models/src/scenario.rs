@@ -698,6 +698,7 @@ impl Sim {
                 };
                 let mut t = PeerTemplate::new(&g, &spec.history, seeds);
                 t.listen = class.is_none_or(|c| c.accepts_inbound);
+                t.prometheus = spec.measure.prometheus;
                 t.dialer = spec.dialer.enabled.then(|| spec.dialer.clone());
                 t.books = books.clone();
                 Rc::new(t)
@@ -915,6 +916,18 @@ impl Sim {
         v
     }
 
+    /// GossipSub's Prometheus metrics of every peer (all incarnations), summed.
+    pub fn prometheus_text(&self) -> String {
+        let mut texts: Vec<String> = Vec::new();
+        for p in &self.engine.nodes {
+            texts.extend(p.metrics_history.iter().cloned());
+            if let Some(r) = &p.registry {
+                texts.push(crate::prom::encode(r));
+            }
+        }
+        crate::prom::aggregate(texts.iter().map(String::as_str), self.engine.nodes.len())
+    }
+
     /// Ends the run: records final meshes into the trace and summarises.
     pub fn finish(mut self) -> RunSummary {
         let n = self.driver.spec.peers;
@@ -975,6 +988,8 @@ pub struct RunOutput {
     pub messages: Vec<crate::collector::MsgRecord>,
     /// Every first delivery (message seq, peer, time ns), when `measure.deliveries` is on.
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
+    /// GossipSub's Prometheus metrics summed over all peers, when `measure.prometheus` is on.
+    pub metrics_prom: Option<String>,
 }
 
 /// Options of a run that are not part of the experiment (they change no result).
@@ -1023,6 +1038,7 @@ pub fn run_with(
             }
             s.run_until_s(duration)?;
             let collector = s.driver.collector.clone();
+            let metrics_prom = spec2.measure.prometheus.then(|| s.prometheus_text());
             let summary = s.finish();
             let mut c = collector.borrow_mut();
             // Flush and close the trace before the file is renamed.
@@ -1032,6 +1048,7 @@ pub fn run_with(
                 samples: std::mem::take(&mut c.samples),
                 messages: std::mem::take(&mut c.messages),
                 deliveries: c.deliveries.take(),
+                metrics_prom,
             })
         })
         .map_err(RunFailure::Panic)?;

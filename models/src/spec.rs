@@ -85,6 +85,9 @@ pub struct Experiment {
     /// Scheduled scenario events: peers going offline, partitions.
     #[serde(default)]
     pub timeline: Vec<TimelineEvent>,
+    /// Peer scoring (off unless a preset is chosen).
+    #[serde(default)]
+    pub scoring: crate::scoring::ScoringSpec,
 }
 
 fn d_name() -> String {
@@ -121,6 +124,7 @@ impl Default for Experiment {
             churn: crate::churn::ChurnSpec::default(),
             history: HistorySpec::default(),
             timeline: Vec::new(),
+            scoring: crate::scoring::ScoringSpec::default(),
         }
     }
 }
@@ -518,6 +522,9 @@ pub struct MeasureSpec {
     /// Keep every first delivery for `deliveries.csv` (default off).
     #[serde(default)]
     pub deliveries: bool,
+    /// Collect GossipSub's own Prometheus metrics and write `metrics.prom` (default off).
+    #[serde(default)]
+    pub prometheus: bool,
 }
 
 fn d_sample() -> u64 {
@@ -529,6 +536,7 @@ impl Default for MeasureSpec {
         MeasureSpec {
             sample_interval_ms: d_sample(),
             deliveries: false,
+            prometheus: false,
         }
     }
 }
@@ -625,6 +633,7 @@ impl Experiment {
         }
         self.history.validate()?;
         validate_timeline(&self.timeline, self.peers, self.duration_s)?;
+        self.scoring.validate("scoring")?;
         Ok(())
     }
 }

@@ -65,3 +65,28 @@ fn triangle_exact_latency_and_two_duplicates() {
     assert_eq!(d, vec![(1, 50 * MS), (2, 50 * MS)]);
     assert_eq!(copies, 4, "2 first deliveries + 2 duplicates");
 }
+
+#[test]
+fn wire_counts_agree_with_gossipsubs_own_prometheus_counters() {
+    let mut e = Experiment {
+        name: "prom".into(),
+        peers: 30,
+        duration_s: 20.0,
+        ..Experiment::default()
+    };
+    e.topology.degree = 8;
+    e.gossipsub.signing = Some(Signing::None);
+    e.workload.start_s = 2.0;
+    e.workload.rate_per_s = 3.0;
+    e.workload.message_bytes = 2048; // above the IDONTWANT threshold
+    e.measure.prometheus = true;
+    let out = models::run_full(&e, 2, EntropyMode::Seeded).unwrap();
+    let prom = out.metrics_prom.expect("metrics.prom text");
+    let s = &out.summary;
+    let copies: u64 = out.messages.iter().map(|m| u64::from(m.copies)).sum();
+    assert!(s.deliveries > 1000 && s.idontwant > 0, "a run with traffic");
+    assert_eq!(models::prom::total(&prom, "topic_msg_recv_counts_total"), s.deliveries as f64);
+    assert_eq!(models::prom::total(&prom, "topic_msg_recv_counts_unfiltered_total"), copies as f64);
+    assert_eq!(models::prom::total(&prom, "idontwant_msgs_ids_total"), s.idontwant as f64);
+    assert_eq!(models::prom::total(&prom, "topic_msg_published_total"), s.messages_published as f64);
+}

@@ -30,6 +30,9 @@ fn class(name: &str, share: f64, inbound: bool) -> ClassSpec {
         accepts_inbound: inbound,
         region: None,
         gossipsub: None,
+        behaviour: Default::default(),
+        spam_rate_per_s: 2.0,
+        shared_ip: false,
     }
 }
 
