@@ -47,6 +47,9 @@ enum Cmd {
         /// Write the event trace as JSON Lines to FILE (schema in the README).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Run even if the estimated memory exceeds the limit (see `limits.max_memory_mib`).
+        #[arg(long)]
+        force: bool,
     },
     /// Benchmark the engine on the DESIGN.md section 4 scenario (degree 8,
     /// uniform 20-80 ms, 1 msg/s of 1 KiB, 62 simulated s), signed and
@@ -178,7 +181,17 @@ pub fn main() -> ExitCode {
             json,
             no_write,
             trace,
-        } => cmd_run(file.as_deref(), seed, &sets, out, json, no_write, trace),
+            force,
+        } => cmd_run(
+            file.as_deref(),
+            seed,
+            &sets,
+            out,
+            json,
+            no_write,
+            trace,
+            force,
+        ),
         Cmd::Bench {
             peers,
             signing,
@@ -251,6 +264,7 @@ pub fn main() -> ExitCode {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cmd_run(
     file: Option<&Path>,
     seed: Option<u64>,
@@ -259,8 +273,10 @@ fn cmd_run(
     json: bool,
     no_write: bool,
     trace: Option<PathBuf>,
+    force: bool,
 ) -> anyhow::Result<ExitCode> {
     let (exp, label) = load::load(file, sets)?;
+    crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
     let wall = std::time::Instant::now();
     let result = models::run_with(

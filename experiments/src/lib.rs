@@ -11,6 +11,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod estimate;
 pub mod load;
 pub mod output;
 pub mod plot;

@@ -69,6 +69,10 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ("connections_opened", s.connections_opened.to_string()),
         ("connections_closed", s.connections_closed.to_string()),
         ("impossible_edges", s.impossible_edges.to_string()),
+        (
+            "control_overhead_ratio",
+            s.control_overhead_ratio.to_string(),
+        ),
         ("syncs", s.syncs.to_string()),
         ("syncs_completed", s.syncs_completed.to_string()),
         ("syncs_aborted", s.syncs_aborted.to_string()),
@@ -134,6 +138,9 @@ pub fn detail_files(
     w.write_record(["run_id", "t_s", "metric", "value"])?;
     for s in &out.samples {
         for (m, v) in s.metrics() {
+            w.write_record([run_id, &s.t_s.to_string(), m, &v.to_string()])?;
+        }
+        for (m, v) in &s.extra {
             w.write_record([run_id, &s.t_s.to_string(), m, &v.to_string()])?;
         }
     }
@@ -206,6 +213,53 @@ pub fn detail_files(
         ])?;
     }
     files.push(("messages.csv", w.into_inner()?));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "run_id",
+        "peer",
+        "class",
+        "region",
+        "up",
+        "mesh_degree",
+        "connections",
+        "bytes_sent",
+        "bytes_received",
+        "data_bytes_sent",
+        "data_bytes_received",
+        "control_bytes_sent",
+        "control_bytes_received",
+        "messages_received",
+        "ihave_received",
+        "iwant_received",
+        "graft_received",
+        "prune_received",
+        "idontwant_received",
+    ])?;
+    for (i, p) in out.peers.iter().enumerate() {
+        let c = &p.wire;
+        w.write_record([
+            run_id.to_string(),
+            i.to_string(),
+            p.class.clone(),
+            p.region.clone(),
+            p.up.to_string(),
+            p.mesh_degree.to_string(),
+            p.connections.to_string(),
+            p.bytes_sent.to_string(),
+            p.bytes_received.to_string(),
+            c.data_bytes_sent.to_string(),
+            c.data_bytes_received.to_string(),
+            c.control_bytes_sent.to_string(),
+            c.control_bytes_received.to_string(),
+            c.messages_received.to_string(),
+            c.ihave_received.to_string(),
+            c.iwant_received.to_string(),
+            c.graft_received.to_string(),
+            c.prune_received.to_string(),
+            c.idontwant_received.to_string(),
+        ])?;
+    }
+    files.push(("peers.csv", w.into_inner()?));
     if let Some(prom) = &out.metrics_prom {
         files.push(("metrics.prom", prom.clone().into_bytes()));
     }

@@ -569,6 +569,16 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
         }
         todo.push(r.clone());
     }
+    // Memory safety valve: refuse before anything runs (see `estimate`).
+    let parallel = opts.jobs.max(1).min(todo.len().max(1));
+    for r in &todo {
+        crate::estimate::check(
+            &plan.loaded.label,
+            &plan.points[r.point].exp,
+            parallel,
+            false,
+        )?;
+    }
     let bar = progress_bar(opts.progress, todo.len());
     let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
@@ -810,6 +820,7 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
         "deliveries.csv",
         "syncs.csv",
         "sync_convergence.csv",
+        "peers.csv",
     ] {
         let parts: Vec<Vec<u8>> = records
             .iter()

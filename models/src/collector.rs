@@ -101,6 +101,31 @@ pub struct Counters {
     pub trace_records: u64,
 }
 
+/// Per-peer wire counters (GossipSub frames only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerCounters {
+    /// Bytes of published messages sent.
+    pub data_bytes_sent: u64,
+    /// Bytes of published messages received.
+    pub data_bytes_received: u64,
+    /// Control bytes sent (subscriptions, IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT, framing).
+    pub control_bytes_sent: u64,
+    /// Control bytes received.
+    pub control_bytes_received: u64,
+    /// Published-message copies received.
+    pub messages_received: u64,
+    /// IHAVE entries received.
+    pub ihave_received: u64,
+    /// IWANT entries received.
+    pub iwant_received: u64,
+    /// GRAFT entries received.
+    pub graft_received: u64,
+    /// PRUNE entries received.
+    pub prune_received: u64,
+    /// IDONTWANT entries received.
+    pub idontwant_received: u64,
+}
+
 /// Collects a run's measurements.
 pub struct Collector {
     trace: blake3::Hasher,
@@ -112,6 +137,8 @@ pub struct Collector {
     /// Counters.
     pub counters: Counters,
     trace_out: Option<Box<dyn std::io::Write>>,
+    /// Per-peer wire counters, by peer index.
+    pub peers: Vec<PeerCounters>,
     /// When each peer last came up (ns); deliveries count only for messages published after it.
     pub up_since: Vec<u64>,
     /// Health-check probe peers (a probe message counts only where it reaches one).
@@ -123,6 +150,9 @@ pub struct Collector {
     /// History sync measurements (empty unless history is on).
     pub history: HistoryMetrics,
     wire: WireDecoder,
+    /// When set, payloads do not start with the sequence number: their first
+    /// 8 bytes (read little-endian) map to it here (test-plans interop runs).
+    pub payload_keys: Option<BTreeMap<u64, u64>>,
 }
 
 impl Collector {
@@ -143,8 +173,10 @@ impl Collector {
             trace_out: None,
             probe_peers: std::collections::BTreeSet::new(),
             up_since: vec![0; peer_ids.len()],
+            peers: vec![PeerCounters::default(); peer_ids.len()],
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
+            payload_keys: None,
         }
     }
 
@@ -244,6 +276,13 @@ impl Collector {
         else {
             return;
         };
+        let seq = match &self.payload_keys {
+            Some(keys) => match keys.get(&seq) {
+                Some(&s) => s,
+                None => return,
+            },
+            None => seq,
+        };
         self.record(Rec::Delivery, u64::from(peer), seq);
         let now = Self::now();
         if let Some(m) = self.messages.get_mut(seq as usize) {
@@ -291,10 +330,33 @@ impl Collector {
         }
     }
 
-    fn on_rpc(messages: &mut [MsgRecord], c: &mut Counters, s: &RpcSummary) {
+    fn on_rpc(
+        messages: &mut [MsgRecord],
+        c: &mut Counters,
+        peers: &mut [PeerCounters],
+        from: u32,
+        to: u32,
+        s: &RpcSummary,
+    ) {
+        let control = u64::from(s.frame_bytes - s.data_bytes.min(s.frame_bytes));
+        if let Some(p) = peers.get_mut(from as usize) {
+            p.data_bytes_sent += u64::from(s.data_bytes);
+            p.control_bytes_sent += control;
+        }
+        if let Some(p) = peers.get_mut(to as usize) {
+            p.data_bytes_received += u64::from(s.data_bytes);
+            p.control_bytes_received += control;
+            p.messages_received += s.publish_seqs.len() as u64;
+            p.ihave_received += u64::from(s.ihave);
+            p.iwant_received += u64::from(s.iwant);
+            p.graft_received += u64::from(s.graft);
+            p.prune_received += u64::from(s.prune);
+            p.idontwant_received += u64::from(s.idontwant);
+        }
         for &seq in &s.publish_seqs {
-            c.copies_received += 1;
+            // Only copies of published workload and probe messages (not spam).
             if let Some(m) = messages.get_mut(seq as usize) {
+                c.copies_received += 1;
                 m.copies += 1;
             }
         }
@@ -306,10 +368,16 @@ impl Collector {
     }
 
     /// Feeds the wire decoder (called by the tap).
-    pub fn on_wire(&mut self, from: u32, stream: u64, bytes: &[u8]) {
-        let (messages, counters) = (&mut self.messages, &mut self.counters);
-        self.wire.feed(stream, from, bytes, |s| {
-            Self::on_rpc(messages, counters, &s)
+    pub fn on_wire(&mut self, from: u32, to: u32, stream: u64, bytes: &[u8]) {
+        let (messages, counters, peers) = (&mut self.messages, &mut self.counters, &mut self.peers);
+        let keys = self.payload_keys.as_ref();
+        self.wire.feed(stream, from, bytes, |mut s| {
+            if let Some(k) = keys {
+                for q in &mut s.publish_seqs {
+                    *q = k.get(q).copied().unwrap_or(u64::MAX);
+                }
+            }
+            Self::on_rpc(messages, counters, peers, from, to, &s)
         });
     }
 }

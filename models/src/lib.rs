@@ -33,6 +33,6 @@ pub mod summary;
 pub mod topology;
 pub mod wire;
 
-pub use scenario::{run, run_full, run_with, RunFailure, RunOptions, RunOutput, Sim};
+pub use scenario::{run, run_full, run_with, PeerRow, RunFailure, RunOptions, RunOutput, Sim};
 pub use spec::Experiment;
 pub use summary::RunSummary;

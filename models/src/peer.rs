@@ -9,10 +9,11 @@
 //! (it is applied), `Ignore` when some are missing (and a sync with the
 //! propagation source is requested), `Reject` when it is not a log entry.
 
+use crate::classes::PeerBehaviourKind;
 use crate::collector::Collector;
 use crate::history::{self, Log, Receive, Trigger};
 use crate::prolly::Hash;
-use crate::spec::{GossipsubSpec, HistorySpec, Signing, ValidationModeSpec};
+use crate::spec::{GossipsubSpec, HistorySpec, MessageIdSpec, Signing, ValidationModeSpec};
 use futures::StreamExt;
 use libp2p_gossipsub as gossipsub;
 use libp2p_identity::{Keypair, PeerId};
@@ -41,6 +42,28 @@ pub fn keypair(seeds: &sim::Seeds, index: u32) -> Keypair {
     Keypair::ed25519_from_bytes(bytes).expect("32 bytes make an ed25519 key")
 }
 
+/// The key of node `node` in the libp2p test-plans `gossipsub-interop`
+/// framework: ed25519 from a 32-byte seed that holds the node id
+/// little-endian in its first 4 bytes (the rest zero).
+pub fn test_plans_keypair(node: u32) -> Keypair {
+    let mut seed = [0u8; 32];
+    seed[..4].copy_from_slice(&node.to_le_bytes());
+    Keypair::ed25519_from_bytes(seed).expect("32 bytes make an ed25519 key")
+}
+
+/// The key of peer `index`: from the seed, or as in test-plans (`gossipsub.identity`).
+pub fn keypair_for(s: &GossipsubSpec, seeds: &sim::Seeds, index: u32) -> Keypair {
+    match s.identity {
+        Some(crate::spec::IdentitySpec::TestPlans) => test_plans_keypair(index),
+        _ => keypair(seeds, index),
+    }
+}
+
+/// The test-plans message id: the payload's first 8 bytes.
+pub fn first8_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    gossipsub::MessageId::from(m.data[..m.data.len().min(8)].to_vec())
+}
+
 /// The content-based message id used for unsigned messages: BLAKE3 of the payload, 16 bytes.
 pub fn content_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
     gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes()[..16].to_vec())
@@ -60,7 +83,7 @@ pub fn build_gossipsub_config_with(
     validate: bool,
 ) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
     let mut b = gossipsub::ConfigBuilder::default();
-    if validate {
+    if validate || s.validate_messages == Some(true) {
         b.validate_messages();
     }
     let ms = Duration::from_millis;
@@ -127,6 +150,27 @@ pub fn build_gossipsub_config_with(
     if s.do_px == Some(true) {
         b.do_px();
     }
+    if let Some(v) = s.heartbeat_initial_delay_ns {
+        b.heartbeat_initial_delay(Duration::from_nanos(v));
+    }
+    if let Some(v) = s.gossip_retransmission {
+        b.gossip_retransimission(v);
+    }
+    if let Some(v) = s.prune_peers {
+        b.prune_peers(v);
+    }
+    if let Some(v) = s.unsubscribe_backoff_ms {
+        b.unsubscribe_backoff(ms(v));
+    }
+    if let Some(v) = s.graft_flood_threshold_ms {
+        b.graft_flood_threshold(ms(v));
+    }
+    if let Some(v) = s.max_ihave_messages {
+        b.max_ihave_messages_heartbeat(v);
+    }
+    if let Some(v) = s.iwant_followup_time_ms {
+        b.iwant_followup_time(ms(v));
+    }
     let signing = s.signing.unwrap_or(Signing::Ed25519);
     let mode = s.validation_mode.unwrap_or(match signing {
         Signing::Ed25519 => ValidationModeSpec::Strict,
@@ -138,7 +182,9 @@ pub fn build_gossipsub_config_with(
         ValidationModeSpec::Anonymous => gossipsub::ValidationMode::Anonymous,
         ValidationModeSpec::None => gossipsub::ValidationMode::None,
     });
-    if signing == Signing::None {
+    if s.message_id == Some(MessageIdSpec::First8) {
+        b.message_id_fn(first8_message_id);
+    } else if signing == Signing::None {
         // Anonymous messages have no author and sequence number: ids must come from content.
         b.message_id_fn(content_message_id);
     }
@@ -164,6 +210,16 @@ pub struct PeerTemplate {
     pub books: Rc<Vec<Vec<(PeerId, libp2p_core::Multiaddr)>>>,
     /// Whether peers of this template listen (accept inbound connections).
     pub listen: bool,
+    /// Peer scoring (`[scoring]`), activated with `with_peer_score` when set.
+    pub score: Option<crate::scoring::ScoreConfig>,
+    /// Whether GossipSub's `validate_messages()` is on without history (scoring or
+    /// adversarial behaviours): every message is then accepted, rejected or
+    /// ignored by [`Peer`] according to its behaviour.
+    pub validate: bool,
+    /// What peers of this template do.
+    pub behaviour: crate::classes::PeerBehaviourKind,
+    /// The class of peers of this template (0 without classes).
+    pub class: u16,
     /// Whether GossipSub's Prometheus metrics are collected (`measure.prometheus`).
     pub prometheus: bool,
 }
@@ -181,6 +237,10 @@ impl PeerTemplate {
             dialer: None,
             books: Rc::new(Vec::new()),
             listen: true,
+            score: None,
+            validate: false,
+            behaviour: crate::classes::PeerBehaviourKind::Honest,
+            class: 0,
             prometheus: false,
         }
     }
@@ -204,6 +264,12 @@ pub struct Peer {
     /// Encoded registries of earlier incarnations (before crashes).
     pub metrics_history: Vec<String>,
     last_root: Option<Hash>,
+    /// Application validation delay per topic (topic hash to nanoseconds),
+    /// with `gossipsub.validate_messages` (test-plans `setTopicValidationDelay`).
+    pub validation_delays: std::collections::BTreeMap<String, u64>,
+    /// Messages waiting for their validation delay: (due ns, id, source).
+    pending_validations: Vec<(u64, gossipsub::MessageId, PeerId)>,
+    validation_timer: Option<(u64, futures_timer::Delay)>,
 }
 
 impl Peer {
@@ -225,9 +291,22 @@ impl Peer {
             registry: None,
             metrics_history: Vec::new(),
             last_root: None,
+            validation_delays: std::collections::BTreeMap::new(),
+            pending_validations: Vec::new(),
+            validation_timer: None,
         };
         p.come_up();
         p
+    }
+
+    /// The peer's id.
+    pub fn peer_id(&self) -> PeerId {
+        PeerId::from(self.keypair.public())
+    }
+
+    /// The template this peer is built from (class, behaviour, scoring).
+    pub fn template(&self) -> &PeerTemplate {
+        &self.template
     }
 
     /// Whether the peer is running.
@@ -235,15 +314,24 @@ impl Peer {
         self.swarm.is_some()
     }
 
-    fn build_swarm(&self, log: Log, registry: Option<&mut prometheus_client::registry::Registry>) -> Swarm<PeerBehaviour> {
+    fn build_swarm(
+        &self,
+        log: Log,
+        registry: Option<&mut prometheus_client::registry::Registry>,
+    ) -> Swarm<PeerBehaviour> {
         let t = &*self.template;
         let peer_id = PeerId::from(self.keypair.public());
         let auth = match t.gossipsub_spec.signing.unwrap_or(Signing::Ed25519) {
             Signing::Ed25519 => gossipsub::MessageAuthenticity::Signed(self.keypair.clone()),
             Signing::None => gossipsub::MessageAuthenticity::Anonymous,
         };
-        let gossipsub = gossipsub::Behaviour::new(auth, t.gossipsub_cfg.clone())
+        let mut gossipsub = gossipsub::Behaviour::new(auth, t.gossipsub_cfg.clone())
             .expect("validated configuration");
+        if let Some(sc) = &t.score {
+            gossipsub
+                .with_peer_score(sc.params.clone(), sc.thresholds.clone())
+                .expect("validated scoring");
+        }
         // GossipSub's own Prometheus metrics, when asked for (`measure.prometheus`).
         let gossipsub = match registry {
             Some(r) => gossipsub.with_metrics(r, gossipsub::MetricsConfig::default()),
@@ -290,6 +378,8 @@ impl Peer {
         let Some(mut swarm) = self.swarm.take() else {
             return;
         };
+        self.pending_validations.clear();
+        self.validation_timer = None;
         if let Some(h) = swarm.behaviour_mut().history.as_mut() {
             let mut log = h.take_log();
             log.set_keep_orphans(false); // pending messages live in memory only
@@ -312,7 +402,10 @@ impl Peer {
             return;
         }
         let log = self.stored_log.take().unwrap_or_default();
-        let mut registry = self.template.prometheus.then(prometheus_client::registry::Registry::default);
+        let mut registry = self
+            .template
+            .prometheus
+            .then(prometheus_client::registry::Registry::default);
         self.swarm = Some(self.build_swarm(log, registry.as_mut()));
         if let Some(old) = std::mem::replace(&mut self.registry, registry) {
             self.metrics_history.push(crate::prom::encode(&old));
@@ -422,6 +515,110 @@ impl Peer {
         }
     }
 
+    /// The validation result this peer's behaviour imposes, if any (`None`:
+    /// the application decides: accept, or the history log's verdict).
+    /// Silent peers never report; with validation on, their messages are
+    /// never forwarded.
+    fn behaviour_acceptance(&self, invalid: bool) -> Option<gossipsub::MessageAcceptance> {
+        match self.template.behaviour {
+            PeerBehaviourKind::NonForwarder => Some(gossipsub::MessageAcceptance::Ignore),
+            PeerBehaviourKind::Silent => None,
+            PeerBehaviourKind::Honest | PeerBehaviourKind::InvalidSpammer => {
+                invalid.then_some(gossipsub::MessageAcceptance::Reject)
+            }
+        }
+    }
+
+    /// Publishes one invalid message (an `invalid_spammer`'s spam) of `len`
+    /// bytes on `topic`; returns whether GossipSub took it.
+    pub fn publish_invalid(&mut self, topic: gossipsub::IdentTopic, len: usize) -> bool {
+        let now = sim::clock::now_ns().unwrap_or(0);
+        let mut data = vec![0u8; len.max(16)];
+        data[..8].copy_from_slice(&(INVALID_SEQ_BASE | now).to_le_bytes());
+        data[8..12].copy_from_slice(&self.index.to_le_bytes());
+        match self.swarm.as_mut() {
+            Some(s) => s.behaviour_mut().gossipsub.publish(topic, data).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Accepts a message now, or once this peer's validation delay for its topic has passed.
+    fn accept_after_delay(&mut self, id: gossipsub::MessageId, source: PeerId, topic: &str) {
+        match self.validation_delays.get(topic) {
+            Some(&d) if d > 0 => {
+                let now = sim::clock::now_ns().unwrap_or(0);
+                self.pending_validations.push((now + d, id, source));
+            }
+            _ => {
+                if let Some(s) = self.swarm.as_mut() {
+                    s.behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &id,
+                            &source,
+                            gossipsub::MessageAcceptance::Accept,
+                        );
+                }
+            }
+        }
+    }
+
+    /// Accepts the delayed messages that are due; arms a timer for the next.
+    /// Returns whether something was reported (the swarm must be polled again).
+    fn poll_validations(&mut self, cx: &mut Context<'_>) -> bool {
+        use futures::FutureExt as _;
+        if self.pending_validations.is_empty() {
+            self.validation_timer = None;
+            return false;
+        }
+        let Some(swarm) = self.swarm.as_mut() else {
+            return false;
+        };
+        let now = sim::clock::now_ns().unwrap_or(0);
+        let mut reported = false;
+        let mut i = 0;
+        while i < self.pending_validations.len() {
+            if self.pending_validations[i].0 <= now {
+                let (_, id, source) = self.pending_validations.remove(i);
+                swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(
+                        &id,
+                        &source,
+                        gossipsub::MessageAcceptance::Accept,
+                    );
+                reported = true;
+            } else {
+                i += 1;
+            }
+        }
+        if reported {
+            return true;
+        }
+        let next = self
+            .pending_validations
+            .iter()
+            .map(|p| p.0)
+            .min()
+            .unwrap_or(now);
+        if self
+            .validation_timer
+            .as_ref()
+            .is_none_or(|(at, _)| *at != next)
+        {
+            let d = futures_timer::Delay::new(Duration::from_nanos(next.saturating_sub(now)));
+            self.validation_timer = Some((next, d));
+        }
+        if let Some((_, d)) = self.validation_timer.as_mut() {
+            if d.poll_unpin(cx).is_ready() {
+                self.validation_timer = None;
+                return true;
+            }
+        }
+        false
+    }
+
     fn on_history_event(&mut self, ev: history::Event) {
         let mut c = self.collector.borrow_mut();
         match ev {
@@ -446,11 +643,30 @@ impl Peer {
                 message_id,
                 message,
             })) => {
-                self.collector
-                    .borrow_mut()
-                    .on_delivery(self.index, &message.data);
-                if self.template.history.is_some() {
+                // Test-plans payloads start with a big-endian message id, not a sequence number.
+                let invalid = self.template.gossipsub_spec.message_id
+                    != Some(MessageIdSpec::First8)
+                    && is_invalid_payload(&message.data);
+                if !invalid {
+                    self.collector
+                        .borrow_mut()
+                        .on_delivery(self.index, &message.data);
+                }
+                let acceptance = self.behaviour_acceptance(invalid);
+                if let Some(a) = acceptance.filter(|_| self.template.validate || invalid) {
+                    // Adversarial behaviours and invalid messages decide before the application.
+                    if let Some(s) = self.swarm.as_mut() {
+                        s.behaviour_mut()
+                            .gossipsub
+                            .report_message_validation_result(&message_id, &propagation_source, a);
+                    }
+                } else if self.template.history.is_some() {
                     self.on_gossip_message(propagation_source, message_id, message);
+                } else if (self.template.validate
+                    || self.template.gossipsub_spec.validate_messages == Some(true))
+                    && self.template.behaviour != PeerBehaviourKind::Silent
+                {
+                    self.accept_after_delay(message_id, propagation_source, message.topic.as_str());
                 }
             }
             SwarmEvent::Behaviour(PeerBehaviourEvent::History(ev)) => self.on_history_event(ev),
@@ -477,6 +693,16 @@ impl Peer {
     }
 }
 
+/// Sequence numbers from this one up mark invalid (spam) messages, which
+/// honest peers `Reject`.
+pub const INVALID_SEQ_BASE: u64 = 1 << 63;
+
+/// Whether a payload is marked invalid (an `invalid_spammer`'s message).
+pub fn is_invalid_payload(data: &[u8]) -> bool {
+    data.get(..8)
+        .is_some_and(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) >= INVALID_SEQ_BASE)
+}
+
 /// The history behaviour's settings for an experiment's `[history]` section.
 pub fn history_config(h: &HistorySpec, seed: [u8; 32]) -> history::Config {
     history::Config {
@@ -499,7 +725,11 @@ impl sim::Node for Peer {
             };
             match swarm.poll_next_unpin(cx) {
                 Poll::Ready(Some(ev)) => self.on_event(ev),
-                Poll::Ready(None) | Poll::Pending => return,
+                Poll::Ready(None) | Poll::Pending => {
+                    if !self.poll_validations(cx) {
+                        return;
+                    }
+                }
             }
         }
     }

@@ -29,8 +29,12 @@ pub fn aggregate<'a>(texts: impl IntoIterator<Item = &'a str>, peers: usize) -> 
                 }
                 continue;
             }
-            let Some((series, value)) = line.rsplit_once(' ') else { continue };
-            let Ok(v) = value.parse::<f64>() else { continue };
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(v) = value.parse::<f64>() else {
+                continue;
+            };
             if !sums.contains_key(series) {
                 order.push(series.to_string());
             }

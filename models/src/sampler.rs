@@ -31,6 +31,8 @@ pub struct Sample {
     pub connections: u64,
     /// Live peers.
     pub live_peers: u32,
+    /// Further metrics of this sample (peer scores, when scoring is on).
+    pub extra: Vec<(String, f64)>,
 }
 
 impl Sample {

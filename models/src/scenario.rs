@@ -85,6 +85,13 @@ pub enum Action {
     PartitionHeal,
     /// A sample of the distinct-roots time series (and the next one scheduled).
     SampleRoots,
+    /// An `invalid_spammer` publishes one invalid message (and schedules the next).
+    Spam {
+        /// The spammer.
+        peer: u32,
+        /// Interval to the next one, ns.
+        every_ns: u64,
+    },
 }
 
 /// Trace codes of scenario actions (`Rec::Action`, first argument).
@@ -397,6 +404,18 @@ impl AppHandler<Peer> for Driver {
                     d_lo,
                     now as f64 / SEC as f64,
                 );
+                let mut s = s;
+                if let Some(sc) = self.spec.scoring.build(&[]) {
+                    let names: Vec<String> =
+                        self.spec.classes.iter().map(|c| c.name.clone()).collect();
+                    let c = self.collector.borrow();
+                    s.extra = crate::scoring::score_metrics(
+                        &engine.nodes,
+                        &names,
+                        sc.thresholds.graylist_threshold,
+                        |p| c.peer_index(p),
+                    );
+                }
                 self.collector.borrow_mut().samples.push(s);
                 let next = now + self.spec.measure.sample_interval_ms * sim::MS;
                 if next <= ms_to_ns(self.spec.duration_s * 1000.0) {
@@ -416,6 +435,18 @@ impl AppHandler<Peer> for Driver {
             Action::Up { peer, redial } => self.up(engine, peer, redial),
             Action::PartitionStart { in_a } => self.partition_start(engine, in_a),
             Action::PartitionHeal => self.partition_heal(engine),
+            Action::Spam { peer, every_ns } => {
+                let size = self.spec.workload.message_bytes;
+                let node = &mut engine.nodes[peer as usize];
+                if node.is_up() {
+                    node.publish_invalid(self.topics[0].clone(), size);
+                    engine.wake(peer);
+                }
+                let next = engine.now_ns() + every_ns;
+                if next <= self.publish_until_ns {
+                    engine.schedule_app(next, None, tag);
+                }
+            }
             Action::SampleRoots => {
                 self.collector.borrow_mut().history.sample();
                 let iv = ms_to_ns(self.spec.history.sample_interval_ms as f64);
@@ -431,8 +462,8 @@ impl AppHandler<Peer> for Driver {
 struct Tap(Rc<RefCell<Collector>>);
 
 impl sim::world::WireTap for Tap {
-    fn on_write(&mut self, from: u32, _to: u32, stream: u64, _at: u64, bytes: &[u8]) {
-        self.0.borrow_mut().on_wire(from, stream, bytes);
+    fn on_write(&mut self, from: u32, to: u32, stream: u64, _at: u64, bytes: &[u8]) {
+        self.0.borrow_mut().on_wire(from, to, stream, bytes);
     }
 }
 
@@ -563,7 +594,9 @@ impl Sim {
     pub fn new(spec: &Experiment, seed: u64) -> Sim {
         let seeds = sim::Seeds::new(seed);
         let n = spec.peers;
-        let keys: Vec<_> = (0..n).map(|i| peer::keypair(&seeds, i)).collect();
+        let keys: Vec<_> = (0..n)
+            .map(|i| peer::keypair_for(&spec.gossipsub, &seeds, i))
+            .collect();
         let peer_ids: Vec<PeerId> = keys.iter().map(|k| PeerId::from(k.public())).collect();
         // Classes: contiguous index ranges in class order.
         let counts = crate::classes::class_counts(&spec.classes, n);
@@ -603,9 +636,26 @@ impl Sim {
                 .collect()
         });
         sim::world::with(|w| {
+            // Classes with `shared_ip`: every peer on the IP of the class's first peer.
+            let mut shared: std::collections::BTreeMap<u16, (std::net::Ipv4Addr, u16)> =
+                std::collections::BTreeMap::new();
             for (i, p) in peer_ids.iter().enumerate() {
-                let idx = w.add_node(*p);
                 let c = class_of[i];
+                let idx = match spec.classes.get(c as usize).filter(|cs| cs.shared_ip) {
+                    Some(_) => match shared.get_mut(&c) {
+                        Some((ip, port)) => {
+                            *port += 1;
+                            w.add_node_at(*p, *ip, *port)
+                        }
+                        None => {
+                            let idx = w.add_node(*p);
+                            let n = &w.nodes[idx as usize];
+                            shared.insert(c, (n.ip, n.port));
+                            idx
+                        }
+                    },
+                    None => w.add_node(*p),
+                };
                 w.nodes[idx as usize].class = c;
                 w.nodes[idx as usize].region = regions.as_ref().map(|r| r[i]);
                 if let Some(cs) = spec.classes.get(c as usize) {
@@ -669,17 +719,7 @@ impl Sim {
                         tries += 1;
                     }
                     set.into_iter()
-                        .map(|q| {
-                            (
-                                peer_ids[q as usize],
-                                sim::transport::listen_addr(
-                                    std::net::Ipv4Addr::from(
-                                        u32::from(sim::world::BASE_IP) + q + 1,
-                                    ),
-                                    sim::world::LISTEN_PORT,
-                                ),
-                            )
-                        })
+                        .map(|q| (peer_ids[q as usize], sim::transport::node_addr(q)))
                         .collect()
                 })
                 .collect()
@@ -687,6 +727,12 @@ impl Sim {
             Vec::new()
         };
         let books = Rc::new(books);
+        // Scoring or adversarial behaviours: every peer validates messages.
+        let validate_all =
+            spec.scoring.enabled() || spec.classes.iter().any(|c| c.behaviour.needs_validation());
+        let topic_hashes: Vec<TopicHash> = (0..spec.workload.topics)
+            .map(|t| IdentTopic::new(format!("meshsim-topic-{t}")).hash())
+            .collect();
         // One peer template per class (GossipSub overrides, listening).
         let n_templates = spec.classes.len().max(1);
         let templates: Vec<Rc<PeerTemplate>> = (0..n_templates)
@@ -698,6 +744,14 @@ impl Sim {
                 };
                 let mut t = PeerTemplate::new(&g, &spec.history, seeds);
                 t.listen = class.is_none_or(|c| c.accepts_inbound);
+                t.class = c as u16;
+                t.behaviour = class.map(|c| c.behaviour).unwrap_or_default();
+                t.score = spec.scoring.build(&topic_hashes);
+                t.validate = validate_all;
+                if validate_all && !spec.history.enabled {
+                    t.gossipsub_cfg = peer::build_gossipsub_config_with(&g, true)
+                        .expect("validated configuration");
+                }
                 t.prometheus = spec.measure.prometheus;
                 t.dialer = spec.dialer.enabled.then(|| spec.dialer.clone());
                 t.books = books.clone();
@@ -756,8 +810,13 @@ impl Sim {
 
         // Publishers.
         let mut wl_rng = seeds.stream("workload");
+        let silent = |p: u32| {
+            spec.classes
+                .get(class_of[p as usize] as usize)
+                .is_some_and(|c| c.behaviour == crate::classes::PeerBehaviourKind::Silent)
+        };
         let publishers: Vec<u32> = match spec.workload.publishers {
-            None => (0..n).collect(),
+            None => (0..n).filter(|&p| !silent(p)).collect(),
             Some(k) => {
                 let mut all: Vec<u32> = (0..n).collect();
                 rand::seq::SliceRandom::shuffle(all.as_mut_slice(), &mut wl_rng);
@@ -861,6 +920,24 @@ impl Sim {
                 .collect();
             schedule_timeline(&with_churn, &seeds, &mut driver, &engine);
         }
+        // Invalid-message spammers: each starts at a seeded offset within its interval.
+        let mut spam_rng = seeds.stream("spam");
+        for p in 0..n {
+            let Some(c) = spec.classes.get(class_of[p as usize] as usize) else {
+                continue;
+            };
+            if c.behaviour != crate::classes::PeerBehaviourKind::InvalidSpammer
+                || c.spam_rate_per_s <= 0.0
+            {
+                continue;
+            }
+            let every_ns = (SEC as f64 / c.spam_rate_per_s).round().max(1.0) as u64;
+            let at = driver.next_publish_ns + spam_rng.random_range(0..every_ns);
+            if at <= driver.publish_until_ns {
+                let tag = driver.push(Action::Spam { peer: p, every_ns });
+                engine.schedule_app(at, None, tag);
+            }
+        }
         if spec.history.enabled && spec.history.sample_interval_ms > 0 {
             let tag = driver.push(Action::SampleRoots);
             engine.schedule_app(0, None, tag);
@@ -914,6 +991,47 @@ impl Sim {
             .collect();
         v.sort_unstable();
         v
+    }
+
+    /// One row per peer for `peers.csv`.
+    pub fn peer_rows(&mut self) -> Vec<PeerRow> {
+        let spec = self.driver.spec.clone();
+        let region_names = spec
+            .network
+            .regions
+            .as_ref()
+            .map(|r| r.table().0)
+            .unwrap_or_default();
+        let counters = self.driver.collector.borrow().peers.clone();
+        let nodes: Vec<(u16, Option<u16>, u64, u64)> = sim::world::with(|w| {
+            w.nodes
+                .iter()
+                .map(|n| (n.class, n.region, n.bytes_sent, n.bytes_received))
+                .collect()
+        });
+        let mut rows = Vec::with_capacity(spec.peers as usize);
+        for p in 0..spec.peers {
+            let (class, region, sent, received) = nodes[p as usize];
+            let mesh_degree = self.mesh(p, 0).len() as u32;
+            let swarm = self.engine.nodes[p as usize].swarm.as_ref();
+            rows.push(PeerRow {
+                class: spec
+                    .classes
+                    .get(class as usize)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                region: region
+                    .and_then(|r| region_names.get(r as usize).cloned())
+                    .unwrap_or_default(),
+                up: swarm.is_some(),
+                mesh_degree,
+                connections: swarm.map_or(0, |s| s.connected_peers().count() as u32),
+                wire: counters.get(p as usize).copied().unwrap_or_default(),
+                bytes_sent: sent,
+                bytes_received: received,
+            });
+        }
+        rows
     }
 
     /// GossipSub's Prometheus metrics of every peer (all incarnations), summed.
@@ -977,6 +1095,27 @@ pub fn run(spec: &Experiment, seed: u64, entropy: EntropyMode) -> Result<RunSumm
     run_full(spec, seed, entropy).map(|o| o.summary)
 }
 
+/// One peer at the end of a run (`peers.csv`).
+#[derive(Clone, Debug, Default)]
+pub struct PeerRow {
+    /// Class name (empty without classes).
+    pub class: String,
+    /// Region name (empty without regions).
+    pub region: String,
+    /// Up at the end?
+    pub up: bool,
+    /// Mesh size on topic 0 at the end.
+    pub mesh_degree: u32,
+    /// Connections at the end.
+    pub connections: u32,
+    /// Wire counters.
+    pub wire: crate::collector::PeerCounters,
+    /// Bytes written on all substreams (GossipSub, negotiation, history).
+    pub bytes_sent: u64,
+    /// Bytes delivered to it on all substreams.
+    pub bytes_received: u64,
+}
+
 /// Everything a run measured: the summary and the detail behind the CSV files.
 #[derive(Clone, Debug, Default)]
 pub struct RunOutput {
@@ -990,6 +1129,8 @@ pub struct RunOutput {
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
     /// GossipSub's Prometheus metrics summed over all peers, when `measure.prometheus` is on.
     pub metrics_prom: Option<String>,
+    /// One row per peer (`peers.csv`).
+    pub peers: Vec<PeerRow>,
 }
 
 /// Options of a run that are not part of the experiment (they change no result).
@@ -1039,6 +1180,7 @@ pub fn run_with(
             s.run_until_s(duration)?;
             let collector = s.driver.collector.clone();
             let metrics_prom = spec2.measure.prometheus.then(|| s.prometheus_text());
+            let peer_rows = s.peer_rows();
             let summary = s.finish();
             let mut c = collector.borrow_mut();
             // Flush and close the trace before the file is renamed.
@@ -1049,6 +1191,7 @@ pub fn run_with(
                 messages: std::mem::take(&mut c.messages),
                 deliveries: c.deliveries.take(),
                 metrics_prom,
+                peers: peer_rows,
             })
         })
         .map_err(RunFailure::Panic)?;

@@ -182,9 +182,7 @@ fn ethereum_params() -> PeerScoreParams {
 /// The Ethereum-like preset's topic parameters (beacon-block-like).
 fn ethereum_topic() -> TopicScoreParams {
     let slot = Duration::from_secs(12);
-    let base = |d: Duration| {
-        libp2p_gossipsub::score_parameter_decay_with_base(d, slot, 0.01)
-    };
+    let base = |d: Duration| libp2p_gossipsub::score_parameter_decay_with_base(d, slot, 0.01);
     TopicScoreParams {
         topic_weight: 0.5,
         time_in_mesh_weight: 10.0 / 300.0,
@@ -578,7 +576,92 @@ const GLOBAL_KEYS: &[(&str, &str)] = &[
 ];
 
 fn key_in_message(m: &str, keys: &[(&str, &'static str)]) -> Option<&'static str> {
-    keys.iter().find(|(pat, _)| m.contains(pat)).map(|(_, k)| *k)
+    keys.iter()
+        .find(|(pat, _)| m.contains(pat))
+        .map(|(_, k)| *k)
+}
+
+/// Score observability: every live peer's view of its neighbours through
+/// GossipSub's `peer_score`, summarised per sample. A peer's score is the
+/// mean of the scores its connected neighbours give it. Returns
+/// (metric, value) pairs: `score_mean_honest`, `score_min_honest` (lowest
+/// score any neighbour gives any honest peer), `score_mean_attacker` (peers
+/// with a non-honest behaviour; absent without any), `graylisted_honest`
+/// (honest peers some neighbour scores below the graylist threshold) and
+/// `score_mean.<class>` per class.
+pub fn score_metrics(
+    nodes: &[crate::peer::Peer],
+    class_names: &[String],
+    graylist: f64,
+    index_of: impl Fn(&libp2p_identity::PeerId) -> Option<u32>,
+) -> Vec<(String, f64)> {
+    use crate::classes::PeerBehaviourKind;
+    let n = nodes.len();
+    let mut sum = vec![0.0f64; n];
+    let mut cnt = vec![0u32; n];
+    let mut min = vec![f64::INFINITY; n];
+    for node in nodes {
+        let Some(swarm) = node.swarm.as_ref() else {
+            continue;
+        };
+        let g = &swarm.behaviour().gossipsub;
+        let mut remotes: Vec<u32> = swarm.connected_peers().filter_map(&index_of).collect();
+        remotes.sort_unstable();
+        remotes.dedup();
+        for r in remotes {
+            if let Some(sc) = g.peer_score(&nodes[r as usize].peer_id()) {
+                sum[r as usize] += sc;
+                cnt[r as usize] += 1;
+                min[r as usize] = min[r as usize].min(sc);
+            }
+        }
+    }
+    let mut honest = (0.0, 0u32, f64::INFINITY, 0u32);
+    let mut attacker = (0.0, 0u32);
+    let mut per_class = vec![(0.0, 0u32); class_names.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        if cnt[i] == 0 || !node.is_up() {
+            continue;
+        }
+        let mean = sum[i] / f64::from(cnt[i]);
+        let t = node.template();
+        if t.behaviour == PeerBehaviourKind::Honest {
+            honest.0 += mean;
+            honest.1 += 1;
+            honest.2 = honest.2.min(min[i]);
+            if min[i] < graylist {
+                honest.3 += 1;
+            }
+        } else {
+            attacker.0 += mean;
+            attacker.1 += 1;
+        }
+        if let Some(c) = per_class.get_mut(t.class as usize) {
+            c.0 += mean;
+            c.1 += 1;
+        }
+    }
+    let mut out = Vec::new();
+    if honest.1 > 0 {
+        out.push((
+            "score_mean_honest".to_string(),
+            honest.0 / f64::from(honest.1),
+        ));
+        out.push(("score_min_honest".to_string(), honest.2));
+    }
+    out.push(("graylisted_honest".to_string(), f64::from(honest.3)));
+    if attacker.1 > 0 {
+        out.push((
+            "score_mean_attacker".to_string(),
+            attacker.0 / f64::from(attacker.1),
+        ));
+    }
+    for (name, (s, c)) in class_names.iter().zip(per_class) {
+        if c > 0 {
+            out.push((format!("score_mean.{name}"), s / f64::from(c)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -453,6 +453,51 @@ pub struct GossipsubSpec {
     pub duplicate_cache_time_ms: Option<u64>,
     /// Peer exchange on PRUNE (crate default off).
     pub do_px: Option<bool>,
+    /// Peer keys (default `seeded`); `test_plans`: the keys of the libp2p
+    /// test-plans `gossipsub-interop` nodes, derived from the peer index.
+    pub identity: Option<IdentitySpec>,
+    /// Message id function (default: the crate's, or content-based when
+    /// unsigned); `first8`: the payload's first 8 bytes (test-plans interop).
+    pub message_id: Option<MessageIdSpec>,
+    /// Application validation (`validate_messages`): received messages are
+    /// forwarded only once the application accepts them; every message is
+    /// accepted, after the peer's per-topic validation delay (default off).
+    pub validate_messages: Option<bool>,
+    /// Precise initial heartbeat delay, nanoseconds (overrides `heartbeat_initial_delay_ms`).
+    pub heartbeat_initial_delay_ns: Option<u64>,
+    /// IWANT requests for one message before a peer is ignored (crate default 3).
+    pub gossip_retransmission: Option<u32>,
+    /// Peers sent in a PRUNE's peer exchange (crate default 16).
+    pub prune_peers: Option<usize>,
+    /// Backoff after unsubscribing, ms (crate default 10000).
+    pub unsubscribe_backoff_ms: Option<u64>,
+    /// GRAFTs this soon after a PRUNE are penalised, ms (crate default 10000).
+    pub graft_flood_threshold_ms: Option<u64>,
+    /// IHAVE messages accepted from a peer per heartbeat (crate default 10).
+    pub max_ihave_messages: Option<usize>,
+    /// Time to wait for a message asked with IWANT, ms (crate default 3000).
+    pub iwant_followup_time_ms: Option<u64>,
+}
+
+/// Where peer keys come from.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentitySpec {
+    /// Ed25519 keys drawn from the run's seed.
+    Seeded,
+    /// Ed25519 keys from a 32-byte seed holding the peer index (little-endian,
+    /// first 4 bytes), as the libp2p test-plans `gossipsub-interop` nodes.
+    TestPlans,
+}
+
+/// The message id function.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageIdSpec {
+    /// The crate's default (author and sequence number), or content-based when unsigned.
+    Default,
+    /// The payload's first 8 bytes (the test-plans message id).
+    First8,
 }
 
 /// Who subscribes, who publishes, how often, how big.
@@ -552,6 +597,10 @@ pub struct LimitsSpec {
     /// failure handling and reproduction commands). Never set it otherwise.
     #[serde(default)]
     pub panic_at_s: Option<f64>,
+    /// Refuse to start a run whose estimated memory exceeds this many MiB
+    /// (default: 90% of the machine's memory, shared by parallel sweep runs).
+    #[serde(default)]
+    pub max_memory_mib: Option<u64>,
 }
 
 fn d_max_events() -> u64 {
@@ -563,6 +612,7 @@ impl Default for LimitsSpec {
         LimitsSpec {
             max_events: d_max_events(),
             panic_at_s: None,
+            max_memory_mib: None,
         }
     }
 }

@@ -108,6 +108,9 @@ pub struct RunSummary {
     /// Initial edges that could not be dialed (both ends refuse inbound connections).
     #[serde(default)]
     pub impossible_edges: u64,
+    /// GossipSub control bytes per published-message byte on the wire.
+    #[serde(default)]
+    pub control_overhead_ratio: f64,
     /// Entropy requests served by the seeded hook on the simulation thread.
     pub entropy_served: u64,
     /// Entropy requests the simulation thread sent to the OS (must be 0).
@@ -288,6 +291,15 @@ impl RunSummary {
             connections_opened: c.counters.connection_events_open / 2,
             connections_closed: c.counters.connection_events_closed / 2,
             impossible_edges: c.counters.impossible_edges,
+            control_overhead_ratio: {
+                let data: u64 = c.peers.iter().map(|p| p.data_bytes_sent).sum();
+                let control: u64 = c.peers.iter().map(|p| p.control_bytes_sent).sum();
+                if data == 0 {
+                    0.0
+                } else {
+                    control as f64 / data as f64
+                }
+            },
             probe_full_delivery_ratio: {
                 let probes: Vec<_> = c.messages.iter().filter(|m| m.probe).collect();
                 if probes.is_empty() {

@@ -26,6 +26,10 @@ pub struct RpcSummary {
     pub prune: u32,
     /// IDONTWANT entries.
     pub idontwant: u32,
+    /// Bytes of the frame (length prefix excluded).
+    pub frame_bytes: u32,
+    /// Bytes of its published messages (the rest is control: subscriptions, IHAVE, ...).
+    pub data_bytes: u32,
 }
 
 enum State {
@@ -129,6 +133,7 @@ pub fn summarize_rpc(frame: &[u8]) -> Option<RpcSummary> {
         1 => s.subscriptions += 1,
         2 => {
             // Message { from = 1; data = 2; seqno = 3; topic = 4; ... }
+            s.data_bytes += payload.len() as u32;
             let mut seq = None;
             ok &= walk(payload, |f, p| {
                 if f == 2 && p.len() >= 8 {
@@ -151,6 +156,7 @@ pub fn summarize_rpc(frame: &[u8]) -> Option<RpcSummary> {
         }
         _ => {}
     })?;
+    s.frame_bytes = frame.len() as u32;
     ok.then_some(s)
 }
 

@@ -85,8 +85,20 @@ fn wire_counts_agree_with_gossipsubs_own_prometheus_counters() {
     let s = &out.summary;
     let copies: u64 = out.messages.iter().map(|m| u64::from(m.copies)).sum();
     assert!(s.deliveries > 1000 && s.idontwant > 0, "a run with traffic");
-    assert_eq!(models::prom::total(&prom, "topic_msg_recv_counts_total"), s.deliveries as f64);
-    assert_eq!(models::prom::total(&prom, "topic_msg_recv_counts_unfiltered_total"), copies as f64);
-    assert_eq!(models::prom::total(&prom, "idontwant_msgs_ids_total"), s.idontwant as f64);
-    assert_eq!(models::prom::total(&prom, "topic_msg_published_total"), s.messages_published as f64);
+    assert_eq!(
+        models::prom::total(&prom, "topic_msg_recv_counts_total"),
+        s.deliveries as f64
+    );
+    assert_eq!(
+        models::prom::total(&prom, "topic_msg_recv_counts_unfiltered_total"),
+        copies as f64
+    );
+    assert_eq!(
+        models::prom::total(&prom, "idontwant_msgs_ids_total"),
+        s.idontwant as f64
+    );
+    assert_eq!(
+        models::prom::total(&prom, "topic_msg_published_total"),
+        s.messages_published as f64
+    );
 }

@@ -1,0 +1,172 @@
+//! The memory safety valve: before a run (or a sweep) starts, estimate its
+//! peak memory from its size and workload, and refuse it when the estimate
+//! exceeds the limit, rather than being killed for lack of memory mid-sweep.
+//!
+//! The model (bytes), fitted on `meshsim bench` peak RSS (degree 8, 1 KiB
+//! messages at 1 msg/s: about 360 KiB per peer, 70% of it the codec buffers
+//! of GossipSub's substreams):
+//!
+//! ```text
+//! peak = BASE
+//!      + peers x (PER_PEER + connections_per_peer x PER_CONNECTION_END)
+//!      + peers x subscribe_share x (
+//!            rate x duplicate_cache_s x PER_SEEN_ID
+//!          + rate x (history_length x heartbeat_s + 1) x (message_bytes + PER_MESSAGE))
+//!      + rate x duration_s x peers x subscribe_share x PER_DELIVERY_RECORD
+//! ```
+//!
+//! with `connections_per_peer` the topology's mean degree. It is an estimate
+//! (within about 30% on the benchmark scenario), meant to catch runs that are
+//! off by integer factors.
+//!
+//! The limit is `limits.max_memory_mib` when set, else 90% of the machine's
+//! memory (`MemTotal`) divided among the runs that run at once. `--force`
+//! skips the check.
+
+use crate::load::InputError;
+use models::Experiment;
+
+/// Process baseline: binary, allocator, thread stacks.
+pub const BASE: u64 = 40 << 20;
+/// Per peer: swarm, GossipSub behaviour, key, engine state.
+pub const PER_PEER: u64 = 40 << 10;
+/// Per connection end: handler, two substreams with their codec buffers, pipes.
+pub const PER_CONNECTION_END: u64 = 40 << 10;
+/// Per message id in a peer's duplicate cache.
+pub const PER_SEEN_ID: u64 = 160;
+/// Overhead per cached message besides its payload.
+pub const PER_MESSAGE: u64 = 400;
+/// Per first delivery kept by the collector (latency sample and trace).
+pub const PER_DELIVERY_RECORD: u64 = 16;
+
+/// A run's estimated peak memory, bytes.
+pub fn estimate_bytes(exp: &Experiment) -> u64 {
+    let peers = f64::from(exp.peers);
+    let degree = mean_degree(exp);
+    let g = &exp.gossipsub;
+    let w = &exp.workload;
+    let heartbeat_s = g.heartbeat_interval_ms.unwrap_or(1000) as f64 / 1000.0;
+    let history = g.history_length.unwrap_or(5) as f64;
+    let dup_s = g.duplicate_cache_time_ms.unwrap_or(60_000) as f64 / 1000.0;
+    let rate = w.rate_per_s.max(0.0);
+    let share = w.subscribe_share.clamp(0.0, 1.0);
+    let msg = w.message_bytes as f64;
+    let per_subscriber = rate * dup_s.min(exp.duration_s) * PER_SEEN_ID as f64
+        + rate * (history * heartbeat_s + 1.0) * (msg + PER_MESSAGE as f64);
+    let records = rate * exp.duration_s * peers * share * PER_DELIVERY_RECORD as f64;
+    let total = BASE as f64
+        + peers * (PER_PEER as f64 + degree * PER_CONNECTION_END as f64)
+        + peers * share * per_subscriber
+        + records;
+    total.min(u64::MAX as f64) as u64
+}
+
+/// Mean connections per peer of the experiment's initial topology.
+fn mean_degree(exp: &Experiment) -> f64 {
+    let t = &exp.topology;
+    let n = f64::from(exp.peers.max(1));
+    match format!("{:?}", t.kind).to_ascii_lowercase().as_str() {
+        "chain" => 2.0,
+        "edges" => 2.0 * t.edges.len() as f64 / n,
+        "erdos_renyi" | "erdosrenyi" => t.p.unwrap_or(0.0) * (n - 1.0),
+        "barabasi_albert" | "barabasialbert" => 2.0 * f64::from(t.m.unwrap_or(t.degree / 2)),
+        _ => f64::from(t.degree),
+    }
+    .clamp(0.0, n - 1.0)
+    .max(1.0)
+}
+
+/// Total memory of this machine, bytes (`MemTotal`), if known.
+pub fn machine_memory_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = s
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// The memory limit for one run, MiB, and where it comes from.
+pub fn limit_mib(exp: &Experiment, parallel_runs: usize) -> Option<(u64, String)> {
+    if let Some(l) = exp.limits.max_memory_mib {
+        return Some((l, "limits.max_memory_mib".into()));
+    }
+    let total = machine_memory_bytes()?;
+    let runs = parallel_runs.max(1) as u64;
+    let l = total / 10 * 9 / runs >> 20;
+    Some((
+        l,
+        format!(
+            "90% of this machine's {} MiB{}",
+            total >> 20,
+            if runs > 1 {
+                format!(" shared by {runs} parallel runs")
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
+/// Refuses `exp` (labelled `label`) when its estimate exceeds the limit.
+pub fn check(
+    label: &str,
+    exp: &Experiment,
+    parallel_runs: usize,
+    force: bool,
+) -> Result<(), InputError> {
+    if force {
+        return Ok(());
+    }
+    let Some((limit, source)) = limit_mib(exp, parallel_runs) else {
+        return Ok(());
+    };
+    let est = estimate_bytes(exp) >> 20;
+    if est <= limit {
+        return Ok(());
+    }
+    Err(InputError::Key {
+        file: label.to_string(),
+        key: "limits.max_memory_mib".into(),
+        message: format!(
+            "this run would need about {est} MiB ({} peers, about {} KiB each), \
+             more than the limit of {limit} MiB ({source}); \
+             reduce peers or the workload, raise limits.max_memory_mib, or pass --force",
+            exp.peers,
+            (estimate_bytes(exp) - BASE) / u64::from(exp.peers.max(1)) >> 10
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exp(sets: &[&str]) -> Experiment {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        crate::load::parse("<test>", "", &sets).expect("valid")
+    }
+
+    #[test]
+    fn benchmark_scenario_is_near_its_measured_rss() {
+        // Measured (bench, glibc malloc): 1,000 peers, degree 8: 355-365 MiB.
+        let e = exp(&["peers=1000", "topology.degree=8"]);
+        let mib = estimate_bytes(&e) >> 20;
+        assert!((300..=480).contains(&mib), "{mib} MiB");
+    }
+
+    #[test]
+    fn refuses_an_oversized_run_and_force_overrides() {
+        let e = exp(&["peers=100000", "limits.max_memory_mib=1024"]);
+        let err = check("<test>", &e, 1, false).expect_err("must refuse");
+        let msg = err.to_string();
+        assert!(msg.contains("limits.max_memory_mib"), "{msg}");
+        assert!(msg.contains("1024 MiB"), "{msg}");
+        assert!(check("<test>", &e, 1, true).is_ok());
+        let small = exp(&["peers=10", "limits.max_memory_mib=1024"]);
+        assert!(check("<test>", &small, 1, false).is_ok());
+    }
+}
