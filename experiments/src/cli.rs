@@ -85,6 +85,33 @@ enum Cmd {
         /// Results directory (as written by `meshsim run`).
         dir: PathBuf,
     },
+    /// Run a libp2p test-plans `gossipsub-interop` experiment folder
+    /// (params.json, shadow.yaml, graph.gml) without Shadow.
+    ///
+    /// Prints reliability, dissemination latency and duplicates per message
+    /// and overall, and writes analysis.txt, interop.csv, runs.csv,
+    /// messages.csv, deliveries.csv and timeseries.csv. Exit code 2 on bad or
+    /// unsupported input.
+    ///
+    /// Example:
+    ///   meshsim interop shadow-outputs/latest --seed 1 --out results/interop
+    #[command(verbatim_doc_comment)]
+    Interop {
+        /// The experiment folder.
+        dir: PathBuf,
+        /// Output directory (default: results/interop-<folder name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed (the scenario is fixed by the files; the seed drives meshsim's own randomness).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the summary as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write no files.
+        #[arg(long)]
+        no_write: bool,
+    },
     /// Run a parameter sweep: every point of the file's [sweep] section x its seeds, in parallel.
     ///
     /// Each finished run is written at once to OUT/runs/<run_id>.json; at the end
@@ -249,6 +276,13 @@ pub fn main() -> ExitCode {
             out,
         }),
         Cmd::Plot { dir } => crate::plot::cmd_plot(&dir),
+        Cmd::Interop {
+            dir,
+            out,
+            seed,
+            json,
+            no_write,
+        } => crate::interop::cmd_interop(&dir, out, seed, json, no_write),
     };
     match r {
         Ok(code) => code,

@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod estimate;
+pub mod interop;
 pub mod load;
 pub mod output;
 pub mod plot;

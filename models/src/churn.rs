@@ -135,6 +135,9 @@ pub struct ChurnSpec {
     /// Late joiners.
     #[serde(default)]
     pub arrivals: Option<ArrivalsSpec>,
+    /// Share of outages that are graceful leaves (orderly close) rather than crashes (default 0).
+    #[serde(default)]
+    pub graceful_share: f64,
 }
 
 impl ChurnSpec {
@@ -142,6 +145,13 @@ impl ChurnSpec {
     pub fn validate(&self, peers: u32, duration_s: f64) -> Result<(), SpecError> {
         if !(self.share.is_finite() && (0.0..=1.0).contains(&self.share)) {
             return Err(err("churn.share", self.share, "a share from 0 to 1"));
+        }
+        if !(self.graceful_share.is_finite() && (0.0..=1.0).contains(&self.graceful_share)) {
+            return Err(err(
+                "churn.graceful_share",
+                self.graceful_share,
+                "a share from 0 to 1",
+            ));
         }
         if !(self.start_s.is_finite() && self.start_s >= 0.0) {
             return Err(err("churn.start_s", self.start_s, "a time in seconds >= 0"));
@@ -211,6 +221,7 @@ impl ChurnSpec {
                     peers: vec![p],
                     count: 0,
                     redial: None,
+                    graceful: false,
                 });
             }
         }
@@ -228,12 +239,15 @@ impl ChurnSpec {
                     let d = offline.sample(rng);
                     // An outage that would end after the run stays down to the end.
                     let dur = (t + d < duration_s).then_some(d);
+                    let graceful =
+                        self.graceful_share > 0.0 && rng.random_bool(self.graceful_share.min(1.0));
                     out.push(TimelineEvent::Offline {
                         at_s: t,
                         duration_s: dur,
                         peers: vec![p],
                         count: 0,
                         redial: None,
+                        graceful,
                     });
                     t += d + session.sample(rng);
                 }
@@ -269,6 +283,7 @@ mod tests {
                 rate_per_s: 1.0,
                 start_s: 0.0,
             }),
+            graceful_share: 0.5,
         };
         let ev = c.expand(20, 30.0, &[0], &mut Seeds::new(2).stream("churn"));
         assert!(!ev.is_empty());

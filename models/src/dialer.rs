@@ -177,19 +177,15 @@ impl NetworkBehaviour for Behaviour {
             }
             FromSwarm::ConnectionClosed(ConnectionClosed {
                 peer_id,
-                remaining_established,
+                remaining_established: 0,
                 ..
             }) => {
-                if remaining_established == 0 {
-                    self.connected.remove(&peer_id);
-                }
+                self.connected.remove(&peer_id);
             }
             FromSwarm::DialFailure(DialFailure {
                 peer_id: Some(p), ..
-            }) => {
-                if self.dialing.contains(&p) {
-                    self.failed(p);
-                }
+            }) if self.dialing.contains(&p) => {
+                self.failed(p);
             }
             _ => {}
         }

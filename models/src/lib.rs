@@ -22,6 +22,7 @@ pub mod classes;
 pub mod collector;
 pub mod dialer;
 pub mod history;
+pub mod interop;
 pub mod peer;
 pub mod prolly;
 pub mod prom;

@@ -254,6 +254,9 @@ pub struct Peer {
     pub swarm: Option<Swarm<PeerBehaviour>>,
     /// Replies to [`history::Behaviour::send_raw`] probes.
     pub raw_replies: Vec<RawReply>,
+    /// Messages this peer's application reported `Reject` (invalid messages
+    /// that GossipSub delivered, i.e. whose sender was not graylisted).
+    pub rejected: u64,
     collector: Rc<RefCell<Collector>>,
     keypair: Keypair,
     template: Rc<PeerTemplate>,
@@ -284,6 +287,7 @@ impl Peer {
             index,
             swarm: None,
             raw_replies: Vec::new(),
+            rejected: 0,
             collector,
             keypair,
             template,
@@ -655,6 +659,9 @@ impl Peer {
                 let acceptance = self.behaviour_acceptance(invalid);
                 if let Some(a) = acceptance.filter(|_| self.template.validate || invalid) {
                     // Adversarial behaviours and invalid messages decide before the application.
+                    if a == gossipsub::MessageAcceptance::Reject {
+                        self.rejected += 1;
+                    }
                     if let Some(s) = self.swarm.as_mut() {
                         s.behaviour_mut()
                             .gossipsub

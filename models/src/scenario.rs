@@ -67,6 +67,8 @@ pub enum Action {
     Down {
         /// The peer.
         peer: u32,
+        /// Orderly leave instead of a crash.
+        graceful: bool,
     },
     /// `peer` comes back with the same identity and log and dials up to
     /// `redial` of its initial neighbours (`None`: all).
@@ -250,16 +252,23 @@ impl Driver {
         }
     }
 
-    fn down(&mut self, engine: &mut Engine<Peer>, peer: u32) {
+    fn down(&mut self, engine: &mut Engine<Peer>, peer: u32, graceful: bool) {
         if !engine.nodes[peer as usize].is_up() {
             return;
         }
         self.collector
             .borrow_mut()
             .record(Rec::Action, action_code::DOWN, u64::from(peer));
-        // Crash first: the remotes notice after the detection delay, not when the swarm drops.
-        sim::world::with(|w| w.crash(peer));
-        engine.nodes[peer as usize].go_down();
+        if graceful {
+            // Dropping the swarm closes every connection in an orderly way (the
+            // remotes see it one latency later); then the node is marked down.
+            engine.nodes[peer as usize].go_down();
+            sim::world::with(|w| w.crash(peer));
+        } else {
+            // Crash first: the remotes notice after the detection delay, not when the swarm drops.
+            sim::world::with(|w| w.crash(peer));
+            engine.nodes[peer as usize].go_down();
+        }
     }
 
     fn up(&mut self, engine: &mut Engine<Peer>, peer: u32, redial: Option<u32>) {
@@ -431,7 +440,7 @@ impl AppHandler<Peer> for Driver {
                 );
                 sim::world::with(|w| w.cut_link(a, b));
             }
-            Action::Down { peer } => self.down(engine, peer),
+            Action::Down { peer, graceful } => self.down(engine, peer, graceful),
             Action::Up { peer, redial } => self.up(engine, peer, redial),
             Action::PartitionStart { in_a } => self.partition_start(engine, in_a),
             Action::PartitionHeal => self.partition_heal(engine),
@@ -487,6 +496,7 @@ fn schedule_timeline(
                 peers,
                 count,
                 redial,
+                graceful,
                 ..
             } => {
                 let chosen: Vec<u32> = if peers.is_empty() {
@@ -507,7 +517,10 @@ fn schedule_timeline(
                 };
                 for &p in &chosen {
                     windows.push((p, ev.at_s(), end(ev)));
-                    let tag = driver.push(Action::Down { peer: p });
+                    let tag = driver.push(Action::Down {
+                        peer: p,
+                        graceful: *graceful,
+                    });
                     engine.schedule_app(at_ns, None, tag);
                     if let Some(t) = end_ns {
                         let tag = driver.push(Action::Up {
@@ -964,6 +977,11 @@ impl Sim {
     /// `publisher` publishes one workload message on `topic` right now; returns its sequence number.
     pub fn publish_now(&mut self, publisher: u32, topic: usize) -> u64 {
         self.driver.publish(&mut self.engine, publisher, topic)
+    }
+
+    /// `from` dials `to` right now.
+    pub fn dial_now(&mut self, from: u32, to: u32) {
+        self.driver.dial(&mut self.engine, from, to);
     }
 
     /// Schedules a cut of every connection between `a` and `b` at `t_s`.

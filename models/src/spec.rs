@@ -1132,6 +1132,10 @@ pub enum TimelineEvent {
         /// of them that are up and reachable).
         #[serde(default)]
         redial: Option<u32>,
+        /// Leave gracefully (connections closed in an orderly way, the
+        /// remotes notice after one link latency) instead of crashing.
+        #[serde(default)]
+        graceful: bool,
     },
     /// The network splits in two groups: every connection between them is
     /// lost and dials between them go unanswered until it heals; at healing,

@@ -140,6 +140,7 @@ fn small_churn() -> Experiment {
             peers: Vec::new(),
             count: 3,
             redial: Some(2),
+            graceful: false,
         },
         TimelineEvent::Partition {
             at_s: 15.0,
@@ -202,6 +203,7 @@ fn server_aborts_slow_syncs_and_the_client_restarts_from_the_root() {
         peers: vec![1],
         count: 0,
         redial: None,
+        graceful: false,
     }];
     e.validate().unwrap();
     let s = models::run(&e, 3, EntropyMode::Seeded).unwrap();

@@ -1,0 +1,85 @@
+//! The memory safety valve refuses an obviously oversized run before it starts.
+
+use std::process::Command;
+
+fn meshsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .output()
+        .expect("meshsim runs")
+}
+
+#[test]
+fn run_refuses_100k_peers_with_a_1_gib_limit() {
+    let t = std::time::Instant::now();
+    let out = meshsim(&[
+        "run",
+        "--no-write",
+        "--set",
+        "peers=100000",
+        "--set",
+        "limits.max_memory_mib=1024",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("limits.max_memory_mib"), "{err}");
+    assert!(err.contains("limit of 1024 MiB"), "{err}");
+    assert!(err.contains("would need about"), "{err}");
+    // Refused up front, not after building 100,000 swarms.
+    assert!(t.elapsed().as_secs() < 20);
+}
+
+#[test]
+fn sweep_refuses_before_any_run() {
+    let dir = std::env::temp_dir().join(format!("meshsim-estimate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.toml");
+    std::fs::write(
+        &file,
+        "name = \"big\"\npeers = 100000\n[limits]\nmax_memory_mib = 1024\n[sweep]\nseeds = 2\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = meshsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--jobs",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("limits.max_memory_mib"), "{err}");
+    let runs = std::fs::read_dir(out_dir.join("runs")).map_or(0, |d| d.count());
+    assert_eq!(runs, 0, "no run may have started");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn force_skips_the_check() {
+    // A tiny run with an absurdly low limit runs with --force.
+    let out = meshsim(&[
+        "run",
+        "--no-write",
+        "--force",
+        "--set",
+        "peers=4",
+        "--set",
+        "duration_s=1",
+        "--set",
+        "limits.max_memory_mib=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = meshsim(&[
+        "run",
+        "--no-write",
+        "--set",
+        "peers=4",
+        "--set",
+        "duration_s=1",
+        "--set",
+        "limits.max_memory_mib=1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -1,0 +1,284 @@
+//! `meshsim interop DIR`: a small test-plans `gossipsub-interop` style
+//! experiment (params.json, graph.gml with three node types, shadow.yaml),
+//! generated here, run end to end through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn meshsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .output()
+        .expect("run meshsim")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "meshsim-interop-test-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Graph node types: (label, upload, download). GML ids 0, 1, 2.
+const TYPES: [(&str, &str, &str); 3] = [
+    ("europe-supernode", "1024 Mbit", "1024 Mbit"),
+    ("europe-fullnode", "50 Mbit", "50 Mbit"),
+    ("na_east-fullnode", "50 Mbit", "50 Mbit"),
+];
+
+/// One-way latency in ms between graph nodes (symmetric; the diagonal is the self-loop).
+const LAT_MS: [[u64; 3]; 3] = [[2, 3, 70], [3, 4, 72], [70, 72, 6]];
+
+/// A directed GML graph as networkx writes it (every edge in both directions, self-loops included).
+fn graph_gml() -> String {
+    let mut s = String::from("graph [\n  directed 1\n");
+    for (i, (label, up, down)) in TYPES.iter().enumerate() {
+        s.push_str(&format!(
+            "  node [\n    id {i}\n    label \"{label}\"\n    host_bandwidth_up \"{up}\"\n    host_bandwidth_down \"{down}\"\n  ]\n"
+        ));
+    }
+    for a in 0..3 {
+        for b in 0..3 {
+            s.push_str(&format!(
+                "  edge [\n    source {a}\n    target {b}\n    label \"{} to {}\"\n    latency \"{} ms\"\n    packet_loss 0.0\n  ]\n",
+                TYPES[a].0, TYPES[b].0, LAT_MS[a][b]
+            ));
+        }
+    }
+    s.push_str("]\n");
+    s
+}
+
+/// shadow.yaml as the framework's `yaml.dump` writes it: host `nodeI` on graph node `gnode[I]`.
+fn shadow_yaml(gnode: &[usize]) -> String {
+    let mut s = String::from(
+        "experimental:\n  socket_recv_buffer: 7500000\ngeneral:\n  model_unblocked_syscall_latency: true\n  stop_time: 10 min\nhosts:\n",
+    );
+    for (i, g) in gnode.iter().enumerate() {
+        s.push_str(&format!(
+            "  node{i}:\n    network_node_id: {g}\n    processes:\n    - args: --params /tmp/params.json\n      environment:\n        RUST_LOG: debug\n      path: /usr/local/bin/rust-libp2p-interop\n"
+        ));
+    }
+    s.push_str("network:\n  graph:\n    file:\n      path: graph.gml\n    type: gml\n");
+    s
+}
+
+fn write_dir(name: &str, gnode: &[usize], script: &[serde_json::Value]) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("graph.gml"), graph_gml()).unwrap();
+    std::fs::write(dir.join("shadow.yaml"), shadow_yaml(gnode)).unwrap();
+    let params = serde_json::json!({ "script": script });
+    std::fs::write(dir.join("params.json"), params.to_string()).unwrap();
+    dir
+}
+
+fn if_node(id: u32, ins: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"type": "ifNodeIDEquals", "nodeID": id, "instruction": ins})
+}
+
+/// Per node: GossipSub parameters with a spread initial heartbeat (nanoseconds, as test-plans writes them).
+fn init(n: u32) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| {
+            if_node(
+                i,
+                serde_json::json!({"type": "initGossipSub", "gossipSubParams": {
+                    "D": 3, "Dlo": 2, "Dhi": 6, "Dout": 1,
+                    "HeartbeatInterval": 700_000_000.0,
+                    "HeartbeatInitialDelay": 100_000_000.0 + f64::from(i) * 100_000.0,
+                    "IDontWantMessageThreshold": 1000
+                }}),
+            )
+        })
+        .collect()
+}
+
+fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// Latency (ms) of each first delivery of message `seq`, by peer, from deliveries.csv.
+fn delivery_latencies(out: &Path, seq: u64) -> Vec<(u32, f64)> {
+    // run_id, msg_seq, peer, published_s, delivered_s, latency_ms
+    read_csv(&out.join("deliveries.csv"))
+        .into_iter()
+        .filter(|r| r[1].parse::<u64>().unwrap() == seq)
+        .map(|r| (r[2].parse().unwrap(), r[5].parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn generated_scenario_runs_end_to_end() {
+    // 8 nodes on three graph node types; a ring with two chords.
+    let gnode = [0, 1, 2, 0, 1, 2, 1, 0];
+    let n = gnode.len() as u32;
+    let mut script = init(n);
+    for i in 0..n {
+        let mut to = vec![(i + 1) % n];
+        if i < 2 {
+            to.push(i + 4);
+        }
+        script.push(if_node(i, serde_json::json!({"type": "connect", "connectTo": to})));
+    }
+    script.push(serde_json::json!({"type": "subscribeToTopic", "topicID": "a-subnet"}));
+    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 5}));
+    script.push(if_node(
+        0,
+        serde_json::json!({"type": "publish", "messageID": 7, "messageSizeBytes": 2048, "topicID": "a-subnet"}),
+    ));
+    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 6}));
+    script.push(if_node(
+        5,
+        serde_json::json!({"type": "publish", "messageID": 300, "messageSizeBytes": 100, "topicID": "a-subnet"}),
+    ));
+    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 8}));
+    let dir = write_dir("ring", &gnode, &script);
+    let out = dir.join("out");
+    let o = meshsim(&[
+        "interop",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("reliability           1.0000"), "{stdout}");
+    for f in [
+        "analysis.txt",
+        "interop.csv",
+        "runs.csv",
+        "messages.csv",
+        "deliveries.csv",
+        "timeseries.csv",
+    ] {
+        assert!(out.join(f).exists(), "{f} written");
+    }
+    // interop.csv: both messages reached all 7 other nodes.
+    let rows = read_csv(&out.join("interop.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][0], "7");
+    assert_eq!(rows[1][0], "300");
+    for r in &rows {
+        assert_eq!(r[4], "7", "expected receivers: {r:?}");
+        assert_eq!(r[5], "7", "delivered: {r:?}");
+        assert_eq!(r[6], "1", "reliability: {r:?}");
+    }
+    let analysis = std::fs::read_to_string(out.join("analysis.txt")).unwrap();
+    assert!(analysis.starts_with("Message ID, Time to Disseminate, p50 to Disseminate, Avg Duplicate Count, Reached percent\n"));
+    assert!(analysis.contains("\n7, "), "{analysis}");
+
+    // Latency consistent with the graph: each node's first delivery is no
+    // earlier than its shortest path from the publisher over the connections
+    // (one-way GML latencies), and not much later (a few ms of transmission).
+    let mut edges: Vec<(u32, u32)> = (0..n).map(|i| (i, (i + 1) % n)).collect();
+    edges.extend([(0, 4), (1, 5)]);
+    let lat = |a: u32, b: u32| LAT_MS[gnode[a as usize]][gnode[b as usize]] as f64;
+    let shortest = |src: u32| {
+        let mut d = vec![f64::INFINITY; n as usize];
+        d[src as usize] = 0.0;
+        for _ in 0..n {
+            for &(a, b) in &edges {
+                let w = lat(a, b);
+                d[b as usize] = d[b as usize].min(d[a as usize] + w);
+                d[a as usize] = d[a as usize].min(d[b as usize] + w);
+            }
+        }
+        d
+    };
+    for (seq, src) in [(0u64, 0u32), (1, 5)] {
+        let d = shortest(src);
+        let got = delivery_latencies(&out, seq);
+        assert_eq!(got.len(), 7, "message {seq}: {got:?}");
+        for (peer, ms) in got {
+            let min = d[peer as usize];
+            assert!(
+                ms >= min - 1e-6 && ms <= min + 15.0,
+                "message {seq} to node {peer}: {ms} ms, shortest path {min} ms"
+            );
+        }
+    }
+
+    // Deterministic: the same folder and seed give the same trace hash.
+    let again = meshsim(&["interop", dir.to_str().unwrap(), "--no-write", "--seed", "3", "--json"]);
+    assert!(again.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(stdout.contains(v["trace_hash"].as_str().unwrap()));
+    assert_eq!(v["reliability"], 1.0);
+}
+
+#[test]
+fn validation_delay_holds_back_forwarding() {
+    // A chain 0 - 1 - 2 on one graph node (2 ms self-loop); node 1 validates after 100 ms.
+    let gnode = [0, 0, 0];
+    let mut script = init(3);
+    script.push(if_node(0, serde_json::json!({"type": "connect", "connectTo": [1]})));
+    script.push(if_node(2, serde_json::json!({"type": "connect", "connectTo": [1]})));
+    script.push(serde_json::json!({"type": "subscribeToTopic", "topicID": "t"}));
+    script.push(if_node(
+        1,
+        serde_json::json!({"type": "setTopicValidationDelay", "topicID": "t", "delaySeconds": 0.1}),
+    ));
+    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 3}));
+    script.push(if_node(
+        0,
+        serde_json::json!({"type": "publish", "messageID": 1, "messageSizeBytes": 64, "topicID": "t"}),
+    ));
+    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 4}));
+    let dir = write_dir("delay", &gnode, &script);
+    let out = dir.join("out");
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = delivery_latencies(&out, 0);
+    let at = |p: u32| got.iter().find(|(q, _)| *q == p).map(|x| x.1).unwrap();
+    assert!(at(1) >= 2.0 && at(1) < 10.0, "node 1: {got:?}");
+    assert!(at(2) >= 104.0 && at(2) < 115.0, "node 2 waits for node 1's validation: {got:?}");
+}
+
+#[test]
+fn unsupported_input_is_a_clear_error_with_exit_code_2() {
+    let gnode = [0, 1];
+    let script = vec![
+        serde_json::json!({"type": "initGossipSub", "gossipSubParams": {"D": 4, "SlowHeartbeatWarning": 0.1, "MaxIHaveLength": 10}}),
+        serde_json::json!({"type": "subscribeToTopic", "topicID": "t", "partial": true}),
+        serde_json::json!({"type": "publishPartial", "topicID": "t", "groupID": 3}),
+        serde_json::json!({"type": "waitUntil", "elapsedSeconds": 1}),
+    ];
+    let dir = write_dir("unsupported", &gnode, &script);
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for s in [
+        "4 unsupported",
+        "SlowHeartbeatWarning",
+        "MaxIHaveLength",
+        "partial",
+        "publishPartial",
+    ] {
+        assert!(err.contains(s), "stderr should mention {s:?}: {err}");
+    }
+
+    // A host on a graph node that does not exist, and invalid D bounds.
+    let dir = write_dir("badhost", &[0, 9], &[]);
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("network_node_id 9"));
+    let dir = write_dir(
+        "badd",
+        &[0, 1],
+        &[serde_json::json!({"type": "initGossipSub", "gossipSubParams": {"D": 2, "Dlo": 5}})],
+    );
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}

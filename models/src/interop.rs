@@ -1,0 +1,297 @@
+//! Runs a libp2p test-plans `gossipsub-interop` experiment (its script,
+//! compiled to timed operations per node, and its Shadow network graph) on
+//! meshsim's peers. The files are read by the `meshsim` CLI
+//! (`experiments/src/interop.rs`); this module executes the result.
+//!
+//! Every node runs the script of the reference rust-libp2p node: keys from
+//! the node id ([`crate::peer::test_plans_keypair`]), anonymous messages
+//! whose id is the payload's first 8 bytes, a payload of the requested size
+//! holding the message id big-endian in its first 8 bytes, and application
+//! validation (`validate_messages`) that accepts every message, after the
+//! topic's validation delay when one is set.
+
+use crate::collector::MsgRecord;
+use crate::scenario::{RunFailure, RunOutput, Sim};
+use crate::spec::{Experiment, GossipsubSpec};
+use libp2p_gossipsub::IdentTopic;
+use sim::EntropyMode;
+use std::collections::BTreeMap;
+
+/// What a node does at a point of its script.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// Dial node `to`.
+    Connect(u32),
+    /// Subscribe to topic `topic` (an index into [`Scenario::topics`]).
+    Subscribe(usize),
+    /// Publish message `id` of `size` bytes on topic `topic`.
+    Publish {
+        /// The test-plans message id.
+        id: u64,
+        /// Payload size, bytes (at least 8).
+        size: usize,
+        /// Topic index.
+        topic: usize,
+    },
+    /// From now on, accept messages of topic `topic` only after `delay_ns`.
+    ValidationDelay {
+        /// Topic index.
+        topic: usize,
+        /// Delay, nanoseconds.
+        delay_ns: u64,
+    },
+}
+
+/// One operation of one node at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// When, ns since the start.
+    pub at_ns: u64,
+    /// The node.
+    pub node: u32,
+    /// What.
+    pub kind: OpKind,
+}
+
+/// A graph node's link properties for one pair of hosts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PairLink {
+    /// One-way latency, ns.
+    pub latency_ns: u64,
+    /// Loss probability per write.
+    pub loss: f64,
+}
+
+/// A compiled interop experiment.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name (used for the run id).
+    pub name: String,
+    /// Nodes 0..nodes-1.
+    pub nodes: u32,
+    /// Topic names, by index.
+    pub topics: Vec<String>,
+    /// Operations, sorted by time (then node, then script order).
+    pub ops: Vec<Op>,
+    /// Per node: its GossipSub settings (from its `initGossipSub`), without the interop base.
+    pub configs: Vec<GossipsubSpec>,
+    /// Per node: (upload, download) bits per second; `None`: unlimited.
+    pub bandwidth: Vec<(Option<u64>, Option<u64>)>,
+    /// Latency and loss of every pair of nodes that connect, keyed (low, high).
+    pub links: BTreeMap<(u32, u32), PairLink>,
+    /// Simulated seconds to run.
+    pub duration_s: f64,
+}
+
+/// The GossipSub settings every test-plans rust node uses, under its own `initGossipSub`.
+pub fn base_gossipsub() -> GossipsubSpec {
+    GossipsubSpec {
+        signing: Some(crate::spec::Signing::None),
+        validation_mode: Some(crate::spec::ValidationModeSpec::Anonymous),
+        identity: Some(crate::spec::IdentitySpec::TestPlans),
+        message_id: Some(crate::spec::MessageIdSpec::First8),
+        validate_messages: Some(true),
+        max_transmit_size: Some(1 << 30),
+        ..GossipsubSpec::default()
+    }
+}
+
+impl Scenario {
+    /// The meshsim experiment the peers are built from: one class per run of
+    /// consecutive nodes with the same GossipSub settings, no initial
+    /// topology, no workload (the script drives everything).
+    pub fn experiment(&self) -> Experiment {
+        let mut e = Experiment {
+            name: self.name.clone(),
+            peers: self.nodes,
+            duration_s: self.duration_s,
+            ..Experiment::default()
+        };
+        e.gossipsub = base_gossipsub();
+        e.network.latency = crate::spec::LatencySpec::Constant { ms: 0.0 };
+        e.topology.kind = crate::spec::TopologyKind::Edges;
+        e.topology.edges = Vec::new();
+        e.topology.dial_stagger_ms = 0.0;
+        e.workload.topics = 0;
+        e.workload.rate_per_s = 0.0;
+        e.workload.start_s = 0.0;
+        e.workload.drain_s = 0.0;
+        e.measure.deliveries = true;
+        let mut start = 0usize;
+        while start < self.configs.len() {
+            let mut end = start + 1;
+            while end < self.configs.len() && self.configs[end] == self.configs[start] {
+                end += 1;
+            }
+            let mut t = toml::Table::new();
+            t.insert(
+                "name".into(),
+                toml::Value::String(format!("nodes{start}-{}", end - 1)),
+            );
+            t.insert("count".into(), toml::Value::Integer((end - start) as i64));
+            let mut class: crate::classes::ClassSpec = toml::Value::Table(t)
+                .try_into()
+                .expect("a class needs only a name and a count");
+            class.gossipsub = Some(self.configs[start].clone());
+            e.classes.push(class);
+            start = end;
+        }
+        if e.classes.len() == 1 {
+            // One class for everyone: its settings are the experiment's.
+            let c = e.classes.pop().expect("one class");
+            e.gossipsub = e.gossipsub.merged(c.gossipsub.as_ref().expect("set"));
+        }
+        e
+    }
+}
+
+/// The payload of test-plans message `id`: `size` bytes, the id big-endian first.
+pub fn payload(id: u64, size: usize) -> Vec<u8> {
+    let mut d = vec![0u8; size.max(8)];
+    d[..8].copy_from_slice(&id.to_be_bytes());
+    d
+}
+
+/// What an interop run measured: meshsim's usual output and the test-plans
+/// message id of each published message (by sequence number).
+#[derive(Clone, Debug, Default)]
+pub struct InteropOutput {
+    /// Summary, messages, deliveries, samples.
+    pub run: RunOutput,
+    /// Test-plans message id of message `seq`.
+    pub message_ids: Vec<u64>,
+}
+
+/// Runs the scenario with `seed` on a fresh simulation thread.
+pub fn run(sc: &Scenario, seed: u64) -> Result<InteropOutput, RunFailure> {
+    let spec = sc.experiment();
+    let sc2 = sc.clone();
+    let spec2 = spec.clone();
+    let out = sim::runner::run_on_sim_thread(
+        seed,
+        spec.network.to_net_config(),
+        EntropyMode::Seeded,
+        move || run_here(&sc2, &spec2, seed),
+    )
+    .map_err(RunFailure::Panic)?;
+    let (output, report) = out;
+    let mut output = output?;
+    output.run.summary.entropy_served = report.entropy.served;
+    output.run.summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
+    Ok(output)
+}
+
+fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput, sim::RunError> {
+    let mut s = Sim::new(spec, seed);
+    sim::world::with(|w| {
+        for (i, &(up, down)) in sc.bandwidth.iter().enumerate() {
+            w.set_bandwidth(i as u32, up, down);
+        }
+        for (&(a, b), l) in &sc.links {
+            w.set_link_latency_ns(a, b, l.latency_ns);
+            if l.loss > 0.0 {
+                w.set_link_condition(
+                    a,
+                    b,
+                    Some(sim::world::LinkCondition {
+                        extra_latency_ns: 0,
+                        loss: l.loss,
+                        bandwidth_factor: 1.0,
+                    }),
+                );
+            }
+        }
+    });
+    let topics: Vec<IdentTopic> = sc.topics.iter().map(IdentTopic::new).collect();
+    s.driver.topics = topics.clone();
+    s.driver.subscribers = vec![Vec::new(); topics.len()];
+    s.driver.spec.workload.topics = topics.len() as u32;
+    s.driver.collector.borrow_mut().payload_keys = Some(BTreeMap::new());
+    let mut message_ids = Vec::new();
+    let mut i = 0;
+    while i < sc.ops.len() {
+        let at = sc.ops[i].at_ns;
+        if at as f64 / 1e9 > sc.duration_s {
+            break;
+        }
+        s.engine.run_until(at, &mut s.driver)?;
+        while i < sc.ops.len() && sc.ops[i].at_ns == at {
+            let op = &sc.ops[i];
+            i += 1;
+            let node = op.node;
+            if !s.engine.nodes[node as usize].is_up() {
+                continue;
+            }
+            match op.kind {
+                OpKind::Connect(to) => s.dial_now(node, to),
+                OpKind::Subscribe(t) => {
+                    let subs = &mut s.driver.subscribers[t];
+                    if !subs.contains(&node) {
+                        subs.push(node);
+                        subs.sort_unstable();
+                    }
+                    // Subscribing twice is a no-op in GossipSub as well.
+                    let _ = s.engine.nodes[node as usize]
+                        .gossipsub()
+                        .subscribe(&topics[t]);
+                    s.engine.wake(node);
+                }
+                OpKind::ValidationDelay { topic, delay_ns } => {
+                    s.engine.nodes[node as usize]
+                        .validation_delays
+                        .insert(topics[topic].hash().into_string(), delay_ns);
+                }
+                OpKind::Publish { id, size, topic } => {
+                    let now = s.engine.now_ns();
+                    let expected = s.driver.subscribers[topic]
+                        .iter()
+                        .filter(|&&p| p != node && s.engine.nodes[p as usize].is_up())
+                        .count() as u32;
+                    let data = payload(id, size);
+                    let key = u64::from_le_bytes(data[..8].try_into().expect("8 bytes"));
+                    let seq = {
+                        let mut c = s.driver.collector.borrow_mut();
+                        let seq = c.on_publish(MsgRecord {
+                            publisher: node,
+                            topic: topic as u32,
+                            published_ns: now,
+                            expected,
+                            delivered: 0,
+                            copies: 0,
+                            latency_max_ns: 0,
+                            probe: false,
+                        });
+                        if let Some(k) = c.payload_keys.as_mut() {
+                            k.insert(key, seq);
+                        }
+                        seq
+                    };
+                    debug_assert_eq!(seq as usize, message_ids.len());
+                    message_ids.push(id);
+                    if s.engine.nodes[node as usize]
+                        .gossipsub()
+                        .publish(topics[topic].clone(), data)
+                        .is_err()
+                    {
+                        s.driver.collector.borrow_mut().counters.publish_errors += 1;
+                    }
+                    s.engine.wake(node);
+                }
+            }
+        }
+    }
+    s.run_until_s(sc.duration_s)?;
+    let collector = s.driver.collector.clone();
+    let summary = s.finish();
+    let mut c = collector.borrow_mut();
+    Ok(InteropOutput {
+        run: RunOutput {
+            summary,
+            samples: std::mem::take(&mut c.samples),
+            messages: std::mem::take(&mut c.messages),
+            deliveries: c.deliveries.take(),
+            ..RunOutput::default()
+        },
+        message_ids,
+    })
+}
