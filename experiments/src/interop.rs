@@ -73,14 +73,21 @@ const RUST_IGNORES: &[&str] = &[
     "IDontWantMessageTTL",
 ];
 
-fn get<'a>(o: &'a serde_json::Map<String, Value>, k: &str, at: &str) -> Result<&'a Value, InteropError> {
+fn get<'a>(
+    o: &'a serde_json::Map<String, Value>,
+    k: &str,
+    at: &str,
+) -> Result<&'a Value, InteropError> {
     o.get(k)
         .ok_or_else(|| bad(format!("params.json: {at}: missing field `{k}`")))
 }
 
 fn as_u64(v: &Value, at: &str) -> Result<u64, InteropError> {
-    v.as_u64()
-        .ok_or_else(|| bad(format!("params.json: {at}: expected a non-negative integer, got {v}")))
+    v.as_u64().ok_or_else(|| {
+        bad(format!(
+            "params.json: {at}: expected a non-negative integer, got {v}"
+        ))
+    })
 }
 
 fn as_str<'a>(v: &'a Value, at: &str) -> Result<&'a str, InteropError> {
@@ -91,7 +98,11 @@ fn as_str<'a>(v: &'a Value, at: &str) -> Result<&'a str, InteropError> {
 fn as_f64(v: &Value, at: &str) -> Result<f64, InteropError> {
     v.as_f64()
         .filter(|x| x.is_finite() && *x >= 0.0)
-        .ok_or_else(|| bad(format!("params.json: {at}: expected a non-negative number, got {v}")))
+        .ok_or_else(|| {
+            bad(format!(
+                "params.json: {at}: expected a non-negative number, got {v}"
+            ))
+        })
 }
 
 /// Nanoseconds (a test-plans duration) to whole milliseconds.
@@ -162,7 +173,11 @@ fn gossipsub_params(
     Ok(g)
 }
 
-fn instruction(v: &Value, at: &str, unsupported: &mut Vec<String>) -> Result<Option<Instr>, InteropError> {
+fn instruction(
+    v: &Value,
+    at: &str,
+    unsupported: &mut Vec<String>,
+) -> Result<Option<Instr>, InteropError> {
     let o = v
         .as_object()
         .ok_or_else(|| bad(format!("params.json: {at}: expected an instruction object")))?;
@@ -171,9 +186,12 @@ fn instruction(v: &Value, at: &str, unsupported: &mut Vec<String>) -> Result<Opt
     let fa = |k: &str| format!("{at}.{k}");
     let i = match ty {
         "connect" => {
-            let list = f("connectTo")?
-                .as_array()
-                .ok_or_else(|| bad(format!("params.json: {}: expected a list of node ids", fa("connectTo"))))?;
+            let list = f("connectTo")?.as_array().ok_or_else(|| {
+                bad(format!(
+                    "params.json: {}: expected a list of node ids",
+                    fa("connectTo")
+                ))
+            })?;
             let ids = list
                 .iter()
                 .map(|x| as_u64(x, &fa("connectTo")))
@@ -311,7 +329,11 @@ fn gml_tokens(text: &str) -> Result<Vec<String>, InteropError> {
     Ok(out)
 }
 
-fn gml_list(toks: &[String], pos: &mut usize, nested: bool) -> Result<Vec<(String, Gml)>, InteropError> {
+fn gml_list(
+    toks: &[String],
+    pos: &mut usize,
+    nested: bool,
+) -> Result<Vec<(String, Gml)>, InteropError> {
     let mut out = Vec::new();
     while *pos < toks.len() {
         let key = &toks[*pos];
@@ -383,7 +405,11 @@ pub fn parse_bandwidth(s: &str) -> Result<u64, InteropError> {
         "KiB" => 8.0 * 1024.0,
         "MiB" => 8.0 * 1024.0 * 1024.0,
         "GiB" => 8.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(bad(format!("graph.gml: bandwidth `{s}`: unknown unit `{unit}`"))),
+        _ => {
+            return Err(bad(format!(
+                "graph.gml: bandwidth `{s}`: unknown unit `{unit}`"
+            )))
+        }
     };
     Ok((x * mult).round().max(1.0) as u64)
 }
@@ -403,7 +429,9 @@ pub fn parse_duration(s: &str, bare_unit_ns: Option<f64>) -> Result<u64, String>
         "s" | "sec" | "secs" | "second" | "seconds" => 1e9,
         "min" | "mins" | "minute" | "minutes" => 60e9,
         "h" | "hr" | "hour" | "hours" => 3600e9,
-        "" => bare_unit_ns.ok_or_else(|| format!("`{s}`: a unit is required (for example `ms`)"))?,
+        "" => {
+            bare_unit_ns.ok_or_else(|| format!("`{s}`: a unit is required (for example `ms`)"))?
+        }
         _ => return Err(format!("`{s}`: unknown unit `{unit}`")),
     };
     Ok((x * mult).round() as u64)
@@ -425,7 +453,8 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
         .iter()
         .any(|(k, v)| k == "directed" && *v == Gml::Num(1.0));
     let mut g = Graph::default();
-    let field = |l: &[(String, Gml)], k: &str| l.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    let field =
+        |l: &[(String, Gml)], k: &str| l.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
     for (k, v) in items {
         if let ("node", Gml::List(l)) = (k.as_str(), v) {
             let id = match field(l, "id") {
@@ -474,7 +503,12 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
             Some(Gml::Num(x)) => parse_duration(&x.to_string(), None),
             _ => Err("missing `latency`".to_string()),
         }
-        .map_err(|e| bad(format!("graph.gml: edge {} -> {}: latency {e}", g.ids[a], g.ids[b])))?;
+        .map_err(|e| {
+            bad(format!(
+                "graph.gml: edge {} -> {}: latency {e}",
+                g.ids[a], g.ids[b]
+            ))
+        })?;
         let loss = match field(l, "packet_loss") {
             Some(Gml::Num(x)) if (0.0..1.0).contains(&x) => x,
             None => 0.0,
@@ -774,7 +808,9 @@ pub fn compile(
                             )));
                         }
                         if x == u64::from(node) {
-                            return Err(bad(format!("params.json: node {node} connects to itself")));
+                            return Err(bad(format!(
+                                "params.json: node {node} connects to itself"
+                            )));
                         }
                         ops.push((t, node, order, OpKind::Connect(x as u32)));
                         order += 1;
@@ -818,7 +854,11 @@ pub fn compile(
                 "graph.gml: no path between `{}` and `{}` (nodes {a} and {b}){}",
                 graph.labels[ga],
                 graph.labels[gb],
-                if ga == gb { ": a self-loop edge is needed" } else { "" }
+                if ga == gb {
+                    ": a self-loop edge is needed"
+                } else {
+                    ""
+                }
             )));
         };
         // meshsim links are symmetric: the mean of both directions keeps the round trip.
@@ -860,6 +900,24 @@ pub fn check_configs(sc: &Scenario) -> Result<(), InteropError> {
         }
         seen.push(c);
         let merged = base.merged(c);
+        let d = models::peer::build_gossipsub_config(&GossipsubSpec::default())
+            .expect("the crate's defaults are valid");
+        let n = merged.mesh_n.unwrap_or(d.mesh_n());
+        let lo = merged.mesh_n_low.unwrap_or(d.mesh_n_low());
+        let hi = merged.mesh_n_high.unwrap_or(d.mesh_n_high());
+        if n == 0 || lo > n || hi < n {
+            return Err(bad(format!(
+                "params.json: initGossipSub of node {i}: D {n}, Dlo {lo}, Dhi {hi}: need 1 <= D, Dlo <= D <= Dhi"
+            )));
+        }
+        if merged
+            .gossip_factor
+            .is_some_and(|f| !(0.0..=1.0).contains(&f))
+        {
+            return Err(bad(format!(
+                "params.json: initGossipSub of node {i}: GossipFactor must be from 0 to 1"
+            )));
+        }
         if let Err(e) = models::peer::build_gossipsub_config(&merged) {
             return Err(bad(format!(
                 "params.json: initGossipSub of node {i}: libp2p-gossipsub refuses the parameters: {e}"
@@ -905,7 +963,10 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 }
 
 /// Results per message and overall (pooled deliveries).
-pub fn message_results(sc: &Scenario, out: &models::interop::InteropOutput) -> (Vec<MessageResult>, MessageResult) {
+pub fn message_results(
+    sc: &Scenario,
+    out: &models::interop::InteropOutput,
+) -> (Vec<MessageResult>, MessageResult) {
     let mut lat: Vec<Vec<u64>> = vec![Vec::new(); out.run.messages.len()];
     for &(seq, _, t) in out.run.deliveries.as_deref().unwrap_or(&[]) {
         if let Some(m) = out.run.messages.get(seq as usize) {
@@ -949,7 +1010,11 @@ pub fn message_results(sc: &Scenario, out: &models::interop::InteropOutput) -> (
         published_s: 0.0,
         expected: exp as u32,
         delivered: del as u32,
-        reliability: if exp == 0 { 1.0 } else { del as f64 / exp as f64 },
+        reliability: if exp == 0 {
+            1.0
+        } else {
+            del as f64 / exp as f64
+        },
         latency_ms: [
             pct(&all, 50.0),
             pct(&all, 90.0),
@@ -982,8 +1047,12 @@ pub fn cmd_interop(
         }
     };
     let wall = std::time::Instant::now();
-    let output = models::interop::run(&sc, seed)
-        .map_err(|e| anyhow::anyhow!("{e}\nnote: rerun with `meshsim interop {} --seed {seed}`", dir.display()))?;
+    let output = models::interop::run(&sc, seed).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\nnote: rerun with `meshsim interop {} --seed {seed}`",
+            dir.display()
+        )
+    })?;
     let wall_s = wall.elapsed().as_secs_f64();
     let mut summary = output.run.summary.clone();
     summary.wall_seconds = wall_s;
@@ -1022,7 +1091,10 @@ pub fn cmd_interop(
         );
         println!(
             "  latency ms            p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
-            overall.latency_ms[0], overall.latency_ms[1], overall.latency_ms[2], overall.latency_ms[3]
+            overall.latency_ms[0],
+            overall.latency_ms[1],
+            overall.latency_ms[2],
+            overall.latency_ms[3]
         );
         println!(
             "  duplicates            {}  ({:.2} per node per message)",
@@ -1049,7 +1121,8 @@ pub fn cmd_interop(
         }
     }
     if !no_write {
-        let odir = out.unwrap_or_else(|| PathBuf::from("results").join(format!("interop-{}", sc.name)));
+        let odir =
+            out.unwrap_or_else(|| PathBuf::from("results").join(format!("interop-{}", sc.name)));
         write_interop(&odir, &sc, seed, &summary, &output, &rows)
             .with_context(|| format!("writing {}", odir.display()))?;
         if !json {
@@ -1136,6 +1209,9 @@ fn write_interop(
         "seed": seed,
         "trace_hash": summary.trace_hash,
     });
-    crate::output::write_atomic(&dir.join("meta.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    crate::output::write_atomic(
+        &dir.join("meta.json"),
+        serde_json::to_string_pretty(&meta)?.as_bytes(),
+    )?;
     Ok(())
 }

@@ -73,6 +73,21 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
             "control_overhead_ratio",
             s.control_overhead_ratio.to_string(),
         ),
+        ("honest_delivery_ratio", s.honest_delivery_ratio.to_string()),
+        (
+            "attacker_delivery_ratio",
+            s.attacker_delivery_ratio.to_string(),
+        ),
+        (
+            "min_class_delivery_ratio",
+            s.min_class_delivery_ratio.to_string(),
+        ),
+        (
+            "attacker_bytes_sent_per_peer",
+            s.attacker_bytes_sent_per_peer.to_string(),
+        ),
+        ("graylisted_honest_max", s.graylisted_honest_max.to_string()),
+        ("score_min_honest", s.score_min_honest.to_string()),
         ("syncs", s.syncs.to_string()),
         ("syncs_completed", s.syncs_completed.to_string()),
         ("syncs_aborted", s.syncs_aborted.to_string()),

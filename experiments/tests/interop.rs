@@ -126,7 +126,10 @@ fn generated_scenario_runs_end_to_end() {
         if i < 2 {
             to.push(i + 4);
         }
-        script.push(if_node(i, serde_json::json!({"type": "connect", "connectTo": to})));
+        script.push(if_node(
+            i,
+            serde_json::json!({"type": "connect", "connectTo": to}),
+        ));
     }
     script.push(serde_json::json!({"type": "subscribeToTopic", "topicID": "a-subnet"}));
     script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 5}));
@@ -210,11 +213,19 @@ fn generated_scenario_runs_end_to_end() {
     }
 
     // Deterministic: the same folder and seed give the same trace hash.
-    let again = meshsim(&["interop", dir.to_str().unwrap(), "--no-write", "--seed", "3", "--json"]);
+    let again = meshsim(&[
+        "interop",
+        dir.to_str().unwrap(),
+        "--no-write",
+        "--seed",
+        "3",
+        "--json",
+    ]);
     assert!(again.status.success());
     let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(stdout.contains(v["trace_hash"].as_str().unwrap()));
     assert_eq!(v["reliability"], 1.0);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -222,8 +233,14 @@ fn validation_delay_holds_back_forwarding() {
     // A chain 0 - 1 - 2 on one graph node (2 ms self-loop); node 1 validates after 100 ms.
     let gnode = [0, 0, 0];
     let mut script = init(3);
-    script.push(if_node(0, serde_json::json!({"type": "connect", "connectTo": [1]})));
-    script.push(if_node(2, serde_json::json!({"type": "connect", "connectTo": [1]})));
+    script.push(if_node(
+        0,
+        serde_json::json!({"type": "connect", "connectTo": [1]}),
+    ));
+    script.push(if_node(
+        2,
+        serde_json::json!({"type": "connect", "connectTo": [1]}),
+    ));
     script.push(serde_json::json!({"type": "subscribeToTopic", "topicID": "t"}));
     script.push(if_node(
         1,
@@ -237,12 +254,21 @@ fn validation_delay_holds_back_forwarding() {
     script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 4}));
     let dir = write_dir("delay", &gnode, &script);
     let out = dir.join("out");
-    let o = meshsim(&["interop", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = meshsim(&[
+        "interop",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let got = delivery_latencies(&out, 0);
     let at = |p: u32| got.iter().find(|(q, _)| *q == p).map(|x| x.1).unwrap();
     assert!(at(1) >= 2.0 && at(1) < 10.0, "node 1: {got:?}");
-    assert!(at(2) >= 104.0 && at(2) < 115.0, "node 2 waits for node 1's validation: {got:?}");
+    assert!(
+        at(2) >= 104.0 && at(2) < 115.0,
+        "node 2 waits for node 1's validation: {got:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -280,5 +306,13 @@ fn unsupported_input_is_a_clear_error_with_exit_code_2() {
         &[serde_json::json!({"type": "initGossipSub", "gossipSubParams": {"D": 2, "Dlo": 5}})],
     );
     let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for name in ["unsupported", "badhost", "badd"] {
+        let _ = std::fs::remove_dir_all(temp_dir(name));
+    }
 }

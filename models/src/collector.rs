@@ -124,6 +124,10 @@ pub struct PeerCounters {
     pub prune_received: u64,
     /// IDONTWANT entries received.
     pub idontwant_received: u64,
+    /// First deliveries of workload messages to this peer.
+    pub deliveries: u64,
+    /// Workload messages published while this peer was up and subscribed (not by itself).
+    pub deliveries_expected: u64,
 }
 
 /// Collects a run's measurements.
@@ -305,6 +309,9 @@ impl Collector {
                 // Probes are reported on their own (timeseries.csv), not in the workload's numbers.
                 self.latencies_ns.push(lat);
                 self.counters.deliveries += 1;
+                if let Some(pc) = self.peers.get_mut(peer as usize) {
+                    pc.deliveries += 1;
+                }
             }
             if let Some(d) = self.deliveries.as_mut() {
                 d.push((seq, peer, now));

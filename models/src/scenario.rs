@@ -195,6 +195,16 @@ impl Driver {
             .iter()
             .filter(|&&p| p != publisher && engine.nodes[p as usize].is_up())
             .count() as u32;
+        if !probe {
+            let mut c = self.collector.borrow_mut();
+            for &p in receivers {
+                if p != publisher && engine.nodes[p as usize].is_up() {
+                    if let Some(pc) = c.peers.get_mut(p as usize) {
+                        pc.deliveries_expected += 1;
+                    }
+                }
+            }
+        }
         let seq = self.collector.borrow_mut().on_publish(MsgRecord {
             publisher,
             topic: topic as u32,

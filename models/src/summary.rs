@@ -111,6 +111,24 @@ pub struct RunSummary {
     /// GossipSub control bytes per published-message byte on the wire.
     #[serde(default)]
     pub control_overhead_ratio: f64,
+    /// Delivery ratio to peers of `behaviour = "honest"` classes (all peers without classes).
+    #[serde(default)]
+    pub honest_delivery_ratio: f64,
+    /// Delivery ratio to peers with another behaviour (-1 without any).
+    #[serde(default)]
+    pub attacker_delivery_ratio: f64,
+    /// The lowest delivery ratio of any class's honest peers (the whole network without classes).
+    #[serde(default)]
+    pub min_class_delivery_ratio: f64,
+    /// Mean bytes sent per attacker peer (-1 without any).
+    #[serde(default)]
+    pub attacker_bytes_sent_per_peer: f64,
+    /// Scoring: most honest peers that some neighbour scored below the graylist threshold in one sample.
+    #[serde(default)]
+    pub graylisted_honest_max: f64,
+    /// Scoring: lowest score any neighbour gave an honest peer over the samples (0 when scoring is off).
+    #[serde(default)]
+    pub score_min_honest: f64,
     /// Entropy requests served by the seeded hook on the simulation thread.
     pub entropy_served: u64,
     /// Entropy requests the simulation thread sent to the OS (must be 0).
@@ -314,6 +332,73 @@ impl RunSummary {
             ..RunSummary::default()
         }
         .with_history(spec, c)
+        .with_behaviours(spec, c, bytes_sent)
+    }
+
+    /// Delivery split by behaviour and class, and score extremes from the samples.
+    fn with_behaviours(
+        mut self,
+        spec: &Experiment,
+        c: &Collector,
+        bytes_sent: &[u64],
+    ) -> RunSummary {
+        use crate::classes::PeerBehaviourKind;
+        let counts = crate::classes::class_counts(&spec.classes, spec.peers);
+        let mut class_of = Vec::with_capacity(spec.peers as usize);
+        for (k, &n) in counts.iter().enumerate() {
+            class_of.extend(std::iter::repeat_n(k, n as usize));
+        }
+        let honest = |p: usize| {
+            class_of
+                .get(p)
+                .and_then(|&k| spec.classes.get(k))
+                .is_none_or(|cl| cl.behaviour == PeerBehaviourKind::Honest)
+        };
+        let ratio = |(d, e): (u64, u64)| if e == 0 { 1.0 } else { d as f64 / e as f64 };
+        let mut h = (0u64, 0u64);
+        let mut a = (0u64, 0u64);
+        let mut a_bytes = (0u64, 0u64);
+        let mut per_class = vec![(0u64, 0u64); spec.classes.len().max(1)];
+        for (p, pc) in c.peers.iter().enumerate() {
+            let (d, e) = (pc.deliveries, pc.deliveries_expected);
+            if honest(p) {
+                h.0 += d;
+                h.1 += e;
+                let k = class_of.get(p).copied().unwrap_or(0);
+                if let Some(x) = per_class.get_mut(k) {
+                    x.0 += d;
+                    x.1 += e;
+                }
+            } else {
+                a.0 += d;
+                a.1 += e;
+                a_bytes.0 += bytes_sent.get(p).copied().unwrap_or(0);
+                a_bytes.1 += 1;
+            }
+        }
+        self.honest_delivery_ratio = ratio(h);
+        self.attacker_delivery_ratio = if a_bytes.1 == 0 { -1.0 } else { ratio(a) };
+        self.attacker_bytes_sent_per_peer = if a_bytes.1 == 0 {
+            -1.0
+        } else {
+            a_bytes.0 as f64 / a_bytes.1 as f64
+        };
+        self.min_class_delivery_ratio = per_class
+            .iter()
+            .filter(|x| x.1 > 0)
+            .map(|&x| ratio(x))
+            .fold(1.0, f64::min);
+        let metric = |name: &'static str| -> Vec<f64> {
+            c.samples
+                .iter()
+                .flat_map(|s| s.extra.iter())
+                .filter(|(m, _)| m == name)
+                .map(|(_, v)| *v)
+                .collect()
+        };
+        self.graylisted_honest_max = metric("graylisted_honest").into_iter().fold(0.0, f64::max);
+        self.score_min_honest = metric("score_min_honest").into_iter().fold(0.0, f64::min);
+        self
     }
 
     fn with_history(mut self, spec: &Experiment, c: &Collector) -> RunSummary {

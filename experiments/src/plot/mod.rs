@@ -30,6 +30,106 @@ use data::{mean_std, Deliveries, Study, Timeseries};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// History-sync metrics shown against swept parameters when syncs happened.
+pub const SYNC_METRICS: &[&str] = &[
+    "sync_convergence_s",
+    "sync_round_trips_p50",
+    "sync_bytes_received",
+    "messages_recovered_by_sync",
+];
+
+fn history_used(study: &Study) -> bool {
+    (0..study.runs.rows.len()).any(|r| study.runs.num(r, "syncs").is_some_and(|x| x > 0.0))
+}
+
+/// Round trips against entries fetched, from `syncs.csv` (one series per point or run).
+fn sync_rpcs_figure(
+    dir: &Path,
+    study: &Study,
+    legend: &[String],
+) -> anyhow::Result<Option<(PlotInfo, Figure)>> {
+    let path = dir.join("syncs.csv");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let mut rdr =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = rdr.headers()?.clone();
+    let idx = |n: &str| headers.iter().position(|h| h == n);
+    let (Some(ri), Some(ei), Some(ti)) =
+        (idx("run_id"), idx("entries_fetched"), idx("round_trips"))
+    else {
+        anyhow::bail!(
+            "{}: needs columns run_id, entries_fetched, round_trips",
+            path.display()
+        );
+    };
+    // (series, entries) -> (sum of round trips, count)
+    let mut acc: BTreeMap<(usize, u64), (f64, f64)> = BTreeMap::new();
+    for (line, rec) in rdr.records().enumerate() {
+        let rec = rec.with_context(|| format!("{} line {}", path.display(), line + 2))?;
+        let Some(series) = study.points.iter().position(|p| {
+            p.runs
+                .iter()
+                .any(|&r| study.runs.text(r, "run_id") == &rec[ri])
+        }) else {
+            continue;
+        };
+        let (Ok(e), Ok(t)) = (rec[ei].parse::<u64>(), rec[ti].parse::<f64>()) else {
+            anyhow::bail!(
+                "{} line {}: entries_fetched and round_trips must be numbers",
+                path.display(),
+                line + 2
+            );
+        };
+        let a = acc.entry((series, e)).or_default();
+        a.0 += t;
+        a.1 += 1.0;
+    }
+    if acc.is_empty() {
+        return Ok(None);
+    }
+    let mut series: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
+    for ((k, e), (sum, n)) in acc {
+        series.entry(k).or_default().push((e as f64, sum / n));
+    }
+    let panel = Panel {
+        title: "Round trips per sync vs entries fetched".into(),
+        x_label: "entries fetched by the sync".into(),
+        y_label: "round trips".into(),
+        x: XAxis::Numeric,
+        series: series
+            .into_iter()
+            .map(|(key, points)| Series {
+                key,
+                points,
+                err: Vec::new(),
+                markers: true,
+            })
+            .collect(),
+        y_from_zero: true,
+        y_range: None,
+        x_range: None,
+    };
+    Ok(Some((
+        PlotInfo {
+            name: "sync_rpcs_vs_entries".into(),
+            title: "History sync: round trips vs missing entries".into(),
+            description: "Each lockstep sync's round trips against the entries it fetched (mean over syncs with the same count), from syncs.csv.".into(),
+        },
+        Figure {
+            title: "History sync: round trips vs entries fetched".into(),
+            subtitle: "syncs.csv: mean round trips per entries-fetched value".into(),
+            legend: legend.to_vec(),
+            legend_markers: true,
+            body: Body::Panels {
+                panels: vec![panel],
+                columns: 1,
+            },
+        },
+    )))
+}
+
 /// Metrics shown against swept parameters and in heatmaps.
 pub const SWEEP_METRICS: &[&str] = &[
     "delivery_ratio",
@@ -77,7 +177,11 @@ pub fn plot_dir(dir: &Path) -> anyhow::Result<Vec<PlotInfo>> {
     let deliveries = optional(dir, "deliveries.csv", |p| Deliveries::load(p, &study))?;
     let timeseries = optional(dir, "timeseries.csv", |p| Timeseries::load(p, &study))?;
 
-    let figures = figures(&study, deliveries.as_ref(), timeseries.as_ref());
+    let mut figures = figures(&study, deliveries.as_ref(), timeseries.as_ref());
+    let legend: Vec<String> = study.points.iter().map(|p| p.label.clone()).collect();
+    if let Some(f) = sync_rpcs_figure(dir, &study, &legend)? {
+        figures.push(f);
+    }
     let plot_dir = dir.join("plots");
     let mut infos = Vec::new();
     for (info, fig) in figures {
@@ -183,7 +287,22 @@ fn figures(
     }
     if study.is_sweep {
         for (i, axis) in study.axes.iter().enumerate() {
-            if let Some(f) = sweep_vs_axis(study, i) {
+            if history_used(study) {
+                if let Some(f) = sweep_vs_axis(study, i, SYNC_METRICS) {
+                    out.push((
+                        PlotInfo {
+                            name: format!("sync_vs_{}", file_safe(&axis.short)),
+                            title: format!("History sync vs {}", axis.title()),
+                            description: format!(
+                                "Sync convergence time, round trips, bytes and messages recovered only by sync against {}: means over seeds, bars ±1 standard deviation.",
+                                axis.title()
+                            ),
+                        },
+                        f,
+                    ));
+                }
+            }
+            if let Some(f) = sweep_vs_axis(study, i, SWEEP_METRICS) {
                 out.push((
                     PlotInfo {
                         name: format!("sweep_vs_{}", file_safe(&axis.short)),
@@ -475,9 +594,9 @@ fn axis_positions(axis: &data::Axis) -> (XAxis, Vec<f64>) {
     }
 }
 
-fn sweep_vs_axis(study: &Study, ai: usize) -> Option<Figure> {
+fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
     let axis = &study.axes[ai];
-    let metrics: Vec<&str> = SWEEP_METRICS
+    let metrics: Vec<&str> = which
         .iter()
         .copied()
         .filter(|m| study.runs.col(m).is_some())
