@@ -782,7 +782,9 @@ impl Sim {
             })
             .collect();
         let collector = Rc::new(RefCell::new(Collector::new(&peer_ids)));
-        sim::world::with(|w| w.set_tap(Box::new(Tap(collector.clone()))));
+        if spec.measure.wire {
+            sim::world::with(|w| w.set_tap(Box::new(Tap(collector.clone()))));
+        }
         let mut engine = Engine::new(Limits {
             max_events: spec.limits.max_events,
             ..Limits::default()

@@ -570,6 +570,13 @@ pub struct MeasureSpec {
     /// Collect GossipSub's own Prometheus metrics and write `metrics.prom` (default off).
     #[serde(default)]
     pub prometheus: bool,
+    /// Decode GossipSub frames on the wire: duplicates, control counts, data/control bytes (default on).
+    #[serde(default = "d_true")]
+    pub wire: bool,
+}
+
+fn d_true() -> bool {
+    true
 }
 
 fn d_sample() -> u64 {
@@ -582,6 +589,7 @@ impl Default for MeasureSpec {
             sample_interval_ms: d_sample(),
             deliveries: false,
             prometheus: false,
+            wire: true,
         }
     }
 }
