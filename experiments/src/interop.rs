@@ -629,7 +629,9 @@ pub fn parse_shadow(text: &str) -> Result<Shadow, InteropError> {
                 .push(path[2].clone());
         }
         let value = value.trim();
-        if value.is_empty() || value == "|" || value == ">" {
+        if value.is_empty() || value.starts_with('|') || value.starts_with('>') {
+            // A section (or a block scalar): recorded, so that its presence can be checked.
+            values.push((path, String::new()));
             stack.push((indent, key));
         } else {
             values.push((path, unquote(value).to_string()));

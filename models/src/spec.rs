@@ -575,10 +575,6 @@ pub struct MeasureSpec {
     pub wire: bool,
 }
 
-fn d_true() -> bool {
-    true
-}
-
 fn d_sample() -> u64 {
     1000
 }
