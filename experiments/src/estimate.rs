@@ -3,8 +3,7 @@
 //! exceeds the limit, rather than being killed for lack of memory mid-sweep.
 //!
 //! The model (bytes), fitted on `meshsim bench` peak RSS (degree 8, 1 KiB
-//! messages at 1 msg/s: about 360 KiB per peer, 70% of it the codec buffers
-//! of GossipSub's substreams):
+//! messages at 1 msg/s: about 180 KiB per peer):
 //!
 //! ```text
 //! peak = BASE
@@ -27,11 +26,11 @@ use crate::load::InputError;
 use models::Experiment;
 
 /// Process baseline: binary, allocator, thread stacks.
-pub const BASE: u64 = 40 << 20;
+pub const BASE: u64 = 24 << 20;
 /// Per peer: swarm, GossipSub behaviour, key, engine state.
-pub const PER_PEER: u64 = 40 << 10;
+pub const PER_PEER: u64 = 24 << 10;
 /// Per connection end: handler, two substreams with their codec buffers, pipes.
-pub const PER_CONNECTION_END: u64 = 40 << 10;
+pub const PER_CONNECTION_END: u64 = 16 << 10;
 /// Per message id in a peer's duplicate cache.
 pub const PER_SEEN_ID: u64 = 160;
 /// Overhead per cached message besides its payload.
@@ -96,7 +95,7 @@ pub fn limit_mib(exp: &Experiment, parallel_runs: usize) -> Option<(u64, String)
     }
     let total = machine_memory_bytes()?;
     let runs = parallel_runs.max(1) as u64;
-    let l = total / 10 * 9 / runs >> 20;
+    let l = (total / 10 * 9 / runs) >> 20;
     Some((
         l,
         format!(
@@ -136,7 +135,7 @@ pub fn check(
              more than the limit of {limit} MiB ({source}); \
              reduce peers or the workload, raise limits.max_memory_mib, or pass --force",
             exp.peers,
-            (estimate_bytes(exp) - BASE) / u64::from(exp.peers.max(1)) >> 10
+            ((estimate_bytes(exp) - BASE) / u64::from(exp.peers.max(1))) >> 10
         ),
     })
 }
@@ -152,10 +151,10 @@ mod tests {
 
     #[test]
     fn benchmark_scenario_is_near_its_measured_rss() {
-        // Measured (bench, glibc malloc): 1,000 peers, degree 8: 355-365 MiB.
+        // Measured (bench): 1,000 peers, degree 8: 176 MiB peak RSS.
         let e = exp(&["peers=1000", "topology.degree=8"]);
         let mib = estimate_bytes(&e) >> 20;
-        assert!((300..=480).contains(&mib), "{mib} MiB");
+        assert!((160..=260).contains(&mib), "{mib} MiB");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub enum Instr {
         seconds: f64,
     },
     /// `initGossipSub`, mapped onto meshsim's GossipSub settings.
-    InitGossipSub(GossipsubSpec),
+    InitGossipSub(Box<GossipsubSpec>),
 }
 
 /// GossipSubParams fields rust-libp2p ignores (the reference node warns and
@@ -234,11 +234,11 @@ fn instruction(
             topic: as_str(f("topicID")?, &fa("topicID"))?.to_string(),
             seconds: as_f64(f("delaySeconds")?, &fa("delaySeconds"))?,
         },
-        "initGossipSub" => Instr::InitGossipSub(gossipsub_params(
+        "initGossipSub" => Instr::InitGossipSub(Box::new(gossipsub_params(
             f("gossipSubParams")?,
             &fa("gossipSubParams"),
             unsupported,
-        )?),
+        )?)),
         "addPartialMessage" | "publishPartial" => {
             unsupported.push(format!(
                 "{at}: instruction `{ty}`: partial messages are not supported"
@@ -270,9 +270,15 @@ pub fn parse_params(text: &str) -> Result<Vec<Instr>, InteropError> {
         }
     }
     if !unsupported.is_empty() {
+        const SHOWN: usize = 20;
+        let more = unsupported.len().saturating_sub(SHOWN);
+        unsupported.truncate(SHOWN);
+        if more > 0 {
+            unsupported.push(format!("... and {more} more"));
+        }
         return Err(bad(format!(
             "params.json: {} unsupported instruction(s) or field(s):\n  {}",
-            unsupported.len(),
+            SHOWN.min(unsupported.len()) + more,
             unsupported.join("\n  ")
         )));
     }
@@ -546,17 +552,18 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
     }
     // Floyd-Warshall over the direct edges.
     for k in 0..n {
-        for i in 0..n {
-            let Some((dik, pik)) = dist[i][k] else {
+        let row_k = dist[k].clone();
+        for (i, row_i) in dist.iter_mut().enumerate() {
+            let Some((dik, pik)) = row_i[k] else {
                 continue;
             };
-            for j in 0..n {
+            for (j, via) in row_k.iter().enumerate() {
                 if i == j {
                     continue;
                 }
-                if let Some((dkj, pkj)) = dist[k][j] {
-                    if dist[i][j].is_none_or(|(d, _)| dik + dkj < d) {
-                        dist[i][j] = Some((dik + dkj, pik * pkj));
+                if let Some((dkj, pkj)) = *via {
+                    if row_i[j].is_none_or(|(d, _)| dik + dkj < d) {
+                        row_i[j] = Some((dik + dkj, pik * pkj));
                     }
                 }
             }
@@ -798,7 +805,7 @@ pub fn compile(
                 Instr::InitGossipSub(g) => {
                     // As the reference node: the first initGossipSub for this node wins.
                     if configs[node as usize].is_none() {
-                        configs[node as usize] = Some(g.clone());
+                        configs[node as usize] = Some((**g).clone());
                     }
                     continue;
                 }
@@ -954,6 +961,12 @@ pub struct MessageResult {
     pub duplicates: u64,
     /// duplicates / nodes (the framework's "Avg Duplicate Count").
     pub avg_duplicates: f64,
+    /// The framework's "Time to Disseminate": last receipt minus first receipt, s.
+    pub spread_s: f64,
+    /// The framework's "p50 to Disseminate": receipt number len/2 minus the first, s.
+    pub spread_p50_s: f64,
+    /// The framework's "Reached percent": receipts / (nodes - 1), at most 1.
+    pub reached: f64,
 }
 
 fn pct(sorted: &[u64], p: f64) -> f64 {
@@ -1002,6 +1015,15 @@ pub fn message_results(
             latency_ms: [pct(&l, 50.0), pct(&l, 90.0), pct(&l, 99.0), pct(&l, 100.0)],
             duplicates: d,
             avg_duplicates: d as f64 / nodes,
+            spread_s: match (l.first(), l.last()) {
+                (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+                _ => 0.0,
+            },
+            spread_p50_s: match l.first() {
+                Some(a) => (l[l.len() / 2] - a) as f64 / 1e9,
+                None => 0.0,
+            },
+            reached: (l.len() as f64 / (nodes - 1.0).max(1.0)).min(1.0),
         });
     }
     all.sort_unstable();
@@ -1024,6 +1046,9 @@ pub fn message_results(
             pct(&all, 100.0),
         ],
         duplicates: dup,
+        spread_s: 0.0,
+        spread_p50_s: 0.0,
+        reached: 0.0,
         avg_duplicates: if rows.is_empty() {
             0.0
         } else {
@@ -1102,6 +1127,10 @@ pub fn cmd_interop(
             "  duplicates            {}  ({:.2} per node per message)",
             overall.duplicates, overall.avg_duplicates
         );
+        let parts = models::interop::components(&sc);
+        if parts > 1 {
+            println!("  warning               the connect graph has {parts} components");
+        }
         if summary.publish_errors > 0 {
             println!("  publish errors        {}", summary.publish_errors);
         }
@@ -1155,18 +1184,14 @@ fn write_interop(
     for (name, bytes) in crate::output::detail_files(&run_id, &detail)? {
         crate::output::write_atomic(&dir.join(name), &bytes)?;
     }
-    // As the framework's analysis.txt, with times measured from the publish.
+    // The framework's analysis.txt, with its definitions (times from the first receipt).
     let mut a = String::from(
         "Message ID, Time to Disseminate, p50 to Disseminate, Avg Duplicate Count, Reached percent\n",
     );
     for r in rows {
         a.push_str(&format!(
             "{}, {}s, {}s, {}, {}\n",
-            r.message_id,
-            r.latency_ms[3] / 1e3,
-            r.latency_ms[0] / 1e3,
-            r.avg_duplicates,
-            r.reliability
+            r.message_id, r.spread_s, r.spread_p50_s, r.avg_duplicates, r.reached
         ));
     }
     crate::output::write_atomic(&dir.join("analysis.txt"), a.as_bytes())?;
@@ -1185,6 +1210,9 @@ fn write_interop(
         "latency_ms_max",
         "duplicates",
         "avg_duplicates",
+        "spread_s",
+        "spread_p50_s",
+        "reached",
     ])?;
     for r in rows {
         w.write_record([
@@ -1201,6 +1229,9 @@ fn write_interop(
             r.latency_ms[3].to_string(),
             r.duplicates.to_string(),
             r.avg_duplicates.to_string(),
+            r.spread_s.to_string(),
+            r.spread_p50_s.to_string(),
+            r.reached.to_string(),
         ])?;
     }
     crate::output::write_atomic(&dir.join("interop.csv"), &w.into_inner()?)?;

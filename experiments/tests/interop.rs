@@ -180,6 +180,10 @@ fn generated_scenario_runs_end_to_end() {
     let analysis = std::fs::read_to_string(out.join("analysis.txt")).unwrap();
     assert!(analysis.starts_with("Message ID, Time to Disseminate, p50 to Disseminate, Avg Duplicate Count, Reached percent\n"));
     assert!(analysis.contains("\n7, "), "{analysis}");
+    assert!(
+        analysis.lines().skip(1).all(|l| l.ends_with(", 1")),
+        "every message reached all other nodes: {analysis}"
+    );
 
     // Latency consistent with the graph: each node's first delivery is no
     // earlier than its shortest path from the publisher over the connections

@@ -70,6 +70,9 @@ pub struct ClassSpec {
     /// Sybils behind one host: GossipSub's IP colocation penalty (P6) sees them.
     #[serde(default)]
     pub shared_ip: bool,
+    /// Overrides of the `[scoring]` section for this class's peers (how they score others).
+    #[serde(default)]
+    pub scoring: Option<crate::scoring::ScoringSpec>,
 }
 
 fn yes() -> bool {
@@ -573,6 +576,7 @@ mod tests {
             behaviour: PeerBehaviourKind::Honest,
             spam_rate_per_s: 2.0,
             shared_ip: false,
+            scoring: None,
         }
     }
 

@@ -181,8 +181,30 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<InteropOutput, RunFailure> {
     Ok(output)
 }
 
+/// Connected components of the graph of `connect` instructions.
+pub fn components(sc: &Scenario) -> usize {
+    let mut parent: Vec<u32> = (0..sc.nodes).collect();
+    fn root(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    let mut n = sc.nodes as usize;
+    for &(a, b) in sc.links.keys() {
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        if ra != rb {
+            parent[ra as usize] = rb;
+            n -= 1;
+        }
+    }
+    n
+}
+
 fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput, sim::RunError> {
     let mut s = Sim::new(spec, seed);
+    s.initial_components = components(sc);
     sim::world::with(|w| {
         for (i, &(up, down)) in sc.bandwidth.iter().enumerate() {
             w.set_bandwidth(i as u32, up, down);

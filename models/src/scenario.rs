@@ -424,7 +424,15 @@ impl AppHandler<Peer> for Driver {
                     now as f64 / SEC as f64,
                 );
                 let mut s = s;
-                if let Some(sc) = self.spec.scoring.build(&[]) {
+                // The global section's graylist threshold, else the first class's that scores.
+                let scoring = self.spec.scoring.build(&[]).or_else(|| {
+                    self.spec.classes.iter().find_map(|c| {
+                        c.scoring
+                            .as_ref()
+                            .and_then(|o| self.spec.scoring.merged(o).build(&[]))
+                    })
+                });
+                if let Some(sc) = scoring {
                     let names: Vec<String> =
                         self.spec.classes.iter().map(|c| c.name.clone()).collect();
                     let c = self.collector.borrow();
@@ -751,8 +759,17 @@ impl Sim {
         };
         let books = Rc::new(books);
         // Scoring or adversarial behaviours: every peer validates messages.
-        let validate_all =
-            spec.scoring.enabled() || spec.classes.iter().any(|c| c.behaviour.needs_validation());
+        let class_scoring = |c: Option<&crate::classes::ClassSpec>| match c
+            .and_then(|c| c.scoring.as_ref())
+        {
+            Some(over) => spec.scoring.merged(over),
+            None => spec.scoring.clone(),
+        };
+        let validate_all = spec.scoring.enabled()
+            || spec
+                .classes
+                .iter()
+                .any(|c| c.behaviour.needs_validation() || class_scoring(Some(c)).enabled());
         let topic_hashes: Vec<TopicHash> = (0..spec.workload.topics)
             .map(|t| IdentTopic::new(format!("meshsim-topic-{t}")).hash())
             .collect();
@@ -769,7 +786,7 @@ impl Sim {
                 t.listen = class.is_none_or(|c| c.accepts_inbound);
                 t.class = c as u16;
                 t.behaviour = class.map(|c| c.behaviour).unwrap_or_default();
-                t.score = spec.scoring.build(&topic_hashes);
+                t.score = class_scoring(class).build(&topic_hashes);
                 t.validate = validate_all;
                 if validate_all && !spec.history.enabled {
                     t.gossipsub_cfg = peer::build_gossipsub_config_with(&g, true)

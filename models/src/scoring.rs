@@ -200,6 +200,35 @@ fn ethereum_topic() -> TopicScoreParams {
 }
 
 impl ScoringSpec {
+    /// This section with every key that `over` sets replaced by `over`'s
+    /// value (`topic` key by key; `over`'s preset only when it names one).
+    pub fn merged(&self, over: &ScoringSpec) -> ScoringSpec {
+        let to_table = |s: &ScoringSpec| match toml::Value::try_from(s) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        let mut base = to_table(self);
+        let mut over_t = to_table(over);
+        if over.preset == ScoringPreset::None {
+            over_t.remove("preset");
+        }
+        for (k, v) in over_t {
+            match (base.get_mut(&k), v) {
+                (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
+                    for (k2, v2) in o {
+                        b.insert(k2, v2);
+                    }
+                }
+                (_, v) => {
+                    base.insert(k, v);
+                }
+            }
+        }
+        toml::Value::Table(base)
+            .try_into()
+            .unwrap_or_else(|_| self.clone())
+    }
+
     /// Whether scoring is activated.
     pub fn enabled(&self) -> bool {
         self.preset != ScoringPreset::None
@@ -700,6 +729,32 @@ mod tests {
         assert_eq!(off.params.behaviour_penalty_weight, -1.0);
         assert_eq!(off.params.retain_score, Duration::from_secs(2));
         assert!(ScoringSpec::default().build(&[]).is_none());
+    }
+
+    #[test]
+    fn class_overrides_merge_key_by_key() {
+        let mut global = ScoringSpec {
+            preset: ScoringPreset::Ethereum,
+            gossip_threshold: Some(-100.0),
+            ..ScoringSpec::default()
+        };
+        global.topic.topic_weight = Some(2.0);
+        let mut over = ScoringSpec {
+            graylist_threshold: Some(-300.0),
+            ..ScoringSpec::default()
+        };
+        over.topic.time_in_mesh_weight = Some(0.0);
+        let m = global.merged(&over);
+        assert_eq!(m.preset, ScoringPreset::Ethereum, "preset kept");
+        assert_eq!(m.gossip_threshold, Some(-100.0));
+        assert_eq!(m.graylist_threshold, Some(-300.0));
+        assert_eq!(m.topic.topic_weight, Some(2.0));
+        assert_eq!(m.topic.time_in_mesh_weight, Some(0.0));
+        let off = global.merged(&ScoringSpec {
+            preset: ScoringPreset::Off,
+            ..ScoringSpec::default()
+        });
+        assert_eq!(off.preset, ScoringPreset::Off);
     }
 
     #[test]

@@ -467,7 +467,7 @@ pub struct GossipsubSpec {
     pub heartbeat_initial_delay_ns: Option<u64>,
     /// IWANT requests for one message before a peer is ignored (crate default 3).
     pub gossip_retransmission: Option<u32>,
-    /// Peers sent in a PRUNE's peer exchange (crate default 16).
+    /// Peers sent in a PRUNE's peer exchange (crate default 0).
     pub prune_peers: Option<usize>,
     /// Backoff after unsubscribing, ms (crate default 10000).
     pub unsubscribe_backoff_ms: Option<u64>,
@@ -688,6 +688,13 @@ impl Experiment {
         self.history.validate()?;
         validate_timeline(&self.timeline, self.peers, self.duration_s)?;
         self.scoring.validate("scoring")?;
+        for (i, c) in self.classes.iter().enumerate() {
+            if let Some(s) = &c.scoring {
+                self.scoring
+                    .merged(s)
+                    .validate(&format!("class[{i}].scoring"))?;
+            }
+        }
         Ok(())
     }
 }

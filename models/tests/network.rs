@@ -33,6 +33,7 @@ fn class(name: &str, share: f64, inbound: bool) -> ClassSpec {
         behaviour: Default::default(),
         spam_rate_per_s: 2.0,
         shared_ip: false,
+        scoring: None,
     }
 }
 
