@@ -65,3 +65,23 @@ fn shipped_scoring_experiments_validate() {
         e.validate().unwrap_or_else(|x| panic!("{f}: {x}"));
     }
 }
+
+/// CI's cut-down version of each scoring experiment: its first sweep point,
+/// 15 simulated seconds, one seed.
+#[test]
+fn shipped_scoring_experiments_run_cut_down() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["field-report.toml", "grafting.toml", "penalties.toml"] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        let mut v: toml::Table = toml::from_str(&text).unwrap();
+        v.remove("sweep");
+        let mut e: models::Experiment = toml::Value::Table(v).try_into().unwrap();
+        e.duration_s = 15.0;
+        e.churn.start_s = e.churn.start_s.min(8.0);
+        e.validate().unwrap_or_else(|x| panic!("{f}: {x}"));
+        let s = models::run(&e, 1, sim::EntropyMode::Seeded).unwrap();
+        assert!(s.delivery_ratio > 0.9, "{f}: delivery {}", s.delivery_ratio);
+        assert!(s.honest_delivery_ratio > 0.9, "{f}");
+        assert_eq!(s.entropy_os_fallbacks, 0);
+    }
+}

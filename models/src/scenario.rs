@@ -759,12 +759,11 @@ impl Sim {
         };
         let books = Rc::new(books);
         // Scoring or adversarial behaviours: every peer validates messages.
-        let class_scoring = |c: Option<&crate::classes::ClassSpec>| match c
-            .and_then(|c| c.scoring.as_ref())
-        {
-            Some(over) => spec.scoring.merged(over),
-            None => spec.scoring.clone(),
-        };
+        let class_scoring =
+            |c: Option<&crate::classes::ClassSpec>| match c.and_then(|c| c.scoring.as_ref()) {
+                Some(over) => spec.scoring.merged(over),
+                None => spec.scoring.clone(),
+            };
         let validate_all = spec.scoring.enabled()
             || spec
                 .classes
