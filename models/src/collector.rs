@@ -143,6 +143,8 @@ pub struct Collector {
     trace_out: Option<Box<dyn std::io::Write>>,
     /// Per-peer wire counters, by peer index.
     pub peers: Vec<PeerCounters>,
+    /// Seconds each peer spent without mesh peers (sampled), by peer index.
+    pub isolated_s: Vec<f64>,
     /// When each peer last came up (ns); deliveries count only for messages published after it.
     pub up_since: Vec<u64>,
     /// Health-check probe peers (a probe message counts only where it reaches one).
@@ -178,6 +180,7 @@ impl Collector {
             probe_peers: std::collections::BTreeSet::new(),
             up_since: vec![0; peer_ids.len()],
             peers: vec![PeerCounters::default(); peer_ids.len()],
+            isolated_s: vec![0.0; peer_ids.len()],
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
             payload_keys: None,

@@ -54,13 +54,16 @@ impl Sample {
     }
 }
 
-/// Takes one sample.
+/// Takes one sample; adds `interval_s` to `isolated_s[p]` for every live
+/// subscriber `p` of topic 0 without mesh peers.
 pub fn sample(
     nodes: &[Peer],
     topics: &[TopicHash],
     subscribers: &[Vec<u32>],
     d_lo: usize,
     t_s: f64,
+    isolated_s: &mut [f64],
+    interval_s: f64,
 ) -> Sample {
     let mut s = Sample {
         t_s,
@@ -88,6 +91,12 @@ pub fn sample(
             }
             if mesh == 0 {
                 s.isolated_peers += 1;
+                // Time isolated: each isolated sample counts for one interval (topic 0 only).
+                if t == 0 {
+                    if let Some(x) = isolated_s.get_mut(p as usize) {
+                        *x += interval_s;
+                    }
+                }
             }
             if swarm.connected_peers().next().is_none() {
                 s.disconnected_peers += 1;

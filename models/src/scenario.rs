@@ -416,13 +416,19 @@ impl AppHandler<Peer> for Driver {
                     .gossipsub
                     .mesh_n_low
                     .unwrap_or_else(|| libp2p_gossipsub::Config::default().mesh_n_low());
-                let s = crate::sampler::sample(
-                    &engine.nodes,
-                    &topics,
-                    &self.subscribers,
-                    d_lo,
-                    now as f64 / SEC as f64,
-                );
+                let interval_s = self.spec.measure.sample_interval_ms as f64 / 1000.0;
+                let s = {
+                    let mut c = self.collector.borrow_mut();
+                    crate::sampler::sample(
+                        &engine.nodes,
+                        &topics,
+                        &self.subscribers,
+                        d_lo,
+                        now as f64 / SEC as f64,
+                        &mut c.isolated_s,
+                        interval_s,
+                    )
+                };
                 let mut s = s;
                 // The global section's graylist threshold, else the first class's that scores.
                 let scoring = self.spec.scoring.build(&[]).or_else(|| {
@@ -1049,6 +1055,7 @@ impl Sim {
             .map(|r| r.table().0)
             .unwrap_or_default();
         let counters = self.driver.collector.borrow().peers.clone();
+        let isolated = self.driver.collector.borrow().isolated_s.clone();
         let nodes: Vec<(u16, Option<u16>, u64, u64)> = sim::world::with(|w| {
             w.nodes
                 .iter()
@@ -1073,6 +1080,7 @@ impl Sim {
                 mesh_degree,
                 connections: swarm.map_or(0, |s| s.connected_peers().count() as u32),
                 wire: counters.get(p as usize).copied().unwrap_or_default(),
+                isolated_s: isolated.get(p as usize).copied().unwrap_or(0.0),
                 bytes_sent: sent,
                 bytes_received: received,
             });
@@ -1154,6 +1162,8 @@ pub struct PeerRow {
     pub mesh_degree: u32,
     /// Connections at the end.
     pub connections: u32,
+    /// Seconds it spent without mesh peers on topic 0 while up (sampled).
+    pub isolated_s: f64,
     /// Wire counters.
     pub wire: crate::collector::PeerCounters,
     /// Bytes written on all substreams (GossipSub, negotiation, history).
