@@ -277,6 +277,20 @@ pub fn detail_files(
         ])?;
     }
     files.push(("peers.csv", w.into_inner()?));
+    if !out.peer_samples.is_empty() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["run_id", "t_s", "peer", "mesh_degree", "connections"])?;
+        for &(t, p, m, c) in &out.peer_samples {
+            w.write_record([
+                run_id.to_string(),
+                t.to_string(),
+                p.to_string(),
+                m.to_string(),
+                c.to_string(),
+            ])?;
+        }
+        files.push(("peer_timeseries.csv", w.into_inner()?));
+    }
     if let Some(prom) = &out.metrics_prom {
         files.push(("metrics.prom", prom.clone().into_bytes()));
     }

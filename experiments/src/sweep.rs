@@ -821,6 +821,7 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
         "syncs.csv",
         "sync_convergence.csv",
         "peers.csv",
+        "peer_timeseries.csv",
     ] {
         let parts: Vec<Vec<u8>> = records
             .iter()

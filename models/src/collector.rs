@@ -145,6 +145,8 @@ pub struct Collector {
     pub peers: Vec<PeerCounters>,
     /// Seconds each peer spent without mesh peers (sampled), by peer index.
     pub isolated_s: Vec<f64>,
+    /// Per-peer samples (t_s, peer, mesh degree, connections), when `measure.per_peer` is on.
+    pub peer_samples: Vec<(f64, u32, u32, u32)>,
     /// When each peer last came up (ns); deliveries count only for messages published after it.
     pub up_since: Vec<u64>,
     /// Health-check probe peers (a probe message counts only where it reaches one).
@@ -181,6 +183,7 @@ impl Collector {
             up_since: vec![0; peer_ids.len()],
             peers: vec![PeerCounters::default(); peer_ids.len()],
             isolated_s: vec![0.0; peer_ids.len()],
+            peer_samples: Vec::new(),
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),
             payload_keys: None,

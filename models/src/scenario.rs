@@ -450,6 +450,19 @@ impl AppHandler<Peer> for Driver {
                     );
                 }
                 self.collector.borrow_mut().samples.push(s);
+                if self.spec.measure.per_peer {
+                    // Per-peer series: mesh degree on topic 0 and connections of every live peer.
+                    let t_s = now as f64 / SEC as f64;
+                    let topic0 = self.topics[0].hash();
+                    let mut rows = Vec::new();
+                    for (p, node) in engine.nodes.iter().enumerate() {
+                        if let Some(sw) = node.swarm.as_ref() {
+                            let mesh = sw.behaviour().gossipsub.mesh_peers(&topic0).count() as u32;
+                            rows.push((t_s, p as u32, mesh, sw.connected_peers().count() as u32));
+                        }
+                    }
+                    self.collector.borrow_mut().peer_samples.extend(rows);
+                }
                 let next = now + self.spec.measure.sample_interval_ms * sim::MS;
                 if next <= ms_to_ns(self.spec.duration_s * 1000.0) {
                     let tag = self.push(Action::Sample);
@@ -1185,6 +1198,8 @@ pub struct RunOutput {
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
     /// GossipSub's Prometheus metrics summed over all peers, when `measure.prometheus` is on.
     pub metrics_prom: Option<String>,
+    /// Per-peer samples (t_s, peer, mesh degree, connections), when `measure.per_peer` is on.
+    pub peer_samples: Vec<(f64, u32, u32, u32)>,
     /// One row per peer (`peers.csv`).
     pub peers: Vec<PeerRow>,
 }
@@ -1248,6 +1263,7 @@ pub fn run_with(
                 deliveries: c.deliveries.take(),
                 metrics_prom,
                 peers: peer_rows,
+                peer_samples: std::mem::take(&mut c.peer_samples),
             })
         })
         .map_err(RunFailure::Panic)?;

@@ -573,6 +573,9 @@ pub struct MeasureSpec {
     /// Decode GossipSub frames on the wire: duplicates, control counts, data/control bytes (default on).
     #[serde(default = "d_true")]
     pub wire: bool,
+    /// Also sample every peer's mesh degree and connections (`peer_timeseries.csv`; default off).
+    #[serde(default)]
+    pub per_peer: bool,
 }
 
 fn d_sample() -> u64 {
@@ -586,6 +589,7 @@ impl Default for MeasureSpec {
             deliveries: false,
             prometheus: false,
             wire: true,
+            per_peer: false,
         }
     }
 }

@@ -102,3 +102,29 @@ fn wire_counts_agree_with_gossipsubs_own_prometheus_counters() {
         s.messages_published as f64
     );
 }
+
+#[test]
+fn per_peer_series_and_isolation_time_are_recorded() {
+    let mut e = Experiment {
+        name: "pp".into(),
+        peers: 12,
+        duration_s: 6.0,
+        ..Experiment::default()
+    };
+    e.topology.degree = 4;
+    e.gossipsub.signing = Some(Signing::None);
+    e.measure.per_peer = true;
+    let out = models::run_full(&e, 3, EntropyMode::Seeded).unwrap();
+    // One row per peer per sample (every second, 1..=6 s), all peers up.
+    assert_eq!(out.peer_samples.len(), 12 * 6);
+    let last: Vec<_> = out.peer_samples.iter().filter(|r| r.0 == 6.0).collect();
+    assert!(
+        last.iter().all(|r| r.2 >= 1 && r.3 == 4),
+        "meshes formed, 4 connections each: {last:?}"
+    );
+    assert_eq!(out.peers.len(), 12);
+    assert!(
+        out.peers.iter().all(|p| p.isolated_s <= 1.0),
+        "isolated at most during formation"
+    );
+}
