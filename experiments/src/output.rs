@@ -73,6 +73,10 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
             "control_overhead_ratio",
             s.control_overhead_ratio.to_string(),
         ),
+        ("dialer_dials", s.dialer_dials.to_string()),
+        ("dialer_failures", s.dialer_failures.to_string()),
+        ("dialer_given_up", s.dialer_given_up.to_string()),
+        ("dialer_px_learned", s.dialer_px_learned.to_string()),
         ("honest_delivery_ratio", s.honest_delivery_ratio.to_string()),
         (
             "attacker_delivery_ratio",

@@ -45,7 +45,14 @@ pub struct DialerStats {
     pub given_up: u64,
     /// Inbound connections refused at `max_peers`.
     pub refused: u64,
+    /// Peers learned through GossipSub peer exchange (PRUNE with PX) and added to the address book.
+    pub px_learned: u64,
 }
+
+/// Every listening peer's address, sorted by peer id: what a peer store
+/// (identify, a DHT) would answer when GossipSub dials a peer-exchange peer
+/// by id alone.
+pub type Directory = std::sync::Arc<Vec<(PeerId, Multiaddr)>>;
 
 /// The dialer of one peer.
 pub struct Behaviour {
@@ -55,13 +62,18 @@ pub struct Behaviour {
     dialing: BTreeSet<PeerId>,
     queue: VecDeque<PeerId>,
     timer: futures_timer::Delay,
+    directory: Directory,
     /// Counters.
     pub stats: DialerStats,
 }
 
 impl Behaviour {
     /// A dialer with `spec` and address book `book`.
-    pub fn new(spec: DialerSpec, book: Vec<(PeerId, Multiaddr)>) -> Behaviour {
+    pub fn new(
+        spec: DialerSpec,
+        book: Vec<(PeerId, Multiaddr)>,
+        directory: Directory,
+    ) -> Behaviour {
         let interval = Duration::from_millis(spec.check_interval_ms);
         Behaviour {
             book: book
@@ -82,6 +94,7 @@ impl Behaviour {
             dialing: BTreeSet::new(),
             queue: VecDeque::new(),
             timer: futures_timer::Delay::new(interval),
+            directory,
             stats: DialerStats::default(),
         }
     }
@@ -152,6 +165,39 @@ impl NetworkBehaviour for Behaviour {
             )));
         }
         Ok(dummy::ConnectionHandler)
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        _id: ConnectionId,
+        maybe_peer: Option<PeerId>,
+        addresses: &[Multiaddr],
+        _role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        // A dial by peer id alone (GossipSub's peer exchange): answer from the
+        // directory, and remember the peer as a candidate.
+        let Some(p) = maybe_peer else {
+            return Ok(Vec::new());
+        };
+        if !addresses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Ok(i) = self.directory.binary_search_by(|(q, _)| q.cmp(&p)) else {
+            return Ok(Vec::new());
+        };
+        let addr = self.directory[i].1.clone();
+        if !self.book.contains_key(&p) {
+            self.stats.px_learned += 1;
+            self.book.insert(
+                p,
+                Entry {
+                    addr: addr.clone(),
+                    failures: 0,
+                    next_try: None,
+                },
+            );
+        }
+        Ok(vec![addr])
     }
 
     fn handle_established_outbound_connection(

@@ -208,6 +208,8 @@ pub struct PeerTemplate {
     pub dialer: Option<crate::classes::DialerSpec>,
     /// Each peer's address book for the dialer, by peer index.
     pub books: Rc<Vec<Vec<(PeerId, libp2p_core::Multiaddr)>>>,
+    /// Every listening peer's address, for peer-exchange dials.
+    pub directory: crate::dialer::Directory,
     /// Whether peers of this template listen (accept inbound connections).
     pub listen: bool,
     /// Peer scoring (`[scoring]`), activated with `with_peer_score` when set.
@@ -236,6 +238,7 @@ impl PeerTemplate {
             seeds,
             dialer: None,
             books: Rc::new(Vec::new()),
+            directory: std::sync::Arc::new(Vec::new()),
             listen: true,
             score: None,
             validate: false,
@@ -359,6 +362,7 @@ impl Peer {
                             .get(self.index as usize)
                             .cloned()
                             .unwrap_or_default(),
+                        t.directory.clone(),
                     )
                 })),
             },

@@ -777,6 +777,15 @@ impl Sim {
             Vec::new()
         };
         let books = Rc::new(books);
+        // What a peer store would know: every listening peer's address (for PX dials).
+        let directory: crate::dialer::Directory = {
+            let mut d: Vec<(PeerId, libp2p_core::Multiaddr)> = (0..n)
+                .filter(|&q| accepts(q))
+                .map(|q| (peer_ids[q as usize], sim::transport::node_addr(q)))
+                .collect();
+            d.sort_by(|a, b| a.0.cmp(&b.0));
+            std::sync::Arc::new(d)
+        };
         // Scoring or adversarial behaviours: every peer validates messages.
         let class_scoring =
             |c: Option<&crate::classes::ClassSpec>| match c.and_then(|c| c.scoring.as_ref()) {
@@ -813,6 +822,7 @@ impl Sim {
                 t.prometheus = spec.measure.prometheus;
                 t.dialer = spec.dialer.enabled.then(|| spec.dialer.clone());
                 t.books = books.clone();
+                t.directory = directory.clone();
                 Rc::new(t)
             })
             .collect();
@@ -1133,7 +1143,7 @@ impl Sim {
         let bytes_sent: Vec<u64> =
             sim::world::with(|w| w.nodes.iter().map(|n| n.bytes_sent).collect());
         let c = self.driver.collector.borrow();
-        RunSummary::build(
+        let mut summary = RunSummary::build(
             &self.driver.spec,
             self.seed,
             &c,
@@ -1142,7 +1152,21 @@ impl Sim {
             self.engine.stats,
             self.initial_components,
             self.engine.now_ns(),
-        )
+        );
+        // The dialers' counters (of the peers' current incarnations).
+        for node in &self.engine.nodes {
+            if let Some(d) = node
+                .swarm
+                .as_ref()
+                .and_then(|s| s.behaviour().dialer.as_ref())
+            {
+                summary.dialer_dials += d.stats.dials;
+                summary.dialer_failures += d.stats.failures;
+                summary.dialer_given_up += d.stats.given_up;
+                summary.dialer_px_learned += d.stats.px_learned;
+            }
+        }
+        summary
     }
 }
 

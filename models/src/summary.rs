@@ -111,6 +111,18 @@ pub struct RunSummary {
     /// GossipSub control bytes per published-message byte on the wire.
     #[serde(default)]
     pub control_overhead_ratio: f64,
+    /// Dials the automatic dialers started (peers up at the end).
+    #[serde(default)]
+    pub dialer_dials: u64,
+    /// Of those, dials that failed.
+    #[serde(default)]
+    pub dialer_failures: u64,
+    /// Address-book entries given up after `dialer.retry_limit` failures.
+    #[serde(default)]
+    pub dialer_given_up: u64,
+    /// Peers the dialers learned through GossipSub peer exchange (PRUNE with PX).
+    #[serde(default)]
+    pub dialer_px_learned: u64,
     /// Delivery ratio to peers of `behaviour = "honest"` classes (all peers without classes).
     #[serde(default)]
     pub honest_delivery_ratio: f64,

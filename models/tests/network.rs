@@ -337,3 +337,37 @@ fn graceful_leave_is_noticed_after_one_latency_a_crash_after_the_detection_delay
         }
     }
 }
+
+#[test]
+fn dialer_learns_peers_from_gossipsub_peer_exchange() {
+    let run = |px: bool| {
+        let mut e = Experiment {
+            name: "px".into(),
+            peers: 60,
+            duration_s: 20.0,
+            ..Experiment::default()
+        };
+        e.topology.degree = 20;
+        e.gossipsub.signing = Some(Signing::None);
+        // Far more neighbours than D_hi: heartbeats prune, with peer exchange when on.
+        e.gossipsub.mesh_n = Some(4);
+        e.gossipsub.mesh_n_low = Some(3);
+        e.gossipsub.mesh_n_high = Some(6);
+        e.gossipsub.do_px = Some(px);
+        e.gossipsub.prune_peers = Some(8);
+        e.dialer.enabled = true;
+        e.dialer.bootstrap_peers = 0;
+        models::run(&e, 2, EntropyMode::Seeded).unwrap()
+    };
+    let (off, on) = (run(false), run(true));
+    assert_eq!(off.dialer_px_learned, 0);
+    assert!(
+        on.prune > 0 && on.dialer_px_learned > 0,
+        "PRUNE with PX taught the dialers new peers: {}",
+        on.dialer_px_learned
+    );
+    assert!(
+        on.connections_opened > off.connections_opened,
+        "and GossipSub connected to them"
+    );
+}
