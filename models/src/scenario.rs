@@ -783,7 +783,7 @@ impl Sim {
                 .filter(|&q| accepts(q))
                 .map(|q| (peer_ids[q as usize], sim::transport::node_addr(q)))
                 .collect();
-            d.sort_by(|a, b| a.0.cmp(&b.0));
+            d.sort_by_key(|x| x.0);
             std::sync::Arc::new(d)
         };
         // Scoring or adversarial behaviours: every peer validates messages.
