@@ -16,19 +16,11 @@
 //! start_s = 2.0
 //! ```
 
-use crate::spec::{SpecError, TimelineEvent};
+use crate::spec::{err, SpecError, TimelineEvent};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, LogNormal, Weibull};
 use serde::{Deserialize, Serialize};
 use sim::SimRng;
-
-fn err(key: &str, value: impl std::fmt::Display, allowed: impl Into<String>) -> SpecError {
-    SpecError {
-        key: key.to_string(),
-        value: value.to_string(),
-        allowed: allowed.into(),
-    }
-}
 
 /// A duration distribution (seconds).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

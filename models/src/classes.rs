@@ -22,16 +22,8 @@
 //! Peers are assigned to classes in index order: the first class gets peers
 //! `0..count0`, the next the following ones, and so on.
 
-use crate::spec::{GossipsubSpec, LatencySpec, SpecError};
+use crate::spec::{err, GossipsubSpec, LatencySpec, SpecError};
 use serde::{Deserialize, Serialize};
-
-fn err(key: &str, value: impl std::fmt::Display, allowed: impl Into<String>) -> SpecError {
-    SpecError {
-        key: key.to_string(),
-        value: value.to_string(),
-        allowed: allowed.into(),
-    }
-}
 
 /// A class of peers.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

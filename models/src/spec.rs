@@ -19,7 +19,12 @@ pub struct SpecError {
     pub allowed: String,
 }
 
-fn err(key: &str, value: impl std::fmt::Display, allowed: impl Into<String>) -> SpecError {
+/// A [`SpecError`] for `key`, its bad `value` and what is `allowed`.
+pub(crate) fn err(
+    key: &str,
+    value: impl std::fmt::Display,
+    allowed: impl Into<String>,
+) -> SpecError {
     SpecError {
         key: key.to_string(),
         value: value.to_string(),
