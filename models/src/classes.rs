@@ -65,6 +65,10 @@ pub struct ClassSpec {
     /// Overrides of the `[scoring]` section for this class's peers (how they score others).
     #[serde(default)]
     pub scoring: Option<crate::scoring::ScoringSpec>,
+    /// Application validation delay of this class's peers, ms (default 0): an
+    /// honest-but-slow peer forwards a message only this long after receiving it.
+    #[serde(default)]
+    pub validation_delay_ms: f64,
 }
 
 fn yes() -> bool {
@@ -303,6 +307,13 @@ pub fn validate(
                 return Err(err(&k("share"), s, "a number from 0 to 1"))
             }
             _ => {}
+        }
+        if !(c.validation_delay_ms.is_finite() && c.validation_delay_ms >= 0.0) {
+            return Err(err(
+                &k("validation_delay_ms"),
+                c.validation_delay_ms,
+                "a delay in ms >= 0",
+            ));
         }
         for (f, v) in [
             ("upload_mbps", c.upload_mbps),
@@ -569,6 +580,8 @@ mod tests {
             spam_rate_per_s: 2.0,
             shared_ip: false,
             scoring: None,
+            validation_delay_ms: 0.0,
+            validation_delay_ms: 0.0,
         }
     }
 

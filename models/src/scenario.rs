@@ -793,10 +793,11 @@ impl Sim {
                 None => spec.scoring.clone(),
             };
         let validate_all = spec.scoring.enabled()
-            || spec
-                .classes
-                .iter()
-                .any(|c| c.behaviour.needs_validation() || class_scoring(Some(c)).enabled());
+            || spec.classes.iter().any(|c| {
+                c.behaviour.needs_validation()
+                    || class_scoring(Some(c)).enabled()
+                    || c.validation_delay_ms > 0.0
+            });
         let topic_hashes: Vec<TopicHash> = (0..spec.workload.topics)
             .map(|t| IdentTopic::new(format!("meshsim-topic-{t}")).hash())
             .collect();
@@ -837,6 +838,20 @@ impl Sim {
         for (i, k) in keys.into_iter().enumerate() {
             let t = templates[class_of[i] as usize % n_templates].clone();
             engine.add_node(Peer::new(i as u32, k, t, collector.clone()));
+        }
+        // Honest-but-slow classes: a validation delay on every workload topic.
+        for (i, &c) in class_of.iter().enumerate() {
+            let delay = spec
+                .classes
+                .get(c as usize)
+                .map_or(0.0, |c| c.validation_delay_ms);
+            if delay > 0.0 {
+                for h in &topic_hashes {
+                    engine.nodes[i]
+                        .validation_delays
+                        .insert(h.to_string(), ms_to_ns(delay));
+                }
+            }
         }
 
         // Subscriptions.

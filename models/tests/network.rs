@@ -34,6 +34,7 @@ fn class(name: &str, share: f64, inbound: bool) -> ClassSpec {
         spam_rate_per_s: 2.0,
         shared_ip: false,
         scoring: None,
+        validation_delay_ms: 0.0,
     }
 }
 
@@ -369,5 +370,52 @@ fn dialer_learns_peers_from_gossipsub_peer_exchange() {
     assert!(
         on.connections_opened > off.connections_opened,
         "and GossipSub connected to them"
+    );
+}
+
+#[test]
+fn an_honest_but_slow_peer_forwards_only_after_its_validation_delay() {
+    let mut e = Experiment {
+        name: "slow".into(),
+        peers: 3,
+        duration_s: 15.0,
+        ..Experiment::default()
+    };
+    e.topology.kind = TopologyKind::Chain;
+    e.network.latency = LatencySpec::Constant { ms: 50.0 };
+    e.gossipsub.signing = Some(Signing::None);
+    e.workload.rate_per_s = 0.0;
+    let one = |name: &str, delay: f64| ClassSpec {
+        count: Some(1),
+        share: None,
+        upload_mbps: None,
+        download_mbps: None,
+        validation_delay_ms: delay,
+        ..class(name, 0.0, true)
+    };
+    e.classes = vec![one("a", 0.0), one("slow", 200.0), one("c", 0.0)];
+    let got = run_sim(&e, 1, |mut s| {
+        s.driver.collector.borrow_mut().keep_deliveries();
+        s.run_until_s(10.0).unwrap();
+        let t0 = s.engine.now_ns();
+        let seq = s.publish_now(0, 0);
+        s.run_until_s(11.0).unwrap();
+        let c = s.driver.collector.borrow();
+        let mut d: Vec<(u32, u64)> = c
+            .deliveries
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|x| x.0 == seq)
+            .map(|&(_, p, t)| (p, t - t0))
+            .collect();
+        d.sort_unstable();
+        d
+    });
+    let ms = sim::MS;
+    assert_eq!(
+        got,
+        vec![(1, 50 * ms), (2, 300 * ms)],
+        "peer 1 holds the message 200 ms before forwarding"
     );
 }

@@ -37,6 +37,7 @@ fn class(name: &str, count: u32, behaviour: PeerBehaviourKind) -> ClassSpec {
         spam_rate_per_s: 20.0,
         shared_ip: false,
         scoring: None,
+        validation_delay_ms: 0.0,
     }
 }
 
