@@ -581,7 +581,6 @@ mod tests {
             shared_ip: false,
             scoring: None,
             validation_delay_ms: 0.0,
-            validation_delay_ms: 0.0,
         }
     }
 
