@@ -34,6 +34,8 @@ pub mod summary;
 pub mod topology;
 pub mod wire;
 
-pub use scenario::{run, run_full, run_with, PeerRow, RunFailure, RunOptions, RunOutput, Sim};
+pub use scenario::{
+    run, run_full, run_with, with_sim, PeerRow, RunFailure, RunOptions, RunOutput, Sim,
+};
 pub use spec::Experiment;
 pub use summary::RunSummary;

@@ -1056,6 +1056,21 @@ impl Sim {
         self.driver.dial(&mut self.engine, from, to);
     }
 
+    /// First deliveries of message `seq` as (peer, ns after `since_ns`), sorted by
+    /// peer (needs [`Collector::keep_deliveries`](crate::collector::Collector::keep_deliveries)).
+    pub fn deliveries_of(&self, seq: u64, since_ns: u64) -> Vec<(u32, u64)> {
+        let c = self.driver.collector.borrow();
+        let mut d: Vec<(u32, u64)> = c
+            .deliveries
+            .iter()
+            .flatten()
+            .filter(|x| x.0 == seq)
+            .map(|&(_, p, t)| (p, t.saturating_sub(since_ns)))
+            .collect();
+        d.sort_unstable();
+        d
+    }
+
     /// Schedules a cut of every connection between `a` and `b` at `t_s`.
     pub fn schedule_cut(&mut self, t_s: f64, a: u32, b: u32) {
         let tag = self.driver.push(Action::CutLink { a, b });
@@ -1185,6 +1200,27 @@ impl Sim {
     }
 }
 
+/// Builds the scenario of `spec` on a fresh, seeded simulation thread (the
+/// whole network configuration: links, class pairs, regions), hands it to
+/// `f`, and returns what `f` returns: the step-by-step API for tests and
+/// custom studies.
+///
+/// # Panics
+/// If the simulation thread panics (the message is re-raised).
+pub fn with_sim<R: Send + 'static>(
+    spec: &Experiment,
+    seed: u64,
+    f: impl FnOnce(Sim) -> R + Send + 'static,
+) -> R {
+    let spec2 = spec.clone();
+    match sim::runner::run_on_sim_thread(seed, spec.net_config(), EntropyMode::Seeded, move || {
+        f(Sim::new(&spec2, seed))
+    }) {
+        Ok((r, _)) => r,
+        Err(e) => panic!("simulation thread panicked: {e}"),
+    }
+}
+
 /// A failed run: why, with what to rerun.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RunFailure {
@@ -1278,34 +1314,33 @@ pub fn run_with(
         })?),
         None => None,
     };
-    let out =
-        sim::runner::run_on_sim_thread(seed, spec.network.to_net_config(), entropy, move || {
-            let mut s = Sim::new(&spec2, seed);
-            if let Some(f) = trace_file {
-                s.driver
-                    .collector
-                    .borrow_mut()
-                    .trace_to(Box::new(std::io::BufWriter::new(f)));
-            }
-            s.run_until_s(duration)?;
-            let collector = s.driver.collector.clone();
-            let metrics_prom = spec2.measure.prometheus.then(|| s.prometheus_text());
-            let peer_rows = s.peer_rows();
-            let summary = s.finish();
-            let mut c = collector.borrow_mut();
-            // Flush and close the trace before the file is renamed.
-            c.trace_out_finish();
-            Ok::<_, sim::RunError>(RunOutput {
-                summary,
-                samples: std::mem::take(&mut c.samples),
-                messages: std::mem::take(&mut c.messages),
-                deliveries: c.deliveries.take(),
-                metrics_prom,
-                peers: peer_rows,
-                peer_samples: std::mem::take(&mut c.peer_samples),
-            })
+    let out = sim::runner::run_on_sim_thread(seed, spec.net_config(), entropy, move || {
+        let mut s = Sim::new(&spec2, seed);
+        if let Some(f) = trace_file {
+            s.driver
+                .collector
+                .borrow_mut()
+                .trace_to(Box::new(std::io::BufWriter::new(f)));
+        }
+        s.run_until_s(duration)?;
+        let collector = s.driver.collector.clone();
+        let metrics_prom = spec2.measure.prometheus.then(|| s.prometheus_text());
+        let peer_rows = s.peer_rows();
+        let summary = s.finish();
+        let mut c = collector.borrow_mut();
+        // Flush and close the trace before the file is renamed.
+        c.trace_out_finish();
+        Ok::<_, sim::RunError>(RunOutput {
+            summary,
+            samples: std::mem::take(&mut c.samples),
+            messages: std::mem::take(&mut c.messages),
+            deliveries: c.deliveries.take(),
+            metrics_prom,
+            peers: peer_rows,
+            peer_samples: std::mem::take(&mut c.peer_samples),
         })
-        .map_err(RunFailure::Panic)?;
+    })
+    .map_err(RunFailure::Panic)?;
     let (output, report) = out;
     let mut output = output?;
     if let (Some(tmp), Some(dst)) = (&trace_tmp, &opts.trace) {

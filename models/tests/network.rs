@@ -419,3 +419,66 @@ fn an_honest_but_slow_peer_forwards_only_after_its_validation_delay() {
         "peer 1 holds the message 200 ms before forwarding"
     );
 }
+
+/// A two-peer run through `models::run_full` (the path `meshsim run` takes):
+/// the latency of every delivery, in ms.
+fn two_peer_latencies(extra: &str) -> Vec<f64> {
+    let pin = if extra.contains("regions") {
+        ("region = \"x\"\n", "region = \"y\"\n")
+    } else {
+        ("", "")
+    };
+    let text = format!(
+        r#"
+peers = 2
+duration_s = 12.0
+[topology]
+kind = "edges"
+edges = [[0, 1]]
+[gossipsub]
+signing = "none"
+[measure]
+deliveries = true
+{extra}
+[[class]]
+name = "a"
+count = 1
+{}
+[[class]]
+name = "b"
+count = 1
+{}
+"#,
+        pin.0, pin.1
+    );
+    let e: Experiment = toml::from_str(&text).unwrap();
+    e.validate().unwrap();
+    let out = models::run_full(&e, 1, EntropyMode::Seeded).unwrap();
+    let d = out.deliveries.unwrap();
+    assert!(!d.is_empty());
+    d.iter()
+        .map(|&(seq, _, t)| (t - out.messages[seq as usize].published_ns) as f64 / 1e6)
+        .collect()
+}
+
+#[test]
+fn class_pair_links_and_regions_apply_to_whole_runs() {
+    // Without a link model, the default uniform 20-80 ms applies.
+    let base = two_peer_latencies("");
+    assert!(base.iter().all(|&l| (20.0..=80.0).contains(&l)));
+    let link = two_peer_latencies(
+        "[[link]]\nclasses = [\"a\", \"b\"]\nlatency = { model = \"constant\", ms = 33.0 }\n",
+    );
+    assert!(
+        link.iter().all(|&l| l == 33.0),
+        "the a-b link model: {link:?}"
+    );
+    // Peers placed in regions x and y (pinned through their classes below).
+    let regions = two_peer_latencies(
+        "[network.regions]\nmodel = \"custom\"\nnames = [\"x\", \"y\"]\nweights = [1.0, 1.0]\nlatency_ms = [[5.0, 41.0], [41.0, 5.0]]\n",
+    );
+    assert!(
+        regions.iter().all(|&l| l == 41.0),
+        "region matrix x-y: {regions:?}"
+    );
+}
