@@ -3,23 +3,14 @@
 
 use models::spec::{Experiment, LatencySpec, Signing, TopologyKind};
 use models::Sim;
-use sim::runner::run_on_sim_thread;
-use sim::{EntropyMode, MS};
+use sim::MS;
 
 fn run_sim<R: Send + 'static>(
     e: &Experiment,
     seed: u64,
     f: impl FnOnce(Sim) -> R + Send + 'static,
 ) -> R {
-    let e2 = e.clone();
-    run_on_sim_thread(
-        seed,
-        e.network.to_net_config(),
-        EntropyMode::Seeded,
-        move || f(Sim::new(&e2, seed)),
-    )
-    .expect("simulation thread")
-    .0
+    models::with_sim(e, seed, f)
 }
 
 #[test]

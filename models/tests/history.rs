@@ -8,7 +8,6 @@ use models::prolly::{Request, Response};
 use models::spec::{Experiment, LatencySpec, Signing, TimelineEvent, TopologyKind};
 use models::{RunSummary, Sim};
 use rand::{RngExt, SeedableRng};
-use sim::runner::run_on_sim_thread;
 use sim::EntropyMode;
 
 fn run_sim<R: Send + 'static>(
@@ -16,15 +15,7 @@ fn run_sim<R: Send + 'static>(
     seed: u64,
     f: impl FnOnce(Sim) -> R + Send + 'static,
 ) -> R {
-    let e2 = e.clone();
-    run_on_sim_thread(
-        seed,
-        e.network.to_net_config(),
-        EntropyMode::Seeded,
-        move || f(Sim::new(&e2, seed)),
-    )
-    .expect("simulation thread")
-    .0
+    models::with_sim(e, seed, f)
 }
 
 fn load(file: &str) -> Experiment {

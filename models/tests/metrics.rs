@@ -34,15 +34,7 @@ fn one_message(edges: Vec<[u32; 2]>) -> (Vec<(u32, u64)>, u32) {
             // Well before the next heartbeat could gossip.
             s.run_until_s(10.4).unwrap();
             let c = s.driver.collector.borrow();
-            let mut d: Vec<(u32, u64)> = c
-                .deliveries
-                .as_ref()
-                .unwrap()
-                .iter()
-                .filter(|x| x.0 == seq)
-                .map(|&(_, p, t)| (p, t - t0))
-                .collect();
-            d.sort_unstable();
+            let d = s.deliveries_of(seq, t0);
             (d, c.messages[seq as usize].copies)
         },
     )

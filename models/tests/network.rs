@@ -3,7 +3,6 @@
 use models::classes::{ClassSpec, DialerSpec};
 use models::spec::{Experiment, LatencySpec, Signing, TimelineEvent, TopologyKind};
 use models::Sim;
-use sim::runner::run_on_sim_thread;
 use sim::EntropyMode;
 
 fn run_sim<R: Send + 'static>(
@@ -12,12 +11,7 @@ fn run_sim<R: Send + 'static>(
     f: impl FnOnce(Sim) -> R + Send + 'static,
 ) -> R {
     e.validate().expect("valid experiment");
-    let e2 = e.clone();
-    run_on_sim_thread(seed, e.net_config(), EntropyMode::Seeded, move || {
-        f(Sim::new(&e2, seed))
-    })
-    .expect("simulation thread")
-    .0
+    models::with_sim(e, seed, f)
 }
 
 fn class(name: &str, share: f64, inbound: bool) -> ClassSpec {
@@ -400,17 +394,7 @@ fn an_honest_but_slow_peer_forwards_only_after_its_validation_delay() {
         let t0 = s.engine.now_ns();
         let seq = s.publish_now(0, 0);
         s.run_until_s(11.0).unwrap();
-        let c = s.driver.collector.borrow();
-        let mut d: Vec<(u32, u64)> = c
-            .deliveries
-            .as_ref()
-            .unwrap()
-            .iter()
-            .filter(|x| x.0 == seq)
-            .map(|&(_, p, t)| (p, t - t0))
-            .collect();
-        d.sort_unstable();
-        d
+        s.deliveries_of(seq, t0)
     });
     let ms = sim::MS;
     assert_eq!(

@@ -7,7 +7,6 @@ use models::classes::{ClassSpec, PeerBehaviourKind};
 use models::scoring::{ScoringPreset, ScoringSpec};
 use models::spec::{Experiment, LatencySpec, TopologyKind};
 use models::Sim;
-use sim::runner::run_on_sim_thread;
 use sim::EntropyMode;
 
 fn run_sim<R: Send + 'static>(
@@ -15,12 +14,7 @@ fn run_sim<R: Send + 'static>(
     seed: u64,
     f: impl FnOnce(Sim) -> R + Send + 'static,
 ) -> R {
-    let e2 = e.clone();
-    run_on_sim_thread(seed, e.net_config(), EntropyMode::Seeded, move || {
-        f(Sim::new(&e2, seed))
-    })
-    .expect("simulation thread")
-    .0
+    models::with_sim(e, seed, f)
 }
 
 fn class(name: &str, count: u32, behaviour: PeerBehaviourKind) -> ClassSpec {

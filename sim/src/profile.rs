@@ -75,7 +75,8 @@ fn switch(phase: Phase) -> Phase {
         let Some(t) = since else {
             return phase;
         };
-        let now = Instant::now();
+        // Wall clock for `meshsim bench --phases` reporting only: it feeds TOTALS, which nothing in the simulation reads.
+        let now = Instant::now(); // wall time, reporting only
         let ns = now.duration_since(t).as_nanos() as u64;
         TOTALS[prev as usize].fetch_add(ns, Ordering::Relaxed);
         c.set((phase, Some(now)));
@@ -86,7 +87,7 @@ fn switch(phase: Phase) -> Phase {
 /// Starts charging this thread's time (to the engine) at the start of `run_until`.
 pub fn resume() {
     if enabled() {
-        CURRENT.with(|c| c.set((Phase::Engine, Some(Instant::now()))));
+        CURRENT.with(|c| c.set((Phase::Engine, Some(Instant::now())))); // wall time, reporting only
     }
 }
 
