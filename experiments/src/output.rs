@@ -90,6 +90,22 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
             "attacker_bytes_sent_per_peer",
             s.attacker_bytes_sent_per_peer.to_string(),
         ),
+        (
+            "honest_isolated_s_mean",
+            s.honest_isolated_s_mean.to_string(),
+        ),
+        (
+            "attacker_isolated_s_mean",
+            s.attacker_isolated_s_mean.to_string(),
+        ),
+        (
+            "max_class_isolated_s_mean",
+            s.max_class_isolated_s_mean.to_string(),
+        ),
+        (
+            "honest_prunes_received_per_peer",
+            s.honest_prunes_received_per_peer.to_string(),
+        ),
         ("graylisted_honest_max", s.graylisted_honest_max.to_string()),
         ("score_min_honest", s.score_min_honest.to_string()),
         ("syncs", s.syncs.to_string()),

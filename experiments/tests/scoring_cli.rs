@@ -57,7 +57,12 @@ fn inconsistent_scoring_is_rejected_before_any_run() {
 #[test]
 fn shipped_scoring_experiments_validate() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["field-report.toml", "grafting.toml", "penalties.toml"] {
+    for f in [
+        "field-report.toml",
+        "grafting.toml",
+        "penalties.toml",
+        "behaviour-penalty.toml",
+    ] {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         let mut v: toml::Table = toml::from_str(&text).unwrap();
         v.remove("sweep");
@@ -71,7 +76,12 @@ fn shipped_scoring_experiments_validate() {
 #[test]
 fn shipped_scoring_experiments_run_cut_down() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["field-report.toml", "grafting.toml", "penalties.toml"] {
+    for f in [
+        "field-report.toml",
+        "grafting.toml",
+        "penalties.toml",
+        "behaviour-penalty.toml",
+    ] {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         let mut v: toml::Table = toml::from_str(&text).unwrap();
         v.remove("sweep");

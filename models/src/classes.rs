@@ -55,7 +55,9 @@ pub struct ClassSpec {
     /// What the peers of this class do (default `honest`).
     #[serde(default)]
     pub behaviour: PeerBehaviourKind,
-    /// Invalid messages each `invalid_spammer` publishes per simulated second (default 2).
+    /// Attack rate per simulated second (default 2): invalid messages each
+    /// `invalid_spammer` publishes; fake IHAVE ids per neighbour of a
+    /// `promise_breaker`; GRAFTs per pruning neighbour of a `graft_spammer`.
     #[serde(default = "d_spam_rate")]
     pub spam_rate_per_s: f64,
     /// Every peer of this class shares one virtual IP (distinct ports), like
@@ -95,12 +97,34 @@ pub enum PeerBehaviourKind {
     /// Stays connected but never validates (so never forwards) and never
     /// publishes.
     Silent,
+    /// Otherwise honest, but advertises (IHAVE) message ids it never
+    /// delivers: `spam_rate_per_s` fake ids per topic per neighbour per
+    /// second, forged at the transport (broken promises, P7).
+    PromiseBreaker,
+    /// Otherwise honest, but keeps GRAFTing neighbours that pruned it while
+    /// their backoff lasts, at most `spam_rate_per_s` times per second per
+    /// neighbour, forged at the transport (behaviour penalty, P7).
+    GraftSpammer,
 }
 
 impl PeerBehaviourKind {
     /// Whether this behaviour needs GossipSub's `validate_messages()`.
     pub fn needs_validation(self) -> bool {
-        self != PeerBehaviourKind::Honest
+        matches!(
+            self,
+            PeerBehaviourKind::NonForwarder
+                | PeerBehaviourKind::InvalidSpammer
+                | PeerBehaviourKind::Silent
+        )
+    }
+
+    /// The wire-level attack this behaviour forges at the transport, if any.
+    pub fn wire_attack(self) -> Option<crate::adversary::Attack> {
+        match self {
+            PeerBehaviourKind::PromiseBreaker => Some(crate::adversary::Attack::BrokenPromises),
+            PeerBehaviourKind::GraftSpammer => Some(crate::adversary::Attack::GraftDuringBackoff),
+            _ => None,
+        }
     }
 }
 

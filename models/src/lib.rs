@@ -9,6 +9,7 @@
 //! - [`prolly`]: the okra-style Prolly tree and its sans-IO sync protocol (see `../shared/PROLLY.md`).
 //! - [`history`]: the replicated log on that tree and its sync as a libp2p protocol beside GossipSub.
 //! - [`scoring`]: the `[scoring]` section (presets, mapping to the crate's score parameters).
+//! - [`adversary`]: wire-level adversaries (broken IHAVE promises, GRAFTs during a backoff).
 //! - [`collector`], [`wire`], [`summary`]: measurements, wire decoding and the trace hash.
 //!
 //! ```no_run
@@ -17,6 +18,7 @@
 //! println!("{} delivered {:.3}", summary.trace_hash, summary.delivery_ratio);
 //! ```
 
+pub mod adversary;
 pub mod churn;
 pub mod classes;
 pub mod collector;

@@ -531,7 +531,10 @@ impl Peer {
         match self.template.behaviour {
             PeerBehaviourKind::NonForwarder => Some(gossipsub::MessageAcceptance::Ignore),
             PeerBehaviourKind::Silent => None,
-            PeerBehaviourKind::Honest | PeerBehaviourKind::InvalidSpammer => {
+            PeerBehaviourKind::Honest
+            | PeerBehaviourKind::InvalidSpammer
+            | PeerBehaviourKind::PromiseBreaker
+            | PeerBehaviourKind::GraftSpammer => {
                 invalid.then_some(gossipsub::MessageAcceptance::Reject)
             }
         }

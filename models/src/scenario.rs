@@ -636,6 +636,8 @@ pub struct Sim {
     pub driver: Driver,
     /// Connected components of the initial graph.
     pub initial_components: usize,
+    /// Frames forged by wire-level adversaries so far.
+    pub forged: Rc<std::cell::Cell<crate::adversary::ForgedCounts>>,
     seed: u64,
 }
 
@@ -830,6 +832,21 @@ impl Sim {
         let collector = Rc::new(RefCell::new(Collector::new(&peer_ids)));
         if spec.measure.wire {
             sim::world::with(|w| w.set_tap(Box::new(Tap(collector.clone()))));
+        }
+        // Wire-level adversaries (broken promises, GRAFTs during a backoff).
+        let forged = Rc::new(std::cell::Cell::new(Default::default()));
+        let class_at = |i: usize| spec.classes.get(class_of[i] as usize);
+        let attacks: Vec<_> = (0..n as usize)
+            .map(|i| class_at(i).and_then(|c| c.behaviour.wire_attack()))
+            .collect();
+        if attacks.iter().any(Option::is_some) {
+            let rates: Vec<f64> = (0..n as usize)
+                .map(|i| class_at(i).map_or(0.0, |c| c.spam_rate_per_s))
+                .collect();
+            let topics = topic_hashes.iter().map(|h| h.as_str().to_owned()).collect();
+            let filter =
+                crate::adversary::WireAdversary::new(attacks, &rates, topics, forged.clone());
+            sim::world::with(|w| w.set_filter(Box::new(filter)));
         }
         let mut engine = Engine::new(Limits {
             max_events: spec.limits.max_events,
@@ -1031,6 +1048,7 @@ impl Sim {
             engine,
             driver,
             initial_components,
+            forged,
             seed,
         }
     }

@@ -135,6 +135,19 @@ pub struct RunSummary {
     /// Mean bytes sent per attacker peer (-1 without any).
     #[serde(default)]
     pub attacker_bytes_sent_per_peer: f64,
+    /// Mean seconds an honest peer spent subscribed without any mesh peer (sampled).
+    #[serde(default)]
+    pub honest_isolated_s_mean: f64,
+    /// The same for peers with another behaviour (-1 without any).
+    #[serde(default)]
+    pub attacker_isolated_s_mean: f64,
+    /// The highest of those means over the classes of honest peers (which
+    /// class is cut off; per-peer values are `isolated_s` in peers.csv).
+    #[serde(default)]
+    pub max_class_isolated_s_mean: f64,
+    /// PRUNE entries received per honest peer (needs `measure.wire`, else 0).
+    #[serde(default)]
+    pub honest_prunes_received_per_peer: f64,
     /// Scoring: most honest peers that some neighbour scored below the graylist threshold in one sample.
     #[serde(default)]
     pub graylisted_honest_max: f64,
@@ -371,23 +384,48 @@ impl RunSummary {
         let mut a = (0u64, 0u64);
         let mut a_bytes = (0u64, 0u64);
         let mut per_class = vec![(0u64, 0u64); spec.classes.len().max(1)];
+        // Isolation: (seconds, peers) for honest peers, attackers, and per honest class.
+        let mut iso_h = (0.0f64, 0u32);
+        let mut iso_a = (0.0f64, 0u32);
+        let mut iso_class = vec![(0.0f64, 0u32); spec.classes.len().max(1)];
+        let mut honest_prunes = 0u64;
         for (p, pc) in c.peers.iter().enumerate() {
             let (d, e) = (pc.deliveries, pc.deliveries_expected);
+            let iso = c.isolated_s.get(p).copied().unwrap_or(0.0);
             if honest(p) {
                 h.0 += d;
                 h.1 += e;
+                iso_h = (iso_h.0 + iso, iso_h.1 + 1);
+                honest_prunes += pc.prune_received;
                 let k = class_of.get(p).copied().unwrap_or(0);
                 if let Some(x) = per_class.get_mut(k) {
                     x.0 += d;
                     x.1 += e;
+                }
+                if let Some(x) = iso_class.get_mut(k) {
+                    *x = (x.0 + iso, x.1 + 1);
                 }
             } else {
                 a.0 += d;
                 a.1 += e;
                 a_bytes.0 += bytes_sent.get(p).copied().unwrap_or(0);
                 a_bytes.1 += 1;
+                iso_a = (iso_a.0 + iso, iso_a.1 + 1);
             }
         }
+        let mean = |(s, n): (f64, u32)| if n == 0 { 0.0 } else { s / f64::from(n) };
+        self.honest_isolated_s_mean = mean(iso_h);
+        self.attacker_isolated_s_mean = if iso_a.1 == 0 { -1.0 } else { mean(iso_a) };
+        self.max_class_isolated_s_mean = iso_class
+            .iter()
+            .filter(|x| x.1 > 0)
+            .map(|&x| mean(x))
+            .fold(0.0, f64::max);
+        self.honest_prunes_received_per_peer = if iso_h.1 == 0 {
+            0.0
+        } else {
+            honest_prunes as f64 / f64::from(iso_h.1)
+        };
         self.honest_delivery_ratio = ratio(h);
         self.attacker_delivery_ratio = if a_bytes.1 == 0 { -1.0 } else { ratio(a) };
         self.attacker_bytes_sent_per_peer = if a_bytes.1 == 0 {

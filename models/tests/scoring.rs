@@ -287,9 +287,11 @@ fn scored_runs_with_adversaries_are_deterministic() {
     let mut sybil = class("sybil", 3, PeerBehaviourKind::NonForwarder);
     sybil.shared_ip = true;
     e.classes = vec![
-        class("honest", 18, PeerBehaviourKind::Honest),
+        class("honest", 14, PeerBehaviourKind::Honest),
         class("spammer", 3, PeerBehaviourKind::InvalidSpammer),
         sybil,
+        class("breaker", 2, PeerBehaviourKind::PromiseBreaker),
+        class("grafter", 2, PeerBehaviourKind::GraftSpammer),
     ];
     e.scoring.preset = ScoringPreset::Default;
     e.validate().unwrap();
@@ -299,4 +301,155 @@ fn scored_runs_with_adversaries_are_deterministic() {
     assert_eq!(a.samples, b.samples, "score samples are identical too");
     assert!(a.samples.iter().any(|s| !s.extra.is_empty()));
     assert!(a.summary.attacker_delivery_ratio >= 0.0);
+}
+
+/// Only the behaviour penalty (P7) counts: every other score component off.
+fn p7_experiment(name: &str, adversary: PeerBehaviourKind, p7_weight: f64) -> Experiment {
+    let mut e = Experiment {
+        name: name.into(),
+        peers: 24,
+        duration_s: 40.0,
+        ..Experiment::default()
+    };
+    e.topology.degree = 10;
+    e.workload.rate_per_s = 4.0;
+    e.measure.wire = true;
+    // A small mesh among 10 neighbours: GossipSub prunes often.
+    e.gossipsub.mesh_n = Some(4);
+    e.gossipsub.mesh_n_low = Some(3);
+    e.gossipsub.mesh_n_high = Some(5);
+    e.gossipsub.mesh_outbound_min = Some(1);
+    let mut bad = class("adversary", 4, adversary);
+    bad.spam_rate_per_s = 2.0;
+    e.classes = vec![class("honest", 20, PeerBehaviourKind::Honest), bad];
+    e.scoring = ScoringSpec {
+        preset: ScoringPreset::Default,
+        behaviour_penalty_weight: Some(p7_weight),
+        slow_peer_weight: Some(0.0),
+        ip_colocation_factor_weight: Some(0.0),
+        ..ScoringSpec::default()
+    };
+    let t = &mut e.scoring.topic;
+    t.time_in_mesh_weight = Some(0.0);
+    t.first_message_deliveries_weight = Some(0.0);
+    t.mesh_message_deliveries_weight = Some(0.0);
+    t.mesh_failure_penalty_weight = Some(0.0);
+    t.invalid_message_deliveries_weight = Some(0.0);
+    e.validate().unwrap();
+    e
+}
+
+struct P7Run {
+    /// Lowest score an honest peer gave an adversary, sampled every 250 ms.
+    adversary_min: f64,
+    /// Lowest score an honest peer gave another honest peer.
+    honest_min: f64,
+    forged: models::adversary::ForgedCounts,
+    /// IWANTs and PRUNEs the adversaries received (wire counts).
+    iwant_to_adversaries: u64,
+    prune_to_adversaries: u64,
+}
+
+fn p7_run(e: &Experiment) -> P7Run {
+    let out = models::run_full(e, 11, EntropyMode::Seeded).unwrap();
+    let (iwant_to_adversaries, prune_to_adversaries) = out
+        .peers
+        .iter()
+        .filter(|p| p.class == "adversary")
+        .fold((0, 0), |(i, p), r| {
+            (i + r.wire.iwant_received, p + r.wire.prune_received)
+        });
+    let (adversary_min, honest_min, forged) = run_sim(e, 11, |mut s| {
+        let (mut adv, mut hon) = (0.0f64, 0.0f64);
+        let mut t = 1.0;
+        while t < 38.0 {
+            s.run_until_s(t).unwrap();
+            for o in 0..20u32 {
+                for q in 0..24u32 {
+                    if let Some(x) = score(&s, o, q).filter(|_| o != q) {
+                        if q >= 20 {
+                            adv = adv.min(x);
+                        } else {
+                            hon = hon.min(x);
+                        }
+                    }
+                }
+            }
+            t += 0.25;
+        }
+        (adv, hon, s.forged.get())
+    });
+    P7Run {
+        adversary_min,
+        honest_min,
+        forged,
+        iwant_to_adversaries,
+        prune_to_adversaries,
+    }
+}
+
+#[test]
+fn promise_breakers_get_the_behaviour_penalty_for_unanswered_iwants() {
+    let r = p7_run(&p7_experiment(
+        "promises",
+        PeerBehaviourKind::PromiseBreaker,
+        -10.0,
+    ));
+    println!(
+        "forged {:?}, IWANTs to breakers {}, min score {} (honest {})",
+        r.forged, r.iwant_to_adversaries, r.adversary_min, r.honest_min
+    );
+    assert!(r.forged.fake_ihave_ids > 100, "{:?}", r.forged);
+    assert!(
+        r.iwant_to_adversaries > 50,
+        "honest peers ask for the fake ids: {} IWANTs",
+        r.iwant_to_adversaries
+    );
+    // Broken promises are counted at heartbeats: -10 x count^2 per observer.
+    assert!(
+        r.adversary_min <= -10.0,
+        "broken promises penalised: {}",
+        r.adversary_min
+    );
+    assert_eq!(r.honest_min, 0.0, "honest peers keep their promises");
+    let off = p7_run(&p7_experiment(
+        "promises-off",
+        PeerBehaviourKind::PromiseBreaker,
+        0.0,
+    ));
+    assert!(off.iwant_to_adversaries > 50);
+    assert_eq!(off.adversary_min, 0.0, "behaviour penalty off: no penalty");
+}
+
+#[test]
+fn graft_spammers_get_the_behaviour_penalty_for_grafting_during_backoff() {
+    let r = p7_run(&p7_experiment(
+        "grafts",
+        PeerBehaviourKind::GraftSpammer,
+        -10.0,
+    ));
+    println!(
+        "forged {:?}, PRUNEs to spammers {}, min score {} (honest {})",
+        r.forged, r.prune_to_adversaries, r.adversary_min, r.honest_min
+    );
+    assert!(
+        r.forged.prunes_seen > 0 && r.forged.backoff_grafts > 10,
+        "{:?}",
+        r.forged
+    );
+    // GossipSub answers a GRAFT during backoff with another PRUNE.
+    assert!(r.prune_to_adversaries * 2 >= r.forged.backoff_grafts);
+    assert!(
+        r.adversary_min <= -10.0,
+        "GRAFTs during backoff penalised: {}",
+        r.adversary_min
+    );
+    assert_eq!(r.honest_min, 0.0, "honest peers respect the backoff");
+    let off = p7_run(&p7_experiment(
+        "grafts-off",
+        PeerBehaviourKind::GraftSpammer,
+        0.0,
+    ));
+    assert!(off.forged.backoff_grafts > 10);
+    assert_eq!(off.adversary_min, 0.0, "behaviour penalty off: no penalty");
 }

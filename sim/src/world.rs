@@ -35,6 +35,32 @@ pub trait WireTap {
     fn on_write(&mut self, from: u32, to: u32, stream: u64, deliver_at_ns: u64, bytes: &[u8]);
 }
 
+/// Rewrites what selected nodes write: wire-level adversaries that send
+/// what their (unmodified) protocol stack would not. The engine knows
+/// nothing of the protocol; the filter sees raw substream bytes.
+///
+/// Rewritten bytes are what travels: timing, bandwidth, byte counters and
+/// the [`WireTap`] all see them. The writer is told its whole buffer was
+/// written either way.
+pub trait WireFilter {
+    /// Whether writes from `from` to `to` go through [`WireFilter::rewrite`]
+    /// (called on every write: keep it cheap).
+    fn wants(&self, from: u32, to: u32) -> bool;
+    /// `bytes` were written by `from` to `to` on substream `stream` at virtual
+    /// time `now_ns`. Return `false` to send them unchanged, or `true` to send
+    /// `out` instead (possibly empty: bytes may be held back until a frame
+    /// completes and sent with a later write).
+    fn rewrite(
+        &mut self,
+        from: u32,
+        to: u32,
+        stream: u64,
+        now_ns: u64,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool;
+}
+
 /// Per-node network state.
 #[derive(Debug)]
 pub struct NodeNet {
@@ -213,6 +239,7 @@ pub struct World {
     to_wake: Vec<Waker>,
     spare_chunks: Vec<Vec<u8>>,
     tap: Option<Box<dyn WireTap>>,
+    filter: Option<Box<dyn WireFilter>>,
     link_conditions: BTreeMap<(u32, u32), LinkCondition>,
     node_conditions: BTreeMap<u32, LinkCondition>,
     partitioned: bool,
@@ -312,6 +339,7 @@ impl World {
             to_wake: Vec::new(),
             spare_chunks: Vec::new(),
             tap: None,
+            filter: None,
             link_conditions: BTreeMap::new(),
             node_conditions: BTreeMap::new(),
             partitioned: false,
@@ -323,6 +351,11 @@ impl World {
     /// Installs the wire tap.
     pub fn set_tap(&mut self, tap: Box<dyn WireTap>) {
         self.tap = Some(tap);
+    }
+
+    /// Installs a wire filter (wire-level adversaries).
+    pub fn set_filter(&mut self, filter: Box<dyn WireFilter>) {
+        self.filter = Some(filter);
     }
 
     /// Removes and returns the wire tap.
@@ -890,13 +923,11 @@ impl World {
             return Err(());
         }
         let (from, to, base_lat) = (st.nodes[e], st.nodes[1 - e], st.latency_ns);
-        let size = buf.len() as u64;
+        let (id, written) = (st.id, buf.len());
         // Uplink: serialization and backpressure.
         let up = self.nodes[from as usize]
             .up_bps
             .map(|b| ((b as f64 * self.bandwidth_factor(from)) as u64).max(1));
-        let mut start = now;
-        let mut up_done = now;
         if let Some(bps) = up {
             let n = &mut self.nodes[from as usize];
             let backlog_ns = n.up_free_at.saturating_sub(now);
@@ -904,7 +935,7 @@ impl World {
             // Block while the queue is over the buffer size with this write, unless
             // at most half full (so one write larger than the buffer still goes through).
             let limit = self.cfg.uplink_buffer_bytes;
-            if backlog_bytes > limit / 2 && backlog_bytes + size > limit {
+            if backlog_bytes > limit / 2 && backlog_bytes + buf.len() as u64 > limit {
                 n.blocked_writers.push(waker.clone());
                 if !n.drain_scheduled {
                     n.drain_scheduled = true;
@@ -915,6 +946,26 @@ impl World {
                 }
                 return Ok(None);
             }
+        }
+        // A wire-level adversary may change what is really sent.
+        let mut rewritten = Vec::new();
+        let changed = match self.filter.as_mut() {
+            Some(f) if f.wants(from, to) => f.rewrite(from, to, id, now, buf, &mut rewritten),
+            _ => false,
+        };
+        let buf: &[u8] = if changed {
+            if rewritten.is_empty() {
+                return Ok(Some(written));
+            }
+            &rewritten
+        } else {
+            buf
+        };
+        let size = buf.len() as u64;
+        let mut start = now;
+        let mut up_done = now;
+        if let Some(bps) = up {
+            let n = &mut self.nodes[from as usize];
             start = n.up_free_at.max(now);
             up_done = start + transfer_ns(size, bps);
             n.up_free_at = up_done;
@@ -948,7 +999,6 @@ impl World {
             .filter(|x| x.gen == gen)
             .ok_or(())?;
         let at = arrival.max(st.pipes[e].last_at);
-        let id = st.id;
         let pipe = &mut st.pipes[e];
         // Writes that land at the same future instant merge into one delivery.
         let merged = match pipe.chunks.back_mut() {
@@ -983,7 +1033,7 @@ impl World {
             tap.on_write(from, to, id, at, buf);
             profile::enter(prev);
         }
-        Ok(Some(buf.len()))
+        Ok(Some(written))
     }
 
     /// Reads into `buf` at `end` of stream `s`: `Ok(Some(n))` bytes read

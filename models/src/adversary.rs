@@ -1,0 +1,463 @@
+//! Wire-level adversaries: peers that send what GossipSub never would.
+//!
+//! GossipSub stays unmodified, and it cannot be told to break its promises
+//! or to GRAFT during a backoff. These two behaviours therefore act at our
+//! transport, through the engine's [`sim::world::WireFilter`]: the
+//! adversary's own (honest) GossipSub runs as usual, and after each RPC frame
+//! it writes to a neighbour, the filter may append one forged RPC frame:
+//!
+//! - `promise_breaker`: an IHAVE advertising a message id that exists
+//!   nowhere, for every workload topic. The neighbour asks for it (IWANT),
+//!   never gets it, and after `iwant_followup_time` counts a broken promise:
+//!   GossipSub's behaviour penalty (P7).
+//! - `graft_spammer`: a GRAFT for every topic on which that neighbour pruned
+//!   it, for as long as the PRUNE's backoff lasts. Each GRAFT inside the
+//!   backoff is a behaviour penalty (two while far from its end).
+//!
+//! Each adversary forges at most `spam_rate_per_s` frames per second per
+//! neighbour. What the neighbours do about it is entirely GossipSub's.
+
+use std::collections::BTreeMap;
+
+use crate::wire::read_uvarint;
+
+/// What a wire-level adversary forges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attack {
+    /// IHAVEs for message ids it will never deliver.
+    BrokenPromises,
+    /// GRAFTs to neighbours that pruned it, during their backoff.
+    GraftDuringBackoff,
+}
+
+/// Counts of forged frames, for reports and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForgedCounts {
+    /// Fake message ids advertised in IHAVEs.
+    pub fake_ihave_ids: u64,
+    /// GRAFTs sent inside a backoff.
+    pub backoff_grafts: u64,
+    /// PRUNEs the graft spammers received.
+    pub prunes_seen: u64,
+}
+
+#[derive(Default)]
+enum Phase {
+    #[default]
+    Negotiating,
+    Gossipsub,
+    Other,
+}
+
+#[derive(Default)]
+struct Direction {
+    phase: Phase,
+    buf: Vec<u8>,
+}
+
+impl Direction {
+    /// Appends `bytes` and calls `on_frame(whole, rpc)` for every complete
+    /// frame (`whole` with its length prefix; `rpc` set for GossipSub RPC
+    /// frames). Once the substream is not GossipSub, the rest goes out as one
+    /// `whole` chunk. Incomplete tails stay buffered.
+    fn split(&mut self, bytes: &[u8], mut on_frame: impl FnMut(&[u8], Option<&[u8]>)) {
+        self.buf.extend_from_slice(bytes);
+        let buf = std::mem::take(&mut self.buf);
+        let mut off = 0;
+        while off < buf.len() {
+            if matches!(self.phase, Phase::Other) {
+                on_frame(&buf[off..], None);
+                off = buf.len();
+                break;
+            }
+            let Some((len, n)) = read_uvarint(&buf[off..]) else {
+                if buf.len() - off >= 10 {
+                    self.phase = Phase::Other;
+                    continue;
+                }
+                break;
+            };
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| (off + n).checked_add(l));
+            let Some(end) = end.filter(|&e| e <= buf.len()) else {
+                if len > 1 << 26 {
+                    self.phase = Phase::Other;
+                    continue;
+                }
+                break;
+            };
+            let msg = &buf[off + n..end];
+            match self.phase {
+                Phase::Negotiating => {
+                    if msg.starts_with(b"/meshsub/") {
+                        self.phase = Phase::Gossipsub;
+                    } else if !(msg.starts_with(b"/multistream/") || msg == b"na\n") {
+                        self.phase = Phase::Other;
+                    }
+                    on_frame(&buf[off..end], None);
+                }
+                Phase::Gossipsub => on_frame(&buf[off..end], Some(msg)),
+                Phase::Other => unreachable!("handled above"),
+            }
+            off = end;
+        }
+        self.buf = buf;
+        self.buf.drain(..off);
+    }
+}
+
+/// The engine's wire filter for a run's wire-level adversaries.
+pub struct WireAdversary {
+    /// The attack of each node (by index), if any.
+    attacks: Vec<Option<Attack>>,
+    /// Minimum time between forged frames to one neighbour, ns, per node.
+    interval_ns: Vec<u64>,
+    /// Workload topic ids (as on the wire).
+    topics: Vec<String>,
+    dirs: BTreeMap<(u64, u32), Direction>,
+    /// (adversary, neighbour) -> next time a frame may be forged.
+    next_at: BTreeMap<(u32, u32), u64>,
+    /// (adversary, neighbour) -> topic -> end of the backoff it was given, ns.
+    backoffs: BTreeMap<(u32, u32), BTreeMap<String, u64>>,
+    fake_ids: u64,
+    counts: std::rc::Rc<std::cell::Cell<ForgedCounts>>,
+}
+
+impl WireAdversary {
+    /// A filter for `attacks[node]` forging at most `rate_per_s[node]`
+    /// frames per second per neighbour, on `topics`. `counts` receives the
+    /// running totals.
+    pub fn new(
+        attacks: Vec<Option<Attack>>,
+        rate_per_s: &[f64],
+        topics: Vec<String>,
+        counts: std::rc::Rc<std::cell::Cell<ForgedCounts>>,
+    ) -> WireAdversary {
+        let interval_ns = rate_per_s
+            .iter()
+            .map(|&r| if r > 0.0 { (1e9 / r) as u64 } else { u64::MAX })
+            .collect();
+        WireAdversary {
+            attacks,
+            interval_ns,
+            topics,
+            dirs: BTreeMap::new(),
+            next_at: BTreeMap::new(),
+            backoffs: BTreeMap::new(),
+            fake_ids: 0,
+            counts,
+        }
+    }
+
+    fn attack(&self, node: u32) -> Option<Attack> {
+        self.attacks.get(node as usize).copied().flatten()
+    }
+
+    fn bump(&self, f: impl FnOnce(&mut ForgedCounts)) {
+        let mut c = self.counts.get();
+        f(&mut c);
+        self.counts.set(c);
+    }
+
+    /// The forged frame `adv` appends after a frame to `to` at `now`, if due.
+    fn forge(&mut self, adv: u32, to: u32, now: u64, out: &mut Vec<u8>) {
+        let due = self.next_at.get(&(adv, to)).copied().unwrap_or(0);
+        if now < due {
+            return;
+        }
+        let mut control = Vec::new();
+        match self.attack(adv) {
+            Some(Attack::BrokenPromises) => {
+                for topic in &self.topics {
+                    self.fake_ids += 1;
+                    let id = format!("meshsim-broken-promise-{adv}-{}", self.fake_ids);
+                    let mut ihave = Vec::new();
+                    field(1, topic.as_bytes(), &mut ihave);
+                    field(2, id.as_bytes(), &mut ihave);
+                    field(1, &ihave, &mut control);
+                }
+                let n = self.topics.len() as u64;
+                self.bump(|c| c.fake_ihave_ids += n);
+            }
+            Some(Attack::GraftDuringBackoff) => {
+                let Some(topics) = self.backoffs.get_mut(&(adv, to)) else {
+                    return;
+                };
+                topics.retain(|_, until| *until > now);
+                for topic in topics.keys() {
+                    let mut graft = Vec::new();
+                    field(1, topic.as_bytes(), &mut graft);
+                    field(3, &graft, &mut control);
+                }
+                let n = topics.len() as u64;
+                self.bump(|c| c.backoff_grafts += n);
+            }
+            None => return,
+        }
+        if control.is_empty() {
+            return;
+        }
+        let mut rpc = Vec::new();
+        field(3, &control, &mut rpc);
+        uvarint(rpc.len() as u64, out);
+        out.extend_from_slice(&rpc);
+        let interval = self.interval_ns[adv as usize];
+        self.next_at.insert((adv, to), now.saturating_add(interval));
+    }
+
+    /// Notes the PRUNEs in an RPC frame `from` sent to the graft spammer `adv`.
+    fn note_prunes(&mut self, adv: u32, from: u32, now: u64, rpc: &[u8]) {
+        let mut prunes: Vec<(String, u64)> = Vec::new();
+        fields(rpc, |f, v| {
+            if let (3, Value::Bytes(control)) = (f, v) {
+                fields(control, |f, v| {
+                    if let (4, Value::Bytes(prune)) = (f, v) {
+                        let (mut topic, mut backoff_s) = (None, 60);
+                        fields(prune, |f, v| match (f, v) {
+                            (1, Value::Bytes(t)) => {
+                                topic = Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                            (3, Value::Varint(b)) => backoff_s = b,
+                            _ => {}
+                        });
+                        if let Some(t) = topic {
+                            prunes.push((t, backoff_s));
+                        }
+                    }
+                });
+            }
+        });
+        for (topic, backoff_s) in prunes {
+            let until = now.saturating_add(backoff_s.saturating_mul(1_000_000_000));
+            self.backoffs
+                .entry((adv, from))
+                .or_default()
+                .insert(topic, until);
+            self.bump(|c| c.prunes_seen += 1);
+        }
+    }
+}
+
+impl sim::world::WireFilter for WireAdversary {
+    fn wants(&self, from: u32, to: u32) -> bool {
+        self.attack(from).is_some() || self.attack(to) == Some(Attack::GraftDuringBackoff)
+    }
+
+    fn rewrite(
+        &mut self,
+        from: u32,
+        to: u32,
+        stream: u64,
+        now_ns: u64,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut dir = self.dirs.remove(&(stream, from)).unwrap_or_default();
+        let changed = if self.attack(from).is_some() {
+            let mut rpcs = 0;
+            dir.split(bytes, |whole, rpc| {
+                out.extend_from_slice(whole);
+                rpcs += usize::from(rpc.is_some());
+            });
+            if rpcs > 0 {
+                self.forge(from, to, now_ns, out);
+            }
+            true
+        } else {
+            let mut frames = Vec::new();
+            dir.split(bytes, |_, rpc| {
+                if let Some(rpc) = rpc {
+                    frames.push(rpc.to_vec());
+                }
+            });
+            for f in frames {
+                self.note_prunes(to, from, now_ns, &f);
+            }
+            false
+        };
+        self.dirs.insert((stream, from), dir);
+        changed
+    }
+}
+
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+/// Walks protobuf fields (varint and length-delimited; others skipped);
+/// stops quietly at malformed input.
+fn fields<'a>(mut b: &'a [u8], mut f: impl FnMut(u64, Value<'a>)) {
+    while !b.is_empty() {
+        let Some((key, n)) = read_uvarint(b) else {
+            return;
+        };
+        b = &b[n..];
+        match key & 7 {
+            0 => {
+                let Some((v, n)) = read_uvarint(b) else {
+                    return;
+                };
+                b = &b[n..];
+                f(key >> 3, Value::Varint(v));
+            }
+            1 => match b.get(8..) {
+                Some(rest) => b = rest,
+                None => return,
+            },
+            5 => match b.get(4..) {
+                Some(rest) => b = rest,
+                None => return,
+            },
+            2 => {
+                let Some((len, n)) = read_uvarint(b) else {
+                    return;
+                };
+                let Some(end) = usize::try_from(len).ok().and_then(|l| n.checked_add(l)) else {
+                    return;
+                };
+                let Some(payload) = b.get(n..end) else {
+                    return;
+                };
+                f(key >> 3, Value::Bytes(payload));
+                b = &b[end..];
+            }
+            _ => return,
+        }
+    }
+}
+
+fn uvarint(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Appends a length-delimited protobuf field.
+fn field(n: u64, payload: &[u8], out: &mut Vec<u8>) {
+    uvarint(n << 3 | 2, out);
+    uvarint(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{summarize_rpc, WireDecoder};
+    use sim::world::WireFilter;
+
+    fn framed(msg: &[u8], out: &mut Vec<u8>) {
+        uvarint(msg.len() as u64, out);
+        out.extend_from_slice(msg);
+    }
+
+    fn subscribe_rpc() -> Vec<u8> {
+        let mut sub = Vec::new();
+        field(2, b"t", &mut sub);
+        let mut rpc = Vec::new();
+        field(1, &sub, &mut rpc);
+        rpc
+    }
+
+    fn stream_with(rpcs: &[Vec<u8>]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        framed(b"/multistream/1.0.0\n", &mut wire);
+        framed(b"/meshsub/1.2.0\n", &mut wire);
+        for r in rpcs {
+            framed(r, &mut wire);
+        }
+        wire
+    }
+
+    #[test]
+    fn promise_breaker_appends_one_fake_ihave_per_interval_after_real_frames() {
+        let counts = std::rc::Rc::new(std::cell::Cell::new(ForgedCounts::default()));
+        let mut f = WireAdversary::new(
+            vec![Some(Attack::BrokenPromises), None],
+            &[1.0, 0.0],
+            vec!["t".into()],
+            counts.clone(),
+        );
+        assert!(f.wants(0, 1) && !f.wants(1, 0));
+        let wire = stream_with(&[subscribe_rpc()]);
+        // Split anywhere: the forged frame follows the real one, whole.
+        for split in 1..wire.len() {
+            let mut f = WireAdversary::new(
+                vec![Some(Attack::BrokenPromises), None],
+                &[1.0, 0.0],
+                vec!["t".into()],
+                Default::default(),
+            );
+            let mut out = Vec::new();
+            assert!(f.rewrite(0, 1, 7, 0, &wire[..split], &mut out));
+            assert!(f.rewrite(0, 1, 7, 0, &wire[split..], &mut out));
+            let mut got = Vec::new();
+            WireDecoder::default().feed(7, 0, &out, |s| got.push(s));
+            assert_eq!(got.len(), 2, "split at {split}");
+            assert_eq!((got[0].subscriptions, got[1].ihave), (1, 1));
+        }
+        let mut out = Vec::new();
+        f.rewrite(0, 1, 7, 0, &wire, &mut out);
+        let mut again = Vec::new();
+        framed(&subscribe_rpc(), &mut again);
+        // Within the interval: passed through unchanged.
+        let mut out2 = Vec::new();
+        f.rewrite(0, 1, 7, 500_000_000, &again, &mut out2);
+        assert_eq!(out2, again);
+        // After it: one more.
+        let mut out3 = Vec::new();
+        f.rewrite(0, 1, 7, 1_000_000_000, &again, &mut out3);
+        assert!(out3.len() > again.len());
+        assert_eq!(counts.get().fake_ihave_ids, 2);
+        // Negotiation alone forges nothing.
+        let mut neg = Vec::new();
+        framed(b"/multistream/1.0.0\n", &mut neg);
+        let mut out4 = Vec::new();
+        f.rewrite(0, 1, 8, 5_000_000_000, &neg, &mut out4);
+        assert_eq!(out4, neg);
+    }
+
+    #[test]
+    fn graft_spammer_grafts_only_where_pruned_and_only_during_the_backoff() {
+        let counts = std::rc::Rc::new(std::cell::Cell::new(ForgedCounts::default()));
+        let mut f = WireAdversary::new(
+            vec![Some(Attack::GraftDuringBackoff), None],
+            &[1.0, 0.0],
+            vec!["t".into()],
+            counts.clone(),
+        );
+        assert!(f.wants(1, 0) && f.wants(0, 1));
+        let out_wire = stream_with(&[subscribe_rpc()]);
+        let mut out = Vec::new();
+        f.rewrite(0, 1, 1, 0, &out_wire, &mut out);
+        assert_eq!(out, out_wire, "not pruned yet: nothing forged");
+        // Peer 1 prunes it on "t" with a 10 s backoff.
+        let mut prune = Vec::new();
+        field(1, b"t", &mut prune);
+        prune.extend_from_slice(&[3 << 3, 10]);
+        let mut control = Vec::new();
+        field(4, &prune, &mut control);
+        let mut rpc = Vec::new();
+        field(3, &control, &mut rpc);
+        let mut unused = Vec::new();
+        assert!(!f.rewrite(1, 0, 2, 0, &stream_with(&[rpc]), &mut unused));
+        assert_eq!(counts.get().prunes_seen, 1);
+        let mut again = Vec::new();
+        framed(&subscribe_rpc(), &mut again);
+        let mut out = Vec::new();
+        f.rewrite(0, 1, 1, 2_000_000_000, &again, &mut out);
+        let s = summarize_rpc(&out[again.len() + 1..]).expect("forged frame decodes");
+        assert_eq!(s.graft, 1);
+        let mut late = Vec::new();
+        f.rewrite(0, 1, 1, 11_000_000_000, &again, &mut late);
+        assert_eq!(late, again, "backoff over: no more GRAFTs");
+        assert_eq!(counts.get().backoff_grafts, 1);
+    }
+}
