@@ -120,3 +120,53 @@ fn per_peer_series_and_isolation_time_are_recorded() {
         "isolated at most during formation"
     );
 }
+
+#[test]
+fn isolation_time_is_split_by_behaviour_and_class() {
+    use models::classes::{ClassSpec, PeerBehaviourKind};
+    let class = |name: &str, count: u32, behaviour| ClassSpec {
+        name: name.into(),
+        share: None,
+        count: Some(count),
+        upload_mbps: None,
+        download_mbps: None,
+        accepts_inbound: true,
+        region: None,
+        gossipsub: None,
+        behaviour,
+        spam_rate_per_s: 2.0,
+        shared_ip: false,
+        scoring: None,
+        validation_delay_ms: 0.0,
+    };
+    let mut e = Experiment {
+        name: "iso".into(),
+        peers: 9,
+        duration_s: 10.0,
+        ..Experiment::default()
+    };
+    // Peers 0-5 (honest) and 8 (non-forwarder) in a ring; 6 and 7 alone.
+    e.classes = vec![
+        class("ring", 6, PeerBehaviourKind::Honest),
+        class("lonely", 2, PeerBehaviourKind::Honest),
+        class("bad", 1, PeerBehaviourKind::NonForwarder),
+    ];
+    e.topology.kind = TopologyKind::Edges;
+    e.topology.edges = vec![[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 8], [8, 0]];
+    e.gossipsub.signing = Some(Signing::None);
+    e.validate().unwrap();
+    let s = models::run(&e, 1, EntropyMode::Seeded).unwrap();
+    // The lonely class is never in a mesh: about the whole run (sampled every second).
+    assert!(
+        (9.0..=10.0).contains(&s.max_class_isolated_s_mean),
+        "worst class: {}",
+        s.max_class_isolated_s_mean
+    );
+    // Honest mean: two lonely peers of eight honest ones, the ring at most a second each.
+    let h = s.honest_isolated_s_mean;
+    assert!(
+        (2.0 * 9.0 / 8.0..=(2.0 * 10.0 + 6.0) / 8.0).contains(&h),
+        "honest mean {h}"
+    );
+    assert!((0.0..=1.0).contains(&s.attacker_isolated_s_mean));
+}
