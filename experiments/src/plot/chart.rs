@@ -237,7 +237,15 @@ fn draw_figure<DB: DrawingBackend>(
         (body, None)
     } else {
         let (bw, _) = body.dim_in_pixel();
-        let (p, l) = body.split_horizontally(bw.saturating_sub(LEGEND_W));
+        // Wide enough for the widest ", "-separated part of any entry (up
+        // to 40% of the figure), so parameter names are not cut.
+        let style = font(15.0);
+        let mut widest = 0u32;
+        for part in fig.legend.iter().flat_map(|e| e.split(", ")) {
+            widest = widest.max(body.estimate_text_size(part, &style).map_err(de)?.0);
+        }
+        let legend_w = (widest + 60).clamp(LEGEND_W, bw * 2 / 5);
+        let (p, l) = body.split_horizontally(bw.saturating_sub(legend_w));
         (p, Some(l))
     };
     match &fig.body {
@@ -269,17 +277,26 @@ fn draw_legend<DB: DrawingBackend>(
 ) -> anyhow::Result<()> {
     let (w, h) = area.dim_in_pixel();
     let top = 40;
-    let fits = ((h as i32 - top - 30) / LEGEND_ROW_H).max(1) as usize;
-    let shown = if entries.len() > fits {
-        fits - 1
-    } else {
-        entries.len()
-    };
+    let bottom = h as i32 - 30;
     let left = Pos::new(HPos::Left, VPos::Center);
     let style = font(15.0).pos(left);
     let max_text = w as i32 - 52;
-    for (i, label) in entries.iter().take(shown).enumerate() {
-        let y = top + i as i32 * LEGEND_ROW_H;
+    // Entries too wide for the column wrap at ", " (sweep points name
+    // several parameters); each line takes one row.
+    let mut wrapped = Vec::with_capacity(entries.len());
+    for label in entries {
+        wrapped.push(wrap_text(area, label, &style, max_text)?);
+    }
+    let mut y = top;
+    let mut shown = 0;
+    for (i, lines) in wrapped.iter().enumerate() {
+        let rows = lines.len() as i32;
+        let last = i + 1 == wrapped.len();
+        // Keep one row free for "... and N more" unless this is the last entry.
+        let need = rows * LEGEND_ROW_H + if last { 0 } else { LEGEND_ROW_H };
+        if y + need > bottom && !(last && y + rows * LEGEND_ROW_H <= bottom) {
+            break;
+        }
         let c = color(i);
         area.draw(&PathElement::new(vec![(8, y), (36, y)], c.stroke_width(3)))
             .map_err(de)?;
@@ -287,12 +304,14 @@ fn draw_legend<DB: DrawingBackend>(
             area.draw(&Circle::new((22, y), 4, c.filled()))
                 .map_err(de)?;
         }
-        let text = fit_text(area, label, &style, max_text)?;
-        area.draw(&Text::new(text, (44, y), style.clone()))
-            .map_err(de)?;
+        for line in lines {
+            area.draw(&Text::new(line.clone(), (44, y), style.clone()))
+                .map_err(de)?;
+            y += LEGEND_ROW_H;
+        }
+        shown += 1;
     }
     if shown < entries.len() {
-        let y = top + shown as i32 * LEGEND_ROW_H;
         area.draw(&Text::new(
             format!("... and {} more", entries.len() - shown),
             (44, y),
@@ -301,6 +320,39 @@ fn draw_legend<DB: DrawingBackend>(
         .map_err(de)?;
     }
     Ok(())
+}
+
+/// Splits `text` at ", " into lines that fit `max_px` (a part wider than
+/// that is shortened with "...").
+fn wrap_text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle<'_>,
+    max_px: i32,
+) -> anyhow::Result<Vec<String>> {
+    let width = |s: &str| -> anyhow::Result<i32> {
+        Ok(area.estimate_text_size(s, style).map_err(de)?.0 as i32)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for part in text.split(", ") {
+        let joined = if cur.is_empty() {
+            part.to_string()
+        } else {
+            format!("{cur}, {part}")
+        };
+        if cur.is_empty() || width(&joined)? <= max_px {
+            cur = joined;
+        } else {
+            lines.push(std::mem::take(&mut cur));
+            cur = part.to_string();
+        }
+    }
+    lines.push(cur);
+    lines
+        .iter()
+        .map(|l| fit_text(area, l, style, max_px))
+        .collect()
 }
 
 /// Shortens `text` with a trailing "..." until it fits `max_px`.
