@@ -88,6 +88,9 @@ pub fn cmd_bench_one(
         "events": s.events,
         "events_per_s": s.events as f64 / wall,
         "polls": s.polls,
+        // Linear cost means this stays flat as peers grow.
+        "cpu_us_per_peer_second": (cpu1.0 - cpu0.0 + cpu1.1 - cpu0.1) * 1e6
+            / (f64::from(peers) * s.sim_seconds.max(1e-9)),
         "peak_rss_mib": rss_kib.map(|k| k as f64 / 1024.0),
         "bytes_per_peer": rss_kib.map(|k| k as f64 * 1024.0 / f64::from(peers)),
         "delivery": format!("{}/{}", s.deliveries, s.deliveries_expected),
@@ -165,12 +168,13 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
     if !a.json {
         println!(
-            "{:>7} {:>8} {:>8} {:>8} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
+            "{:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",
             "signing",
             "wall_s",
             "cpu_s",
             "sim/wall",
+            "us/peer-s",
             "events",
             "events/s",
             "rss_MiB",
@@ -189,12 +193,13 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             let v: serde_json::Value = serde_json::from_str(&line)?;
             let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
             println!(
-                "{:>7} {:>8} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
+                "{:>7} {:>8} {:>8.2} {:>8.2} {:>9.1} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
                 p,
                 sg,
                 f("wall_seconds"),
                 f("cpu_user_seconds") + f("cpu_sys_seconds"),
                 f("sim_per_wall"),
+                f("cpu_us_per_peer_second"),
                 v["events"],
                 f("events_per_s"),
                 f("peak_rss_mib"),
