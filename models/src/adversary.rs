@@ -328,23 +328,13 @@ fn fields<'a>(mut b: &'a [u8], mut f: impl FnMut(u64, Value<'a>)) {
     }
 }
 
-fn uvarint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+fn uvarint(v: u64, out: &mut Vec<u8>) {
+    crate::wire::put_uvarint(out, v);
 }
 
 /// Appends a length-delimited protobuf field.
 fn field(n: u64, payload: &[u8], out: &mut Vec<u8>) {
-    uvarint(n << 3 | 2, out);
-    uvarint(payload.len() as u64, out);
-    out.extend_from_slice(payload);
+    crate::wire::put_field(out, n, payload);
 }
 
 #[cfg(test)]

@@ -77,6 +77,28 @@ fn yes() -> bool {
     true
 }
 
+impl ClassSpec {
+    /// `count` peers named `name` doing `behaviour`, every other key at its
+    /// experiment-file default.
+    pub fn new(name: &str, count: u32, behaviour: PeerBehaviourKind) -> ClassSpec {
+        ClassSpec {
+            name: name.into(),
+            share: None,
+            count: Some(count),
+            upload_mbps: None,
+            download_mbps: None,
+            accepts_inbound: true,
+            region: None,
+            gossipsub: None,
+            behaviour,
+            spam_rate_per_s: d_spam_rate(),
+            shared_ip: false,
+            scoring: None,
+            validation_delay_ms: 0.0,
+        }
+    }
+}
+
 fn d_spam_rate() -> f64 {
     2.0
 }
@@ -592,19 +614,9 @@ mod tests {
 
     fn class(name: &str, share: Option<f64>, count: Option<u32>) -> ClassSpec {
         ClassSpec {
-            name: name.into(),
             share,
             count,
-            upload_mbps: None,
-            download_mbps: None,
-            accepts_inbound: true,
-            region: None,
-            gossipsub: None,
-            behaviour: PeerBehaviourKind::Honest,
-            spam_rate_per_s: 2.0,
-            shared_ip: false,
-            scoring: None,
-            validation_delay_ms: 0.0,
+            ..ClassSpec::new(name, 0, PeerBehaviourKind::Honest)
         }
     }
 

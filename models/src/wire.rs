@@ -98,6 +98,26 @@ pub fn read_uvarint(b: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// Appends `x` as an unsigned LEB128 varint.
+pub fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
+    loop {
+        let b = (x & 0x7f) as u8;
+        x >>= 7;
+        if x == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Appends protobuf field `n` with a length-delimited `payload`.
+pub fn put_field(out: &mut Vec<u8>, n: u64, payload: &[u8]) {
+    put_uvarint(out, n << 3 | 2);
+    put_uvarint(out, payload.len() as u64);
+    out.extend_from_slice(payload);
+}
+
 /// Walks protobuf fields: calls `f(field_number, wire_type, payload)` for
 /// length-delimited fields (wire type 2) and skips the others. `None` if malformed.
 fn walk(mut b: &[u8], mut f: impl FnMut(u64, &[u8])) -> Option<()> {
@@ -240,26 +260,12 @@ impl WireDecoder {
 mod tests {
     use super::*;
 
-    fn uvarint(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-
     fn field(n: u64, payload: &[u8], out: &mut Vec<u8>) {
-        uvarint(n << 3 | 2, out);
-        uvarint(payload.len() as u64, out);
-        out.extend_from_slice(payload);
+        put_field(out, n, payload);
     }
 
     fn framed(msg: &[u8], out: &mut Vec<u8>) {
-        uvarint(msg.len() as u64, out);
+        put_uvarint(out, msg.len() as u64);
         out.extend_from_slice(msg);
     }
 

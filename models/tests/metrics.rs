@@ -124,21 +124,7 @@ fn per_peer_series_and_isolation_time_are_recorded() {
 #[test]
 fn isolation_time_is_split_by_behaviour_and_class() {
     use models::classes::{ClassSpec, PeerBehaviourKind};
-    let class = |name: &str, count: u32, behaviour| ClassSpec {
-        name: name.into(),
-        share: None,
-        count: Some(count),
-        upload_mbps: None,
-        download_mbps: None,
-        accepts_inbound: true,
-        region: None,
-        gossipsub: None,
-        behaviour,
-        spam_rate_per_s: 2.0,
-        shared_ip: false,
-        scoring: None,
-        validation_delay_ms: 0.0,
-    };
+    let class = ClassSpec::new;
     let mut e = Experiment {
         name: "iso".into(),
         peers: 9,

@@ -16,19 +16,12 @@ fn run_sim<R: Send + 'static>(
 
 fn class(name: &str, share: f64, inbound: bool) -> ClassSpec {
     ClassSpec {
-        name: name.into(),
         share: Some(share),
         count: None,
         upload_mbps: Some(if inbound { 1024.0 } else { 5.0 }),
         download_mbps: Some(if inbound { 1024.0 } else { 20.0 }),
         accepts_inbound: inbound,
-        region: None,
-        gossipsub: None,
-        behaviour: Default::default(),
-        spam_rate_per_s: 2.0,
-        shared_ip: false,
-        scoring: None,
-        validation_delay_ms: 0.0,
+        ..ClassSpec::new(name, 0, Default::default())
     }
 }
 

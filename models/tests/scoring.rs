@@ -19,19 +19,8 @@ fn run_sim<R: Send + 'static>(
 
 fn class(name: &str, count: u32, behaviour: PeerBehaviourKind) -> ClassSpec {
     ClassSpec {
-        name: name.into(),
-        share: None,
-        count: Some(count),
-        upload_mbps: None,
-        download_mbps: None,
-        accepts_inbound: true,
-        region: None,
-        gossipsub: None,
-        behaviour,
         spam_rate_per_s: 20.0,
-        shared_ip: false,
-        scoring: None,
-        validation_delay_ms: 0.0,
+        ..ClassSpec::new(name, count, behaviour)
     }
 }
 

@@ -20,18 +20,7 @@ pub const MAX_HEADS: usize = 64;
 /// Largest heads frame.
 pub const MAX_HEADS_FRAME: usize = K + 10 + MAX_HEADS * (2 + MAX_KEY_LEN);
 
-/// Appends `x` as an unsigned LEB128 varint.
-pub fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    loop {
-        let b = (x & 0x7f) as u8;
-        x >>= 7;
-        if x == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
+pub use crate::wire::put_uvarint;
 
 /// Length of `x` as a varint.
 pub fn uvarint_len(x: u64) -> usize {
