@@ -106,6 +106,8 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
             "honest_prunes_received_per_peer",
             s.honest_prunes_received_per_peer.to_string(),
         ),
+        ("forged_ihave_ids", s.forged_ihave_ids.to_string()),
+        ("forged_grafts", s.forged_grafts.to_string()),
         ("graylisted_honest_max", s.graylisted_honest_max.to_string()),
         ("score_min_honest", s.score_min_honest.to_string()),
         ("syncs", s.syncs.to_string()),

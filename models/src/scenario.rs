@@ -1214,6 +1214,9 @@ impl Sim {
                 summary.dialer_px_learned += d.stats.px_learned;
             }
         }
+        let forged = self.forged.get();
+        summary.forged_ihave_ids = forged.fake_ihave_ids;
+        summary.forged_grafts = forged.backoff_grafts;
         summary
     }
 }

@@ -148,6 +148,12 @@ pub struct RunSummary {
     /// PRUNE entries received per honest peer (needs `measure.wire`, else 0).
     #[serde(default)]
     pub honest_prunes_received_per_peer: f64,
+    /// Fake message ids the `promise_breaker` peers advertised (IHAVE).
+    #[serde(default)]
+    pub forged_ihave_ids: u64,
+    /// GRAFTs the `graft_spammer` peers sent inside a backoff.
+    #[serde(default)]
+    pub forged_grafts: u64,
     /// Scoring: most honest peers that some neighbour scored below the graylist threshold in one sample.
     #[serde(default)]
     pub graylisted_honest_max: f64,

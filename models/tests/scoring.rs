@@ -337,6 +337,8 @@ struct P7Run {
     /// IWANTs and PRUNEs the adversaries received (wire counts).
     iwant_to_adversaries: u64,
     prune_to_adversaries: u64,
+    /// `forged_ihave_ids` and `forged_grafts` of the whole run's summary.
+    summary_forged: (u64, u64),
 }
 
 fn p7_run(e: &Experiment) -> P7Run {
@@ -366,9 +368,11 @@ fn p7_run(e: &Experiment) -> P7Run {
             }
             t += 0.25;
         }
+        s.run_until_s(40.0).unwrap();
         (adv, hon, s.forged.get())
     });
     P7Run {
+        summary_forged: (out.summary.forged_ihave_ids, out.summary.forged_grafts),
         adversary_min,
         honest_min,
         forged,
@@ -401,6 +405,7 @@ fn promise_breakers_get_the_behaviour_penalty_for_unanswered_iwants() {
         r.adversary_min
     );
     assert_eq!(r.honest_min, 0.0, "honest peers keep their promises");
+    assert_eq!(r.summary_forged, (r.forged.fake_ihave_ids, 0));
     let off = p7_run(&p7_experiment(
         "promises-off",
         PeerBehaviourKind::PromiseBreaker,
@@ -441,4 +446,6 @@ fn graft_spammers_get_the_behaviour_penalty_for_grafting_during_backoff() {
     ));
     assert!(off.forged.backoff_grafts > 10);
     assert_eq!(off.adversary_min, 0.0, "behaviour penalty off: no penalty");
+    // runs.csv reports the same counts as the step-by-step API (both to 40 s).
+    assert_eq!(r.summary_forged, (0, r.forged.backoff_grafts));
 }
