@@ -59,20 +59,35 @@ impl Direction {
     /// Appends `bytes` and calls `on_frame(whole, rpc)` for every complete
     /// frame (`whole` with its length prefix; `rpc` set for GossipSub RPC
     /// frames). Once the substream is not GossipSub, the rest goes out as one
-    /// `whole` chunk. Incomplete tails stay buffered.
+    /// `whole` chunk. Only an incomplete tail is kept (copied).
     fn split(&mut self, bytes: &[u8], mut on_frame: impl FnMut(&[u8], Option<&[u8]>)) {
-        self.buf.extend_from_slice(bytes);
-        let buf = std::mem::take(&mut self.buf);
+        let owned;
+        let data: &[u8] = if self.buf.is_empty() {
+            bytes
+        } else {
+            self.buf.extend_from_slice(bytes);
+            owned = std::mem::take(&mut self.buf);
+            &owned
+        };
+        let off = Self::frames(&mut self.phase, data, &mut on_frame);
+        self.buf = data[off..].to_vec();
+    }
+
+    /// The complete frames at the start of `buf`; returns the bytes they took.
+    fn frames(
+        phase: &mut Phase,
+        buf: &[u8],
+        on_frame: &mut impl FnMut(&[u8], Option<&[u8]>),
+    ) -> usize {
         let mut off = 0;
         while off < buf.len() {
-            if matches!(self.phase, Phase::Other) {
+            if matches!(phase, Phase::Other) {
                 on_frame(&buf[off..], None);
-                off = buf.len();
-                break;
+                return buf.len();
             }
             let Some((len, n)) = read_uvarint(&buf[off..]) else {
                 if buf.len() - off >= 10 {
-                    self.phase = Phase::Other;
+                    *phase = Phase::Other;
                     continue;
                 }
                 break;
@@ -82,18 +97,18 @@ impl Direction {
                 .and_then(|l| (off + n).checked_add(l));
             let Some(end) = end.filter(|&e| e <= buf.len()) else {
                 if len > 1 << 26 {
-                    self.phase = Phase::Other;
+                    *phase = Phase::Other;
                     continue;
                 }
                 break;
             };
             let msg = &buf[off + n..end];
-            match self.phase {
+            match phase {
                 Phase::Negotiating => {
                     if msg.starts_with(b"/meshsub/") {
-                        self.phase = Phase::Gossipsub;
+                        *phase = Phase::Gossipsub;
                     } else if !(msg.starts_with(b"/multistream/") || msg == b"na\n") {
-                        self.phase = Phase::Other;
+                        *phase = Phase::Other;
                     }
                     on_frame(&buf[off..end], None);
                 }
@@ -102,10 +117,22 @@ impl Direction {
             }
             off = end;
         }
-        self.buf = buf;
-        self.buf.drain(..off);
+        off
     }
 }
+
+/// A PRUNE written to a graft spammer, waiting for its delivery time.
+struct PendingPrune {
+    stream: u64,
+    from: u32,
+    adv: u32,
+    topic: String,
+    backoff_s: u64,
+}
+
+/// A GRAFT spammer forges GRAFTs to a neighbour only until this long before
+/// the neighbour's backoff ends, so they still arrive inside it.
+const BACKOFF_MARGIN_NS: u64 = 1_000_000_000;
 
 /// The engine's wire filter for a run's wire-level adversaries.
 pub struct WireAdversary {
@@ -118,8 +145,10 @@ pub struct WireAdversary {
     dirs: BTreeMap<(u64, u32), Direction>,
     /// (adversary, neighbour) -> next time a frame may be forged.
     next_at: BTreeMap<(u32, u32), u64>,
-    /// (adversary, neighbour) -> topic -> end of the backoff it was given, ns.
-    backoffs: BTreeMap<(u32, u32), BTreeMap<String, u64>>,
+    /// (adversary, neighbour) -> topic -> (PRUNE delivered, backoff end), ns.
+    backoffs: BTreeMap<(u32, u32), BTreeMap<String, (u64, u64)>>,
+    /// PRUNEs written to graft spammers, not yet timed by the engine.
+    pending: Vec<PendingPrune>,
     fake_ids: u64,
     counts: std::rc::Rc<std::cell::Cell<ForgedCounts>>,
 }
@@ -145,6 +174,7 @@ impl WireAdversary {
             dirs: BTreeMap::new(),
             next_at: BTreeMap::new(),
             backoffs: BTreeMap::new(),
+            pending: Vec::new(),
             fake_ids: 0,
             counts,
         }
@@ -162,8 +192,9 @@ impl WireAdversary {
 
     /// The forged frame `adv` appends after a frame to `to` at `now`, if due.
     fn forge(&mut self, adv: u32, to: u32, now: u64, out: &mut Vec<u8>) {
+        let interval = self.interval_ns[adv as usize];
         let due = self.next_at.get(&(adv, to)).copied().unwrap_or(0);
-        if now < due {
+        if interval == u64::MAX || now < due {
             return;
         }
         let mut control = Vec::new();
@@ -184,13 +215,16 @@ impl WireAdversary {
                 let Some(topics) = self.backoffs.get_mut(&(adv, to)) else {
                     return;
                 };
-                topics.retain(|_, until| *until > now);
-                for topic in topics.keys() {
-                    let mut graft = Vec::new();
-                    field(1, topic.as_bytes(), &mut graft);
-                    field(3, &graft, &mut control);
+                topics.retain(|_, (_, until)| *until > now);
+                let mut n = 0;
+                for (topic, &(start, until)) in topics.iter() {
+                    if start <= now && now.saturating_add(BACKOFF_MARGIN_NS) < until {
+                        let mut graft = Vec::new();
+                        field(1, topic.as_bytes(), &mut graft);
+                        field(3, &graft, &mut control);
+                        n += 1;
+                    }
                 }
-                let n = topics.len() as u64;
                 self.bump(|c| c.backoff_grafts += n);
             }
             None => return,
@@ -202,46 +236,38 @@ impl WireAdversary {
         field(3, &control, &mut rpc);
         uvarint(rpc.len() as u64, out);
         out.extend_from_slice(&rpc);
-        let interval = self.interval_ns[adv as usize];
         self.next_at.insert((adv, to), now.saturating_add(interval));
     }
+}
 
-    /// Notes the PRUNEs in an RPC frame `from` sent to the graft spammer `adv`.
-    fn note_prunes(&mut self, adv: u32, from: u32, now: u64, rpc: &[u8]) {
-        let mut prunes: Vec<(String, u64)> = Vec::new();
-        fields(rpc, |f, v| {
-            if let (3, Value::Bytes(control)) = (f, v) {
-                fields(control, |f, v| {
-                    if let (4, Value::Bytes(prune)) = (f, v) {
-                        let (mut topic, mut backoff_s) = (None, 60);
-                        fields(prune, |f, v| match (f, v) {
-                            (1, Value::Bytes(t)) => {
-                                topic = Some(String::from_utf8_lossy(t).into_owned())
-                            }
-                            (3, Value::Varint(b)) => backoff_s = b,
-                            _ => {}
-                        });
-                        if let Some(t) = topic {
-                            prunes.push((t, backoff_s));
+/// The (topic, backoff seconds) of every PRUNE in an RPC frame.
+fn parse_prunes(rpc: &[u8]) -> Vec<(String, u64)> {
+    let mut prunes = Vec::new();
+    fields(rpc, |f, v| {
+        if let (3, Value::Bytes(control)) = (f, v) {
+            fields(control, |f, v| {
+                if let (4, Value::Bytes(prune)) = (f, v) {
+                    let (mut topic, mut backoff_s) = (None, 60);
+                    fields(prune, |f, v| match (f, v) {
+                        (1, Value::Bytes(t)) => {
+                            topic = Some(String::from_utf8_lossy(t).into_owned())
                         }
+                        (3, Value::Varint(b)) => backoff_s = b,
+                        _ => {}
+                    });
+                    if let Some(t) = topic {
+                        prunes.push((t, backoff_s));
                     }
-                });
-            }
-        });
-        for (topic, backoff_s) in prunes {
-            let until = now.saturating_add(backoff_s.saturating_mul(1_000_000_000));
-            self.backoffs
-                .entry((adv, from))
-                .or_default()
-                .insert(topic, until);
-            self.bump(|c| c.prunes_seen += 1);
+                }
+            });
         }
-    }
+    });
+    prunes
 }
 
 impl sim::world::WireFilter for WireAdversary {
     fn wants(&self, from: u32, to: u32) -> bool {
-        self.attack(from).is_some() || self.attack(to) == Some(Attack::GraftDuringBackoff)
+        self.attack(from).is_some() || self.attack(to).is_some()
     }
 
     fn rewrite(
@@ -254,30 +280,70 @@ impl sim::world::WireFilter for WireAdversary {
         out: &mut Vec<u8>,
     ) -> bool {
         let mut dir = self.dirs.remove(&(stream, from)).unwrap_or_default();
+        let to_spammer = self.attack(to) == Some(Attack::GraftDuringBackoff);
+        let mut prunes = Vec::new();
+        let mut on_rpc = |rpc: &[u8]| {
+            if to_spammer {
+                prunes.extend(parse_prunes(rpc));
+            }
+        };
         let changed = if self.attack(from).is_some() {
             let mut rpcs = 0;
             dir.split(bytes, |whole, rpc| {
                 out.extend_from_slice(whole);
-                rpcs += usize::from(rpc.is_some());
+                if let Some(rpc) = rpc {
+                    rpcs += 1;
+                    on_rpc(rpc);
+                }
             });
-            if rpcs > 0 {
+            // Forge only on an agreed GossipSub substream: after whole RPC
+            // frames, once the other side has echoed the protocol.
+            let echoed = self
+                .dirs
+                .get(&(stream, to))
+                .is_some_and(|d| matches!(d.phase, Phase::Gossipsub));
+            if rpcs > 0 && echoed && matches!(dir.phase, Phase::Gossipsub) {
                 self.forge(from, to, now_ns, out);
             }
             true
         } else {
-            let mut frames = Vec::new();
             dir.split(bytes, |_, rpc| {
                 if let Some(rpc) = rpc {
-                    frames.push(rpc.to_vec());
+                    on_rpc(rpc);
                 }
             });
-            for f in frames {
-                self.note_prunes(to, from, now_ns, &f);
-            }
             false
         };
+        for (topic, backoff_s) in prunes {
+            self.pending.push(PendingPrune {
+                stream,
+                from,
+                adv: to,
+                topic,
+                backoff_s,
+            });
+        }
         self.dirs.insert((stream, from), dir);
         changed
+    }
+
+    fn delivered(&mut self, from: u32, _to: u32, stream: u64, sent_ns: u64, deliver_at_ns: u64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let (now, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.stream == stream && p.from == from);
+        self.pending = rest;
+        for p in now {
+            // The neighbour's backoff runs from when it wrote the PRUNE.
+            let until = sent_ns.saturating_add(p.backoff_s.saturating_mul(1_000_000_000));
+            self.backoffs
+                .entry((p.adv, p.from))
+                .or_default()
+                .insert(p.topic, (deliver_at_ns, until));
+            self.bump(|c| c.prunes_seen += 1);
+        }
     }
 }
 
@@ -366,25 +432,39 @@ mod tests {
         wire
     }
 
-    #[test]
-    fn promise_breaker_appends_one_fake_ihave_per_interval_after_real_frames() {
+    fn filter(
+        attack: Attack,
+        rate: f64,
+    ) -> (WireAdversary, std::rc::Rc<std::cell::Cell<ForgedCounts>>) {
         let counts = std::rc::Rc::new(std::cell::Cell::new(ForgedCounts::default()));
-        let mut f = WireAdversary::new(
-            vec![Some(Attack::BrokenPromises), None],
-            &[1.0, 0.0],
+        let f = WireAdversary::new(
+            vec![Some(attack), None],
+            &[rate, 0.0],
             vec!["t".into()],
             counts.clone(),
         );
-        assert!(f.wants(0, 1) && !f.wants(1, 0));
+        (f, counts)
+    }
+
+    /// Peer 1 echoes the protocol on `stream` (the listener's side).
+    fn echo(f: &mut WireAdversary, stream: u64) {
+        let mut unused = Vec::new();
+        assert!(!f.rewrite(1, 0, stream, 0, &stream_with(&[]), &mut unused));
+    }
+
+    #[test]
+    fn promise_breaker_appends_one_fake_ihave_per_interval_after_real_frames() {
+        let (mut f, counts) = filter(Attack::BrokenPromises, 1.0);
+        assert!(f.wants(0, 1) && f.wants(1, 0) && !f.wants(1, 1));
         let wire = stream_with(&[subscribe_rpc()]);
+        // Before the listener agreed to GossipSub: nothing forged.
+        let mut out = Vec::new();
+        f.rewrite(0, 1, 6, 0, &wire, &mut out);
+        assert_eq!(out, wire);
         // Split anywhere: the forged frame follows the real one, whole.
         for split in 1..wire.len() {
-            let mut f = WireAdversary::new(
-                vec![Some(Attack::BrokenPromises), None],
-                &[1.0, 0.0],
-                vec!["t".into()],
-                Default::default(),
-            );
+            let (mut f, _) = filter(Attack::BrokenPromises, 1.0);
+            echo(&mut f, 7);
             let mut out = Vec::new();
             assert!(f.rewrite(0, 1, 7, 0, &wire[..split], &mut out));
             assert!(f.rewrite(0, 1, 7, 0, &wire[split..], &mut out));
@@ -393,6 +473,7 @@ mod tests {
             assert_eq!(got.len(), 2, "split at {split}");
             assert_eq!((got[0].subscriptions, got[1].ihave), (1, 1));
         }
+        echo(&mut f, 7);
         let mut out = Vec::new();
         f.rewrite(0, 1, 7, 0, &wire, &mut out);
         let mut again = Vec::new();
@@ -415,20 +496,25 @@ mod tests {
     }
 
     #[test]
-    fn graft_spammer_grafts_only_where_pruned_and_only_during_the_backoff() {
-        let counts = std::rc::Rc::new(std::cell::Cell::new(ForgedCounts::default()));
-        let mut f = WireAdversary::new(
-            vec![Some(Attack::GraftDuringBackoff), None],
-            &[1.0, 0.0],
-            vec!["t".into()],
-            counts.clone(),
-        );
-        assert!(f.wants(1, 0) && f.wants(0, 1));
+    fn rate_zero_forges_nothing() {
+        let (mut f, counts) = filter(Attack::BrokenPromises, 0.0);
+        echo(&mut f, 7);
+        let wire = stream_with(&[subscribe_rpc()]);
+        let mut out = Vec::new();
+        f.rewrite(0, 1, 7, 0, &wire, &mut out);
+        assert_eq!(out, wire);
+        assert_eq!(counts.get(), ForgedCounts::default());
+    }
+
+    #[test]
+    fn graft_spammer_grafts_only_where_pruned_and_only_inside_the_backoff() {
+        let (mut f, counts) = filter(Attack::GraftDuringBackoff, 1.0);
+        echo(&mut f, 1);
         let out_wire = stream_with(&[subscribe_rpc()]);
         let mut out = Vec::new();
         f.rewrite(0, 1, 1, 0, &out_wire, &mut out);
         assert_eq!(out, out_wire, "not pruned yet: nothing forged");
-        // Peer 1 prunes it on "t" with a 10 s backoff.
+        // Peer 1 writes a PRUNE on "t" with a 10 s backoff at 0; it arrives at 0.1 s.
         let mut prune = Vec::new();
         field(1, b"t", &mut prune);
         prune.extend_from_slice(&[3 << 3, 10]);
@@ -438,16 +524,22 @@ mod tests {
         field(3, &control, &mut rpc);
         let mut unused = Vec::new();
         assert!(!f.rewrite(1, 0, 2, 0, &stream_with(&[rpc]), &mut unused));
+        f.delivered(1, 0, 2, 0, 100_000_000);
         assert_eq!(counts.get().prunes_seen, 1);
         let mut again = Vec::new();
         framed(&subscribe_rpc(), &mut again);
+        // Not before the PRUNE arrived.
+        let mut early = Vec::new();
+        f.rewrite(0, 1, 1, 50_000_000, &again, &mut early);
+        assert_eq!(early, again);
         let mut out = Vec::new();
         f.rewrite(0, 1, 1, 2_000_000_000, &again, &mut out);
         let s = summarize_rpc(&out[again.len() + 1..]).expect("forged frame decodes");
         assert_eq!(s.graft, 1);
+        // Not within a second of the backoff's end (it would arrive after it).
         let mut late = Vec::new();
-        f.rewrite(0, 1, 1, 11_000_000_000, &again, &mut late);
-        assert_eq!(late, again, "backoff over: no more GRAFTs");
+        f.rewrite(0, 1, 1, 9_500_000_000, &again, &mut late);
+        assert_eq!(late, again, "too close to the end of the backoff");
         assert_eq!(counts.get().backoff_grafts, 1);
     }
 }

@@ -145,6 +145,8 @@ pub struct Collector {
     pub peers: Vec<PeerCounters>,
     /// Seconds each peer spent without mesh peers (sampled), by peer index.
     pub isolated_s: Vec<f64>,
+    /// Whether each peer subscribes to topic 0 (whose mesh `isolated_s` measures), by peer index.
+    pub subscribed0: Vec<bool>,
     /// Per-peer samples (t_s, peer, mesh degree, connections), when `measure.per_peer` is on.
     pub peer_samples: Vec<(f64, u32, u32, u32)>,
     /// When each peer last came up (ns); deliveries count only for messages published after it.
@@ -183,6 +185,7 @@ impl Collector {
             up_since: vec![0; peer_ids.len()],
             peers: vec![PeerCounters::default(); peer_ids.len()],
             isolated_s: vec![0.0; peer_ids.len()],
+            subscribed0: vec![true; peer_ids.len()],
             peer_samples: Vec::new(),
             history: HistoryMetrics::new(peer_ids.len()),
             wire: WireDecoder::default(),

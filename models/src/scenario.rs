@@ -895,6 +895,13 @@ impl Sim {
             }
             subscribers.push(subs);
         }
+        if let Some(subs) = subscribers.first() {
+            let mut c = collector.borrow_mut();
+            c.subscribed0 = vec![false; n as usize];
+            for &p in subs {
+                c.subscribed0[p as usize] = true;
+            }
+        }
 
         // Health-check probes: peers drawn at random; they publish on topic 0
         // (so every subscriber relays) and only their receipt is measured.

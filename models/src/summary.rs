@@ -135,7 +135,7 @@ pub struct RunSummary {
     /// Mean bytes sent per attacker peer (-1 without any).
     #[serde(default)]
     pub attacker_bytes_sent_per_peer: f64,
-    /// Mean seconds an honest peer spent subscribed without any mesh peer (sampled).
+    /// Mean seconds an honest subscriber of topic 0 spent without any mesh peer there (sampled).
     #[serde(default)]
     pub honest_isolated_s_mean: f64,
     /// The same for peers with another behaviour (-1 without any).
@@ -394,14 +394,17 @@ impl RunSummary {
         let mut iso_h = (0.0f64, 0u32);
         let mut iso_a = (0.0f64, 0u32);
         let mut iso_class = vec![(0.0f64, 0u32); spec.classes.len().max(1)];
-        let mut honest_prunes = 0u64;
+        let (mut honest_prunes, mut honest_n) = (0u64, 0u32);
         for (p, pc) in c.peers.iter().enumerate() {
             let (d, e) = (pc.deliveries, pc.deliveries_expected);
+            // Isolation means count topic-0 subscribers only (the others have no mesh to lose).
+            let sub = u32::from(c.subscribed0.get(p).copied().unwrap_or(true));
             let iso = c.isolated_s.get(p).copied().unwrap_or(0.0);
             if honest(p) {
                 h.0 += d;
                 h.1 += e;
-                iso_h = (iso_h.0 + iso, iso_h.1 + 1);
+                iso_h = (iso_h.0 + iso, iso_h.1 + sub);
+                honest_n += 1;
                 honest_prunes += pc.prune_received;
                 let k = class_of.get(p).copied().unwrap_or(0);
                 if let Some(x) = per_class.get_mut(k) {
@@ -409,14 +412,14 @@ impl RunSummary {
                     x.1 += e;
                 }
                 if let Some(x) = iso_class.get_mut(k) {
-                    *x = (x.0 + iso, x.1 + 1);
+                    *x = (x.0 + iso, x.1 + sub);
                 }
             } else {
                 a.0 += d;
                 a.1 += e;
                 a_bytes.0 += bytes_sent.get(p).copied().unwrap_or(0);
                 a_bytes.1 += 1;
-                iso_a = (iso_a.0 + iso, iso_a.1 + 1);
+                iso_a = (iso_a.0 + iso, iso_a.1 + sub);
             }
         }
         let mean = |(s, n): (f64, u32)| if n == 0 { 0.0 } else { s / f64::from(n) };
@@ -427,10 +430,10 @@ impl RunSummary {
             .filter(|x| x.1 > 0)
             .map(|&x| mean(x))
             .fold(0.0, f64::max);
-        self.honest_prunes_received_per_peer = if iso_h.1 == 0 {
+        self.honest_prunes_received_per_peer = if honest_n == 0 {
             0.0
         } else {
-            honest_prunes as f64 / f64::from(iso_h.1)
+            honest_prunes as f64 / f64::from(honest_n)
         };
         self.honest_delivery_ratio = ratio(h);
         self.attacker_delivery_ratio = if a_bytes.1 == 0 { -1.0 } else { ratio(a) };

@@ -156,3 +156,32 @@ fn isolation_time_is_split_by_behaviour_and_class() {
     );
     assert!((0.0..=1.0).contains(&s.attacker_isolated_s_mean));
 }
+
+#[test]
+fn isolation_means_count_only_subscribers() {
+    use models::classes::{ClassSpec, PeerBehaviourKind};
+    let mut e = Experiment {
+        name: "iso-sub".into(),
+        peers: 12,
+        duration_s: 10.0,
+        ..Experiment::default()
+    };
+    // Peers 0-5 in a ring; 6-11 alone; about half of all peers subscribe.
+    e.classes = vec![
+        ClassSpec::new("ring", 6, PeerBehaviourKind::Honest),
+        ClassSpec::new("lonely", 6, PeerBehaviourKind::Honest),
+    ];
+    e.topology.kind = TopologyKind::Edges;
+    e.topology.edges = vec![[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 0]];
+    e.workload.subscribe_share = 0.5;
+    e.gossipsub.signing = Some(Signing::None);
+    e.validate().unwrap();
+    let s = models::run(&e, 2, EntropyMode::Seeded).unwrap();
+    // Every lonely subscriber is isolated the whole run; lonely peers that do
+    // not subscribe have no mesh to lose and do not dilute the mean.
+    assert!(
+        (9.0..=10.0).contains(&s.max_class_isolated_s_mean),
+        "lonely subscribers: {}",
+        s.max_class_isolated_s_mean
+    );
+}

@@ -59,6 +59,13 @@ pub trait WireFilter {
         bytes: &[u8],
         out: &mut Vec<u8>,
     ) -> bool;
+
+    /// The bytes of the last [`WireFilter::rewrite`] call for this write
+    /// (rewritten or not) were sent at `sent_ns` and arrive at `deliver_at_ns`.
+    /// Not called when the rewrite sent nothing.
+    fn delivered(&mut self, from: u32, to: u32, stream: u64, sent_ns: u64, deliver_at_ns: u64) {
+        let _ = (from, to, stream, sent_ns, deliver_at_ns);
+    }
 }
 
 /// Per-node network state.
@@ -999,6 +1006,11 @@ impl World {
             .filter(|x| x.gen == gen)
             .ok_or(())?;
         let at = arrival.max(st.pipes[e].last_at);
+        if let Some(f) = self.filter.as_mut() {
+            if f.wants(from, to) {
+                f.delivered(from, to, id, now, at);
+            }
+        }
         let pipe = &mut st.pipes[e];
         // Writes that land at the same future instant merge into one delivery.
         let merged = match pipe.chunks.back_mut() {
