@@ -54,15 +54,18 @@ fn inconsistent_scoring_is_rejected_before_any_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The scoring experiments shipped in `experiments/`.
+const SCORING_EXPERIMENTS: [&str; 4] = [
+    "field-report.toml",
+    "grafting.toml",
+    "penalties.toml",
+    "behaviour-penalty.toml",
+];
+
 #[test]
 fn shipped_scoring_experiments_validate() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in [
-        "field-report.toml",
-        "grafting.toml",
-        "penalties.toml",
-        "behaviour-penalty.toml",
-    ] {
+    for f in SCORING_EXPERIMENTS {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         let mut v: toml::Table = toml::from_str(&text).unwrap();
         v.remove("sweep");
@@ -76,12 +79,7 @@ fn shipped_scoring_experiments_validate() {
 #[test]
 fn shipped_scoring_experiments_run_cut_down() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in [
-        "field-report.toml",
-        "grafting.toml",
-        "penalties.toml",
-        "behaviour-penalty.toml",
-    ] {
+    for f in SCORING_EXPERIMENTS {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         let mut v: toml::Table = toml::from_str(&text).unwrap();
         v.remove("sweep");
