@@ -103,6 +103,25 @@ fn invalid_spammer_is_graylisted_pruned_and_ignored_honest_stay_positive() {
     );
 }
 
+/// The default preset with every score component's weight at 0 (P1-P4,
+/// P3b, P6, P7, slow peer): a test switches on the one it studies.
+fn every_component_off() -> ScoringSpec {
+    let mut s = ScoringSpec {
+        preset: ScoringPreset::Default,
+        behaviour_penalty_weight: Some(0.0),
+        slow_peer_weight: Some(0.0),
+        ip_colocation_factor_weight: Some(0.0),
+        ..ScoringSpec::default()
+    };
+    let t = &mut s.topic;
+    t.time_in_mesh_weight = Some(0.0);
+    t.first_message_deliveries_weight = Some(0.0);
+    t.mesh_message_deliveries_weight = Some(0.0);
+    t.mesh_failure_penalty_weight = Some(0.0);
+    t.invalid_message_deliveries_weight = Some(0.0);
+    s
+}
+
 fn p3_experiment(p3_weight: f64) -> Experiment {
     let mut e = Experiment {
         name: "p3".into(),
@@ -116,18 +135,9 @@ fn p3_experiment(p3_weight: f64) -> Experiment {
         class("honest", 19, PeerBehaviourKind::Honest),
         class("free-rider", 1, PeerBehaviourKind::NonForwarder),
     ];
-    // Only P3 counts: every other component off.
-    e.scoring = ScoringSpec {
-        preset: ScoringPreset::Default,
-        behaviour_penalty_weight: Some(0.0),
-        slow_peer_weight: Some(0.0),
-        ip_colocation_factor_weight: Some(0.0),
-        ..ScoringSpec::default()
-    };
+    // Only P3 counts.
+    e.scoring = every_component_off();
     let t = &mut e.scoring.topic;
-    t.time_in_mesh_weight = Some(0.0);
-    t.first_message_deliveries_weight = Some(0.0);
-    t.mesh_failure_penalty_weight = Some(0.0);
     t.mesh_message_deliveries_weight = Some(p3_weight);
     t.mesh_message_deliveries_threshold = Some(10.0);
     t.mesh_message_deliveries_decay = Some(0.9);
@@ -186,18 +196,12 @@ fn sybils_on_one_ip_get_the_colocation_penalty() {
     let mut sybil = class("sybil", 6, PeerBehaviourKind::Honest);
     sybil.shared_ip = true;
     e.classes = vec![class("honest", 14, PeerBehaviourKind::Honest), sybil];
+    // Only P6 counts, at the preset's weight (-5).
     e.scoring = ScoringSpec {
-        preset: ScoringPreset::Default,
         ip_colocation_factor_threshold: Some(3.0),
-        behaviour_penalty_weight: Some(0.0),
-        slow_peer_weight: Some(0.0),
-        ..ScoringSpec::default()
+        ip_colocation_factor_weight: None,
+        ..every_component_off()
     };
-    let t = &mut e.scoring.topic;
-    t.time_in_mesh_weight = Some(0.0);
-    t.first_message_deliveries_weight = Some(0.0);
-    t.mesh_message_deliveries_weight = Some(0.0);
-    t.mesh_failure_penalty_weight = Some(0.0);
     e.validate().unwrap();
     let scores = run_sim(&e, 2, |mut s| {
         s.run_until_s(10.0).unwrap();
@@ -312,18 +316,9 @@ fn p7_experiment(name: &str, adversary: PeerBehaviourKind, p7_weight: f64) -> Ex
     bad.spam_rate_per_s = 2.0;
     e.classes = vec![class("honest", 20, PeerBehaviourKind::Honest), bad];
     e.scoring = ScoringSpec {
-        preset: ScoringPreset::Default,
         behaviour_penalty_weight: Some(p7_weight),
-        slow_peer_weight: Some(0.0),
-        ip_colocation_factor_weight: Some(0.0),
-        ..ScoringSpec::default()
+        ..every_component_off()
     };
-    let t = &mut e.scoring.topic;
-    t.time_in_mesh_weight = Some(0.0);
-    t.first_message_deliveries_weight = Some(0.0);
-    t.mesh_message_deliveries_weight = Some(0.0);
-    t.mesh_failure_penalty_weight = Some(0.0);
-    t.invalid_message_deliveries_weight = Some(0.0);
     e.validate().unwrap();
     e
 }
