@@ -158,6 +158,35 @@ pub struct BenchArgs {
     pub sweep: bool,
     /// Runs in the sweep benchmark.
     pub sweep_runs: u32,
+    /// Runs per case; the median by CPU time is reported.
+    pub repeat: u32,
+}
+
+/// CPU seconds (user + system) of one `bench-one` result line.
+fn cpu_of(v: &serde_json::Value) -> f64 {
+    v["cpu_user_seconds"].as_f64().unwrap_or(0.0) + v["cpu_sys_seconds"].as_f64().unwrap_or(0.0)
+}
+
+/// Of several runs of one case: the run with the median CPU time (the lower
+/// middle for an even count), with `cpu_min_seconds`, `cpu_max_seconds` and
+/// `repeat` added. Runs of one case must be identical runs: differing trace
+/// hashes are an error (they would mean the benchmark is not deterministic).
+pub fn median_run(mut runs: Vec<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(!runs.is_empty(), "no runs");
+    let hash = runs[0]["trace_hash"].clone();
+    if let Some(r) = runs.iter().find(|r| r["trace_hash"] != hash) {
+        anyhow::bail!(
+            "repeated runs of one bench case differ: trace hash {hash} vs {}",
+            r["trace_hash"]
+        );
+    }
+    runs.sort_by(|a, b| cpu_of(a).total_cmp(&cpu_of(b)));
+    let (min, max, n) = (cpu_of(&runs[0]), cpu_of(&runs[runs.len() - 1]), runs.len());
+    let mut m = runs.swap_remove((n - 1) / 2);
+    m["repeat"] = serde_json::json!(n);
+    m["cpu_min_seconds"] = serde_json::json!(min);
+    m["cpu_max_seconds"] = serde_json::json!(max);
+    Ok(m)
 }
 
 /// `meshsim bench`.
@@ -185,12 +214,16 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     for &p in &a.peers {
         for sg in &a.signing {
-            let line = run_case(&exe, p, sg, a.seconds, a.phases)?;
+            let mut runs = Vec::new();
+            for _ in 0..a.repeat.max(1) {
+                let line = run_case(&exe, p, sg, a.seconds, a.phases)?;
+                runs.push(serde_json::from_str::<serde_json::Value>(&line)?);
+            }
+            let v = median_run(runs)?;
             if a.json {
-                println!("{line}");
+                println!("{v}");
                 continue;
             }
-            let v: serde_json::Value = serde_json::from_str(&line)?;
             let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
             println!(
                 "{:>7} {:>8} {:>8.2} {:>8.2} {:>9.1} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
@@ -208,6 +241,15 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
                 f("latency_ms_p50"),
                 f("latency_ms_p99"),
             );
+            if a.repeat > 1 {
+                println!(
+                    "{:>7} median of {} runs by CPU time; CPU range {:.2}-{:.2} s",
+                    "",
+                    a.repeat,
+                    f("cpu_min_seconds"),
+                    f("cpu_max_seconds"),
+                );
+            }
             if a.phases {
                 let ph = &v["phases"];
                 let g = |k: &str| ph[k].as_f64().unwrap_or(0.0);
@@ -225,6 +267,15 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
                     g("app_s"),
                     pct(g("app_s")),
                 );
+                // The yardstick: meshsim's own cost against the floor
+                // (the real libp2p code, polled inside the swarms).
+                if g("swarm_s") > 0.0 {
+                    println!(
+                        "{:>7} overhead: engine + metrics = {:.2}x the time inside the swarms",
+                        "",
+                        (g("engine_s") + g("metrics_s")) / g("swarm_s"),
+                    );
+                }
             }
         }
     }
@@ -292,4 +343,33 @@ fn cmd_bench_sweep(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         println!("  speedup --jobs 2 / --jobs 1: {speedup:.2}x");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median_run;
+    use serde_json::json;
+
+    fn run(cpu: f64, hash: &str) -> serde_json::Value {
+        json!({"cpu_user_seconds": cpu, "cpu_sys_seconds": 0.5, "trace_hash": hash})
+    }
+
+    #[test]
+    fn median_run_picks_the_middle_cpu_and_reports_the_range() {
+        let m = median_run(vec![run(3.0, "a"), run(1.0, "a"), run(9.0, "a")]).unwrap();
+        assert_eq!(m["cpu_user_seconds"], json!(3.0));
+        assert_eq!(m["cpu_min_seconds"], json!(1.5));
+        assert_eq!(m["cpu_max_seconds"], json!(9.5));
+        assert_eq!(m["repeat"], json!(3));
+        // An even count reports the lower middle.
+        let m = median_run(vec![run(4.0, "a"), run(2.0, "a")]).unwrap();
+        assert_eq!(m["cpu_user_seconds"], json!(2.0));
+    }
+
+    #[test]
+    fn median_run_refuses_runs_that_are_not_identical() {
+        let e = median_run(vec![run(1.0, "a"), run(2.0, "b")]).unwrap_err();
+        assert!(e.to_string().contains("differ"), "{e}");
+        assert!(median_run(Vec::new()).is_err());
+    }
 }

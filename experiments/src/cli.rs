@@ -78,6 +78,11 @@ enum Cmd {
         /// Runs in the `--sweep` benchmark.
         #[arg(long, default_value_t = 8)]
         sweep_runs: u32,
+        /// Run every case this many times (each in its own process) and
+        /// report the run with the median CPU time, with the CPU range:
+        /// before/after comparisons on a shared machine need it.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeat: u32,
     },
     /// Regenerate DIR/plots/*.png, DIR/plots/*.svg and DIR/report.html from
     /// the CSV files in DIR (runs.csv; deliveries.csv and timeseries.csv if present).
@@ -227,6 +232,7 @@ pub fn main() -> ExitCode {
             phases,
             sweep,
             sweep_runs,
+            repeat,
         } => bench::cmd_bench(&bench::BenchArgs {
             peers,
             signing,
@@ -235,6 +241,7 @@ pub fn main() -> ExitCode {
             phases,
             sweep,
             sweep_runs,
+            repeat,
         }),
         Cmd::BenchOne {
             peers,
