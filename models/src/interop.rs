@@ -248,9 +248,10 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
                 OpKind::Connect(to) => s.dial_now(node, to),
                 OpKind::Subscribe(t) => {
                     let subs = &mut s.driver.subscribers[t];
-                    if !subs.contains(&node) {
-                        subs.push(node);
-                        subs.sort_unstable();
+                    // Kept sorted; one binary search per subscribe keeps
+                    // large imports linear-ish rather than quadratic.
+                    if let Err(pos) = subs.binary_search(&node) {
+                        subs.insert(pos, node);
                     }
                     // Subscribing twice is a no-op in GossipSub as well.
                     let _ = s.engine.nodes[node as usize]

@@ -1109,16 +1109,11 @@ impl Sim {
             Some(s) => s.behaviour().gossipsub.mesh_peers(&hash).copied().collect(),
             None => Vec::new(),
         };
-        let mut v: Vec<u32> = ids
-            .iter()
-            .filter_map(|p| {
-                self.driver
-                    .peer_ids
-                    .iter()
-                    .position(|q| q == p)
-                    .map(|i| i as u32)
-            })
-            .collect();
+        // An ordered index, not a scan of all peer ids: this runs for every
+        // peer at the end of a run (a scan made that quadratic in peers).
+        let c = self.driver.collector.borrow();
+        let mut v: Vec<u32> = ids.iter().filter_map(|p| c.peer_index(p)).collect();
+        drop(c);
         v.sort_unstable();
         v
     }

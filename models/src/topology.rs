@@ -4,7 +4,7 @@ use crate::spec::{TopologyKind, TopologySpec};
 use petgraph::graph::UnGraph;
 use rand::seq::SliceRandom;
 use sim::SimRng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The initial graph: nodes are peer indices; an edge is a connection to dial.
 pub type Topology = UnGraph<(), ()>;
@@ -343,10 +343,16 @@ fn parse_gml(text: &str) -> Result<Vec<(u32, u32)>, String> {
             i += 1;
         }
     }
+    // The first node with an id wins, as a scan would; an index keeps large
+    // graphs linear.
+    let mut by_id: BTreeMap<&str, u32> = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        by_id.entry(id.as_str()).or_insert(i as u32);
+    }
     let index = |id: &str| {
-        ids.iter()
-            .position(|x| x == id)
-            .map(|p| p as u32)
+        by_id
+            .get(id)
+            .copied()
             .ok_or(format!("edge names unknown node {id:?}"))
     };
     edges
