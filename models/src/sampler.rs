@@ -11,8 +11,6 @@
 
 use crate::peer::Peer;
 use libp2p_gossipsub::TopicHash;
-use libp2p_identity::PeerId;
-use std::collections::BTreeSet;
 
 /// One sample of the whole network.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -78,15 +76,12 @@ pub fn sample(
             };
             let g = &swarm.behaviour().gossipsub;
             let mesh = g.mesh_peers(topic).count();
-            let subscribed_neighbours: BTreeSet<&PeerId> = g
-                .all_peers()
-                .filter(|(_, ts)| ts.contains(&topic))
-                .map(|(id, _)| id)
-                .collect();
+            // `all_peers` yields each connected peer once: a count is enough.
+            let subscribed_neighbours = g.all_peers().filter(|(_, ts)| ts.contains(&topic)).count();
             degree_sum += mesh;
             degree_n += 1;
             // No subscribed neighbour at all (not yet connected, or cut off) is not converged either.
-            if subscribed_neighbours.is_empty() || mesh < d_lo.min(subscribed_neighbours.len()) {
+            if subscribed_neighbours == 0 || mesh < d_lo.min(subscribed_neighbours) {
                 s.below_d_lo += 1;
             }
             if mesh == 0 {
