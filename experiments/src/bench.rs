@@ -32,8 +32,63 @@ drain_s = 1.0
     )
 }
 
-fn scenario(peers: u32, signing: &str, seconds: f64) -> anyhow::Result<models::Experiment> {
-    let text = scenario_text(peers, signing, seconds);
+/// The benchmark scenario split into `components` disjoint networks of
+/// `peers / components` peers each, every one the same seeded random
+/// 8-regular graph, with `components` messages per second in all (about one
+/// per second per component). Every component does the work of a network of
+/// `peers / components` peers, so the cost per event against `components =
+/// 1` at that size isolates what a larger working set costs (caches) from
+/// what a larger connected network costs.
+pub fn components_scenario_text(
+    peers: u32,
+    signing: &str,
+    seconds: f64,
+    components: u32,
+) -> String {
+    if components <= 1 {
+        return scenario_text(peers, signing, seconds);
+    }
+    let n = peers / components;
+    let graph = models::topology::random_regular(n, 8, &mut sim::Seeds::new(1).stream("topology"));
+    let mut edges = String::new();
+    for c in 0..components {
+        for &(a, b) in &graph {
+            if !edges.is_empty() {
+                edges.push_str(", ");
+            }
+            edges.push_str(&format!("[{}, {}]", a + c * n, b + c * n));
+        }
+    }
+    scenario_text(peers, signing, seconds)
+        .replace(
+            "kind = \"random_regular\"\ndegree = 8",
+            &format!("kind = \"edges\"\nedges = [{edges}]"),
+        )
+        .replace("rate_per_s = 1.0", &format!("rate_per_s = {components}.0"))
+}
+
+/// Checks `--components` against `--peers`.
+pub fn check_components(peers: &[u32], components: u32) -> anyhow::Result<()> {
+    if components == 0 {
+        anyhow::bail!("--components must be at least 1 (1 = one connected network)");
+    }
+    for &p in peers {
+        if components > 1 && (p % components != 0 || p / components < 10) {
+            anyhow::bail!(
+                "--components {components} must divide --peers {p} into networks of at least 10 peers"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn scenario(
+    peers: u32,
+    signing: &str,
+    seconds: f64,
+    components: u32,
+) -> anyhow::Result<models::Experiment> {
+    let text = components_scenario_text(peers, signing, seconds, components);
     Ok(crate::load::parse("<bench>", &text, &[])?)
 }
 
@@ -66,8 +121,10 @@ pub fn cmd_bench_one(
     signing: &str,
     seconds: f64,
     phases: bool,
+    components: u32,
 ) -> anyhow::Result<ExitCode> {
-    let exp = scenario(peers, signing, seconds)?;
+    check_components(&[peers], components)?;
+    let exp = scenario(peers, signing, seconds, components)?;
     if phases {
         sim::profile::enable();
     }
@@ -79,6 +136,7 @@ pub fn cmd_bench_one(
     let rss_kib = peak_rss_kib();
     let mut out = serde_json::json!({
         "peers": peers,
+        "components": components,
         "signing": signing,
         "sim_seconds": s.sim_seconds,
         "wall_seconds": wall,
@@ -117,6 +175,7 @@ fn run_case(
     signing: &str,
     seconds: f64,
     phases: bool,
+    components: u32,
 ) -> anyhow::Result<String> {
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -131,6 +190,7 @@ fn run_case(
     if phases {
         cmd.arg("--phases");
     }
+    cmd.args(["--components", &components.to_string()]);
     let out = cmd.output()?;
     if !out.status.success() {
         anyhow::bail!(
@@ -160,6 +220,8 @@ pub struct BenchArgs {
     pub sweep_runs: u32,
     /// Runs per case; the median by CPU time is reported.
     pub repeat: u32,
+    /// Disjoint networks the peers are split into (1 = one network).
+    pub components: u32,
 }
 
 /// CPU seconds (user + system) of one `bench-one` result line.
@@ -194,6 +256,7 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     if a.sweep {
         return cmd_bench_sweep(a);
     }
+    check_components(&a.peers, a.components)?;
     let exe = std::env::current_exe()?;
     if !a.json {
         println!(
@@ -216,7 +279,7 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         for sg in &a.signing {
             let mut runs = Vec::new();
             for _ in 0..a.repeat.max(1) {
-                let line = run_case(&exe, p, sg, a.seconds, a.phases)?;
+                let line = run_case(&exe, p, sg, a.seconds, a.phases, a.components)?;
                 runs.push(serde_json::from_str::<serde_json::Value>(&line)?);
             }
             let v = median_run(runs)?;
@@ -364,6 +427,47 @@ mod tests {
         // An even count reports the lower middle.
         let m = median_run(vec![run(4.0, "a"), run(2.0, "a")]).unwrap();
         assert_eq!(m["cpu_user_seconds"], json!(2.0));
+    }
+
+    #[test]
+    fn components_are_disjoint_copies_of_one_graph() {
+        let text = super::components_scenario_text(40, "none", 5.0, 4);
+        let exp = crate::load::parse("<bench>", &text, &[]).unwrap();
+        let edges = &exp.topology.edges;
+        assert_eq!(edges.len(), 4 * 10 * 8 / 2);
+        for c in 0..4u32 {
+            let mut copy: Vec<[u32; 2]> = edges
+                .iter()
+                .filter(|e| e[0] / 10 == c)
+                .map(|e| [e[0] - 10 * c, e[1] - 10 * c])
+                .collect();
+            let mut first: Vec<[u32; 2]> = edges.iter().filter(|e| e[0] < 10).copied().collect();
+            copy.sort_unstable();
+            first.sort_unstable();
+            assert_eq!(copy, first, "component {c}");
+        }
+        assert!(
+            edges.iter().all(|e| e[0] / 10 == e[1] / 10),
+            "no edge between components"
+        );
+        assert_eq!(exp.workload.rate_per_s, 4.0);
+        // One component is the plain scenario.
+        assert_eq!(
+            super::components_scenario_text(40, "none", 5.0, 1),
+            super::scenario_text(40, "none", 5.0)
+        );
+    }
+
+    #[test]
+    fn components_must_divide_the_peers() {
+        assert!(super::check_components(&[1000, 10000], 10).is_ok());
+        let e = super::check_components(&[1000, 1005], 10).unwrap_err();
+        assert!(e.to_string().contains("--peers 1005"), "{e}");
+        assert!(super::check_components(&[100], 0).is_err());
+        assert!(
+            super::check_components(&[100], 20).is_err(),
+            "5 peers per network"
+        );
     }
 
     #[test]

@@ -83,6 +83,13 @@ enum Cmd {
         /// before/after comparisons on a shared machine need it.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
         repeat: u32,
+        /// Split each case's peers into this many disjoint networks (the same
+        /// seeded random 8-regular graph each, one message per second each):
+        /// `--peers 10000 --components 10` does ten times the work of
+        /// `--peers 1000` in one process, so its cost per event against that
+        /// run shows what the larger working set alone costs.
+        #[arg(long, default_value_t = 1)]
+        components: u32,
     },
     /// Regenerate DIR/plots/*.png, DIR/plots/*.svg and DIR/report.html from
     /// the CSV files in DIR (runs.csv; deliveries.csv and timeseries.csv if present).
@@ -198,6 +205,8 @@ enum Cmd {
         seconds: f64,
         #[arg(long)]
         phases: bool,
+        #[arg(long, default_value_t = 1)]
+        components: u32,
     },
 }
 
@@ -233,6 +242,7 @@ pub fn main() -> ExitCode {
             sweep,
             sweep_runs,
             repeat,
+            components,
         } => bench::cmd_bench(&bench::BenchArgs {
             peers,
             signing,
@@ -242,13 +252,15 @@ pub fn main() -> ExitCode {
             sweep,
             sweep_runs,
             repeat,
+            components,
         }),
         Cmd::BenchOne {
             peers,
             signing,
             seconds,
             phases,
-        } => bench::cmd_bench_one(peers, &signing, seconds, phases),
+            components,
+        } => bench::cmd_bench_one(peers, &signing, seconds, phases, components),
         Cmd::Sweep {
             file,
             sets,
