@@ -80,7 +80,9 @@ enum Cmd {
         sweep_runs: u32,
         /// Run every case this many times (each in its own process) and
         /// report the run with the median CPU time, with the CPU range:
-        /// before/after comparisons on a shared machine need it.
+        /// before/after comparisons on a shared machine need it. With
+        /// `--sweep`: run the (--jobs 1, --jobs 2) pair this many times and
+        /// report the median speedup.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
         repeat: u32,
         /// Split each case's peers into this many disjoint networks (the same
