@@ -11,7 +11,8 @@
 //! simulation. Timers fire in (deadline, registration number) order.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::task::Waker;
 use std::time::Duration;
 
@@ -22,15 +23,79 @@ pub const INSTANT_OFFSET: Duration = Duration::from_secs(1_000_000);
 /// Virtual `SystemTime` at the start of every simulation: 2024-01-01T00:00:00Z.
 pub const SYSTEM_TIME_START_UNIX_SECS: u64 = 1_704_067_200;
 
-/// A registered timer: its deadline and its registration number.
-pub type TimerKey = (u64, u64);
+/// A registered timer: its deadline, its registration number (which orders
+/// timers with equal deadlines) and the slot that holds its waker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerKey {
+    /// Virtual deadline, nanoseconds.
+    pub deadline_ns: u64,
+    seq: u64,
+    slot: u32,
+}
 
+/// A slot's `seq` when no timer holds it.
+const FREE: u64 = u64::MAX;
+
+struct Slot {
+    seq: u64,
+    deadline_ns: u64,
+    waker: Option<Waker>,
+}
+
+/// Timers live in slots (so a timer's waker is found without a search: a
+/// `Delay` is polled far more often than timers fire) and are ordered by a
+/// heap of (deadline, registration number, slot). Cancelling frees the slot
+/// at once and leaves its heap entry behind; stale entries are skipped when
+/// they reach the top, and the heap is rebuilt from the live slots when
+/// they outnumber the live timers.
 #[derive(Default)]
 struct VirtualClock {
     now_ns: u64,
     next_seq: u64,
-    timers: BTreeMap<TimerKey, Option<Waker>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    live: usize,
     timers_registered: u64,
+}
+
+impl VirtualClock {
+    fn slot_of(&self, key: TimerKey) -> Option<usize> {
+        let i = key.slot as usize;
+        (self.slots.get(i)?.seq == key.seq).then_some(i)
+    }
+
+    /// Frees slot `i`, returning its waker (to be dropped outside the borrow).
+    fn release(&mut self, i: usize) -> Option<Waker> {
+        let s = &mut self.slots[i];
+        s.seq = FREE;
+        self.free.push(i as u32);
+        self.live -= 1;
+        s.waker.take()
+    }
+
+    /// Drops stale entries from the top of the heap.
+    fn clean_top(&mut self) {
+        while let Some(&Reverse((_, seq, slot))) = self.heap.peek() {
+            if self.slots[slot as usize].seq == seq {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    /// Rebuilds the heap from the live slots when stale entries dominate.
+    fn maybe_compact(&mut self) {
+        if self.heap.len() > 2 * self.live + 1024 {
+            self.heap = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.seq != FREE)
+                .map(|(i, s)| Reverse((s.deadline_ns, s.seq, i as u32)))
+                .collect();
+        }
+    }
 }
 
 thread_local! {
@@ -92,9 +157,10 @@ pub fn advance_to(t_ns: u64) {
 /// The earliest pending timer deadline, if any.
 pub fn next_deadline() -> Option<u64> {
     CLOCK.with(|c| {
-        c.borrow()
-            .as_ref()
-            .and_then(|c| c.timers.keys().next().map(|k| k.0))
+        let mut c = c.borrow_mut();
+        let c = c.as_mut()?;
+        c.clean_top();
+        c.heap.peek().map(|Reverse((d, _, _))| *d)
     })
 }
 
@@ -106,11 +172,32 @@ pub fn register(deadline_ns: u64) -> TimerKey {
     CLOCK.with(|c| {
         let mut c = c.borrow_mut();
         let c = c.as_mut().expect("no virtual clock on this thread");
-        let key = (deadline_ns, c.next_seq);
+        let seq = c.next_seq;
         c.next_seq += 1;
         c.timers_registered += 1;
-        c.timers.insert(key, None);
-        key
+        let slot = Slot {
+            seq,
+            deadline_ns,
+            waker: None,
+        };
+        let i = match c.free.pop() {
+            Some(i) => {
+                c.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                c.slots.push(slot);
+                (c.slots.len() - 1) as u32
+            }
+        };
+        c.live += 1;
+        c.maybe_compact();
+        c.heap.push(Reverse((deadline_ns, seq, i)));
+        TimerKey {
+            deadline_ns,
+            seq,
+            slot: i,
+        }
     })
 }
 
@@ -120,8 +207,9 @@ pub fn set_waker(key: TimerKey, waker: &Waker) -> bool {
     CLOCK.with(|c| {
         let mut c = c.borrow_mut();
         let Some(c) = c.as_mut() else { return false };
-        match c.timers.get_mut(&key) {
-            Some(slot) => {
+        match c.slot_of(key) {
+            Some(i) => {
+                let slot = &mut c.slots[i].waker;
                 match slot {
                     Some(w) if w.will_wake(waker) => {}
                     _ => *slot = Some(waker.clone()),
@@ -137,7 +225,9 @@ pub fn set_waker(key: TimerKey, waker: &Waker) -> bool {
 pub fn cancel(key: TimerKey) {
     let old = CLOCK.with(|c| {
         let mut c = c.borrow_mut();
-        c.as_mut().and_then(|c| c.timers.remove(&key))
+        let c = c.as_mut()?;
+        let i = c.slot_of(key)?;
+        c.release(i)
     });
     drop(old);
 }
@@ -146,18 +236,25 @@ pub fn cancel(key: TimerKey) {
 /// in (deadline, registration) order, waking their tasks. Returns how many fired.
 pub fn fire_due() -> usize {
     let mut due = Vec::new();
+    let mut n = 0;
     CLOCK.with(|c| {
         let mut c = c.borrow_mut();
         let Some(c) = c.as_mut() else { return };
-        while let Some(entry) = c.timers.first_entry() {
-            if entry.key().0 > c.now_ns {
+        while let Some(&Reverse((deadline, seq, slot))) = c.heap.peek() {
+            if deadline > c.now_ns {
                 break;
             }
-            due.push(entry.remove());
+            c.heap.pop();
+            if c.slots[slot as usize].seq != seq {
+                continue; // cancelled
+            }
+            n += 1;
+            if let Some(w) = c.release(slot as usize) {
+                due.push(w);
+            }
         }
     });
-    let n = due.len();
-    for w in due.into_iter().flatten() {
+    for w in due {
         w.wake();
     }
     n
@@ -170,7 +267,7 @@ pub fn timers_registered() -> u64 {
 
 /// How many timers are pending.
 pub fn timers_pending() -> usize {
-    CLOCK.with(|c| c.borrow().as_ref().map_or(0, |c| c.timers.len()))
+    CLOCK.with(|c| c.borrow().as_ref().map_or(0, |c| c.live))
 }
 
 #[cfg(test)]
@@ -208,6 +305,67 @@ mod tests {
             assert_eq!(next_deadline(), None);
             uninstall();
             assert_eq!(now_ns(), None);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn cancel_heavy_use_fires_like_an_ordered_map() {
+        // Against a reference model (a BTreeMap of (deadline, registration)),
+        // with many cancellations: the same timers fire, in the same order,
+        // and stale heap entries do not pile up.
+        std::thread::spawn(|| {
+            install();
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let w = Waker::from(count.clone());
+            let mut model = std::collections::BTreeMap::new();
+            let mut keys = Vec::new();
+            let mut x: u64 = 12345;
+            let mut rnd = move || {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x >> 33
+            };
+            let mut registered = 0u64;
+            for round in 0..200u64 {
+                for _ in 0..100 {
+                    let d = round * 10 + rnd() % 1000;
+                    let k = register(d);
+                    assert!(set_waker(k, &w));
+                    model.insert((d, registered), k);
+                    registered += 1;
+                    keys.push(k);
+                }
+                // Cancel about 90% of what was registered this round.
+                for k in keys.drain(..) {
+                    if rnd() % 10 != 0 {
+                        cancel(k);
+                        model.retain(|_, v| *v != k);
+                    }
+                }
+                assert_eq!(timers_pending(), model.len());
+                assert_eq!(next_deadline(), model.keys().next().map(|k| k.0));
+                let heap_len = CLOCK.with(|c| c.borrow().as_ref().unwrap().heap.len());
+                assert!(heap_len <= 2 * model.len() + 1024 + 100, "heap {heap_len}");
+                // Fire what is due by now, checking the order.
+                advance_to(round * 10);
+                let expect: Vec<TimerKey> = model
+                    .range(..(round * 10 + 1, 0))
+                    .map(|(_, k)| *k)
+                    .collect();
+                for k in &expect {
+                    model.retain(|_, v| v != k);
+                }
+                let before = count.0.load(Ordering::SeqCst);
+                assert_eq!(fire_due(), expect.len());
+                assert_eq!(count.0.load(Ordering::SeqCst) - before, expect.len());
+                for k in &expect {
+                    assert!(!set_waker(*k, &w), "fired timer is gone");
+                }
+            }
+            uninstall();
         })
         .join()
         .unwrap();

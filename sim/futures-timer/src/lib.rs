@@ -74,7 +74,7 @@ impl Future for Delay {
             Inner::Virtual(key) => {
                 let key = *key;
                 match meshsim_clock::now_ns() {
-                    Some(now) if now >= key.0 => {
+                    Some(now) if now >= key.deadline_ns => {
                         meshsim_clock::cancel(key);
                         self.inner = Inner::Done;
                         Poll::Ready(())
@@ -100,7 +100,7 @@ impl Future for Delay {
 impl std::fmt::Debug for Delay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.inner {
-            Inner::Virtual(key) => write!(f, "Delay(virtual deadline {} ns)", key.0),
+            Inner::Virtual(key) => write!(f, "Delay(virtual deadline {} ns)", key.deadline_ns),
             Inner::Real(_) => write!(f, "Delay(real)"),
             Inner::Done => write!(f, "Delay(done)"),
         }
