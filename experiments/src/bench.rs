@@ -130,7 +130,13 @@ pub fn cmd_bench_one(
     }
     let cpu0 = cpu_seconds(libc::RUSAGE_SELF);
     let t = std::time::Instant::now();
-    let s = models::run(&exp, 1, sim::EntropyMode::Seeded)?;
+    // Like `meshsim run`: the process exits after the run, so the network
+    // is not freed at its end.
+    let opts = models::RunOptions {
+        trace: None,
+        skip_teardown: true,
+    };
+    let s = models::run_with(&exp, 1, sim::EntropyMode::Seeded, &opts)?.summary;
     let wall = t.elapsed().as_secs_f64();
     let cpu1 = cpu_seconds(libc::RUSAGE_SELF);
     let rss_kib = peak_rss_kib();

@@ -88,3 +88,30 @@ fn entropy_hook_served_every_request_on_the_simulation_thread() {
     assert!(s.entropy_served > 0, "the hook served the run's entropy");
     assert_eq!(s.entropy_os_fallbacks, 0, "no request reached the OS");
 }
+
+#[test]
+fn skipping_the_teardown_changes_no_result() {
+    // `meshsim run` and `meshsim bench` leave the network's memory to the
+    // process's exit; everything measured must be the same as with teardown.
+    let e = small();
+    let with = |skip_teardown| {
+        models::run_with(
+            &e,
+            7,
+            EntropyMode::Seeded,
+            &models::RunOptions {
+                trace: None,
+                skip_teardown,
+            },
+        )
+        .expect("run")
+    };
+    let (a, b) = (with(false), with(true));
+    assert_eq!(
+        a.summary, b.summary,
+        "every summary field (wall time aside)"
+    );
+    assert_eq!(a.messages.len(), b.messages.len());
+    assert_eq!(a.peers.len(), b.peers.len());
+    assert!(a.summary.deliveries > 0, "the run did something");
+}
