@@ -155,6 +155,21 @@ mod tests {
         let e = exp(&["peers=1000", "topology.degree=8"]);
         let mib = estimate_bytes(&e) >> 20;
         assert!((160..=260).contains(&mib), "{mib} MiB");
+        // Measured (bench, README Speed): 10,000 peers for 60 s: 1,677 MiB;
+        // 100,000 peers for 30 s: 15,944 MiB. Within 15% either way.
+        for (peers, secs, measured) in [(10_000, 60, 1_677u64), (100_000, 30, 15_944)] {
+            let e = exp(&[
+                &format!("peers={peers}"),
+                "topology.degree=8",
+                &format!("duration_s={secs}"),
+                "workload.message_bytes=1024",
+            ]);
+            let mib = estimate_bytes(&e) >> 20;
+            assert!(
+                mib * 100 >= measured * 85 && mib * 100 <= measured * 115,
+                "{peers} peers: estimate {mib} MiB, measured {measured} MiB"
+            );
+        }
     }
 
     #[test]
