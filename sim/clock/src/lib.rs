@@ -62,7 +62,10 @@ struct VirtualClock {
 impl VirtualClock {
     fn slot_of(&self, key: TimerKey) -> Option<usize> {
         let i = key.slot as usize;
-        (self.slots.get(i)?.seq == key.seq).then_some(i)
+        let s = self.slots.get(i)?;
+        // The deadline too, as the ordered map's key had it: a stale key
+        // from an earlier clock on this thread must not match a new timer.
+        (s.seq == key.seq && s.deadline_ns == key.deadline_ns).then_some(i)
     }
 
     /// Frees slot `i`, returning its waker (to be dropped outside the borrow).
@@ -172,6 +175,7 @@ pub fn register(deadline_ns: u64) -> TimerKey {
     CLOCK.with(|c| {
         let mut c = c.borrow_mut();
         let c = c.as_mut().expect("no virtual clock on this thread");
+        c.maybe_compact();
         let seq = c.next_seq;
         c.next_seq += 1;
         c.timers_registered += 1;
@@ -191,7 +195,6 @@ pub fn register(deadline_ns: u64) -> TimerKey {
             }
         };
         c.live += 1;
-        c.maybe_compact();
         c.heap.push(Reverse((deadline_ns, seq, i)));
         TimerKey {
             deadline_ns,
@@ -365,6 +368,24 @@ mod tests {
                     assert!(!set_waker(*k, &w), "fired timer is gone");
                 }
             }
+            uninstall();
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_stale_key_from_an_earlier_clock_does_not_touch_a_new_timer() {
+        std::thread::spawn(|| {
+            install();
+            let old = register(10);
+            uninstall();
+            install();
+            let new = register(20); // same slot and registration number
+            cancel(old);
+            assert_eq!(timers_pending(), 1, "the new timer survives");
+            assert_eq!(next_deadline(), Some(20));
+            let _ = new;
             uninstall();
         })
         .join()
