@@ -259,6 +259,9 @@ pub fn median_run(mut runs: Vec<serde_json::Value>) -> anyhow::Result<serde_json
 
 /// `meshsim bench`.
 pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if a.sweep && a.components != 1 {
+        anyhow::bail!("--components applies to the per-case benchmark, not to --sweep");
+    }
     if a.sweep {
         return cmd_bench_sweep(a);
     }
