@@ -147,22 +147,21 @@ fn missing_file_and_bad_set_exit_2() {
     assert_input_error(&out, &["topology", "bogus"]);
 }
 
+/// The small run behind [`trace_hash`], as `--set` arguments.
+const SMALL_RUN: [&str; 4] = [
+    "peers=16",
+    "duration_s=8",
+    "workload.start_s=1",
+    "topology.degree=10",
+];
+
 fn trace_hash(seed: &str) -> String {
-    let out = meshsim(&[
-        "run",
-        "--seed",
-        seed,
-        "--set",
-        "peers=16",
-        "--set",
-        "duration_s=8",
-        "--set",
-        "workload.start_s=1",
-        "--set",
-        "topology.degree=10",
-        "--json",
-        "--no-write",
-    ]);
+    let mut args = vec!["run", "--seed", seed];
+    for s in SMALL_RUN {
+        args.extend(["--set", s]);
+    }
+    args.extend(["--json", "--no-write"]);
+    let out = meshsim(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -195,6 +194,23 @@ fn same_seed_same_hash_in_separate_processes() {
     let b = trace_hash("21");
     assert_eq!(a, b);
     assert_ne!(a, trace_hash("22"));
+}
+
+/// The `meshsim` binary allocates with mimalloc; the library, and so this
+/// test process, with the system allocator. The same run must give the same
+/// trace either way.
+#[test]
+fn the_binarys_allocator_changes_no_result() {
+    let sets: Vec<String> = SMALL_RUN.iter().map(|s| s.to_string()).collect();
+    let (exp, _) = meshsim::load::load(None, &sets).expect("valid experiment");
+    let run = models::run_with(
+        &exp,
+        21,
+        sim::EntropyMode::Seeded,
+        &models::RunOptions::default(),
+    )
+    .expect("run succeeds");
+    assert_eq!(run.summary.trace_hash, trace_hash("21"));
 }
 
 #[test]
