@@ -27,9 +27,18 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// `MIMALLOC_PURGE_DELAY` says otherwise.
 fn keep_freed_memory() {
     // The option's number is only known for mimalloc 2.x (version 2xxyy).
-    let v2 = (20_000..30_000).contains(&ALLOCATOR.version());
-    if v2 && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    let version = ALLOCATOR.version();
+    let v2 = (20_000..30_000).contains(&version);
+    let keep = v2 && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none();
+    if keep {
         // SAFETY: called first thing in `main`, before any other thread exists.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
+    meshsim::output::set_allocator(format!(
+        "mimalloc {}.{}.{}{}",
+        version / 10_000,
+        version / 100 % 100,
+        version % 100,
+        if keep { ", freed memory kept" } else { "" }
+    ));
 }

@@ -235,6 +235,11 @@ fn run_writes_results_atomically_named() {
     for f in ["experiment.toml", "meta.json", "runs.csv"] {
         assert!(dir.join(f).exists(), "{f} written");
     }
+    // The binary reports its allocator (timings depend on it).
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let alloc = meta["allocator"].as_str().unwrap_or_default();
+    assert!(alloc.starts_with("mimalloc 2."), "allocator: {alloc}");
     let csv = std::fs::read_to_string(dir.join("runs.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
