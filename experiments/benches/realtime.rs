@@ -36,6 +36,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Both sides run on the `meshsim` binary's allocator (`meshsim::alloc`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Warm-up before the first message (the scenario's `workload.start_s`).
 const WARMUP_S: u64 = 2;
 /// Wait after the last message (the scenario's `workload.drain_s`).
@@ -310,6 +314,7 @@ fn run_meshsim(exp: &models::Experiment, seed: u64) -> Outcome {
 }
 
 fn main() -> ExitCode {
+    meshsim::alloc::configure_mimalloc();
     let messages: u64 = env_or("REALTIME_SECONDS", 30);
     let peers: u32 = env_or("REALTIME_PEERS", 50);
     let signing: String = env_or("REALTIME_SIGNING", "none".to_string());
@@ -340,10 +345,12 @@ fn main() -> ExitCode {
 
     println!(
         "realtime vs meshsim: {peers} peers, {} edges (random {}-regular), signing {signing}, \
-         {messages} x {} B messages (1/s after {WARMUP_S} s warm-up, {GRACE_S} s grace), seed {seed}",
+         {messages} x {} B messages (1/s after {WARMUP_S} s warm-up, {GRACE_S} s grace), seed {seed}; \
+         allocator {}",
         edges.len(),
         exp.topology.degree,
         exp.workload.message_bytes,
+        meshsim::alloc::allocator(),
     );
 
     let ms = run_meshsim(&exp, seed);

@@ -161,7 +161,7 @@ pub fn cmd_bench_one(
         "latency_ms_p50": s.latency_ms.p50,
         "latency_ms_p99": s.latency_ms.p99,
         "trace_hash": s.trace_hash,
-        "allocator": crate::output::allocator(),
+        "allocator": crate::alloc::allocator(),
     });
     if phases {
         let p = sim::profile::totals();
@@ -269,7 +269,7 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     check_components(&a.peers, a.components)?;
     let exe = std::env::current_exe()?;
     if !a.json {
-        println!("allocator: {}", crate::output::allocator());
+        println!("allocator: {}", crate::alloc::allocator());
         println!(
             "{:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",
@@ -418,7 +418,7 @@ fn cmd_bench_sweep(a: &BenchArgs) -> anyhow::Result<ExitCode> {
                 "speedup": speedup,
                 "repeat": speedups.len(),
                 "speedups": speedups,
-                "allocator": crate::output::allocator(),
+                "allocator": crate::alloc::allocator(),
             })
         );
     } else {
@@ -428,7 +428,7 @@ fn cmd_bench_sweep(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             peers,
             signing,
             a.seconds,
-            crate::output::allocator()
+            crate::alloc::allocator()
         );
         for (k, (wall, cpu)) in m.iter().enumerate() {
             println!("  --jobs {}: wall {wall:.2} s, cpu {cpu:.2} s", k + 1);

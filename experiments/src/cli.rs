@@ -394,7 +394,7 @@ fn write_run(
     let meta = serde_json::json!({
         "meshsim_version": env!("CARGO_PKG_VERSION"),
         "git_commit": output::git_commit(),
-        "allocator": output::allocator(),
+        "allocator": crate::alloc::allocator(),
         "experiment_file": label,
         "experiment_hash": exp_hash,
         "seed": seed,

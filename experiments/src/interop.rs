@@ -1238,7 +1238,7 @@ fn write_interop(
     let meta = serde_json::json!({
         "meshsim_version": env!("CARGO_PKG_VERSION"),
         "git_commit": crate::output::git_commit(),
-        "allocator": crate::output::allocator(),
+        "allocator": crate::alloc::allocator(),
         "interop_dir": sc.name,
         "seed": seed,
         "trace_hash": summary.trace_hash,

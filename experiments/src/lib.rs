@@ -6,7 +6,9 @@
 //! - [`plot`]: `meshsim plot DIR`: PNG and SVG plots from the CSV files.
 //! - [`report`]: `report.html`, the static page of a results directory.
 //! - [`cli`]: the `clap` command line.
+//! - [`alloc`]: the binary's allocator (mimalloc) and how outputs name it.
 
+pub mod alloc;
 pub mod bench;
 pub mod check;
 pub mod cli;

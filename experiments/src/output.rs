@@ -152,21 +152,6 @@ pub fn runs_csv(runs: &[(String, RunSummary)]) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
-static ALLOCATOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Records this process's global allocator (the `meshsim` binary sets it),
-/// reported in `meta.json` and by `meshsim bench`: timings depend on it,
-/// results do not.
-pub fn set_allocator(name: String) {
-    let _ = ALLOCATOR.set(name);
-}
-
-/// This process's global allocator: what [`set_allocator`] recorded, else
-/// `"system"` (the library's and its tests' default).
-pub fn allocator() -> &'static str {
-    ALLOCATOR.get().map_or("system", String::as_str)
-}
-
 /// The git commit of the working directory, if any (for `meta.json`).
 pub fn git_commit() -> Option<String> {
     let out = std::process::Command::new("git")
