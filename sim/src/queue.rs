@@ -138,4 +138,48 @@ mod tests {
         assert_eq!(q.pop_due(10), None);
         assert_eq!(q.pop_due(30), Some((20, ev(1))));
     }
+
+    /// Against a model: a `BinaryHeap` of (time, sequence), through
+    /// many random pushes (often at equal times) and pops up to a moving
+    /// clock, as the engine uses the queue.
+    #[test]
+    fn pops_in_the_same_order_as_an_ordered_heap() {
+        use rand::{RngExt, SeedableRng};
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        for seed in 0..20u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut q = EventQueue::default();
+            let mut model: BinaryHeap<Reverse<(u64, u64, u64)>> = BinaryHeap::new();
+            let mut now = 0u64;
+            let mut seq = 0u64;
+            for _ in 0..5_000 {
+                for _ in 0..rng.random_range(0..6u32) {
+                    // Few distinct delays, so many events share a time.
+                    let at = now + rng.random_range(0..8u64) * 5;
+                    let tag = rng.random::<u64>();
+                    q.push(at, Event::App { node: 0, tag });
+                    model.push(Reverse((at, seq, tag)));
+                    seq += 1;
+                }
+                assert_eq!(q.len(), model.len());
+                assert_eq!(q.peek_time(), model.peek().map(|r| r.0 .0));
+                now += rng.random_range(0..12u64);
+                loop {
+                    let want = match model.peek() {
+                        Some(Reverse((at, _, _))) if *at <= now => {
+                            let Reverse((at, _, tag)) = model.pop().unwrap();
+                            Some((at, Event::App { node: 0, tag }))
+                        }
+                        _ => None,
+                    };
+                    assert_eq!(q.pop_due(now), want);
+                    if want.is_none() {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(q.pushed(), seq);
+        }
+    }
 }
