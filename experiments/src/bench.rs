@@ -134,6 +134,7 @@ pub fn cmd_bench_one(
     seconds: f64,
     phases: bool,
     components: u32,
+    no_memo: bool,
 ) -> anyhow::Result<ExitCode> {
     check_components(&[peers], components)?;
     let exp = scenario(peers, signing, seconds, components)?;
@@ -147,6 +148,7 @@ pub fn cmd_bench_one(
     let opts = models::RunOptions {
         trace: None,
         skip_teardown: true,
+        no_memo,
     };
     let s = models::run_with(&exp, 1, sim::EntropyMode::Seeded, &opts)?.summary;
     let wall = t.elapsed().as_secs_f64();
@@ -178,6 +180,8 @@ pub fn cmd_bench_one(
         "latency_ms_p99": s.latency_ms.p99,
         "trace_hash": s.trace_hash,
         "allocator": crate::alloc::allocator(),
+        "memo_hits": s.memo_hits,
+        "memo_misses": s.memo_misses,
     });
     if phases {
         let p = sim::profile::totals();
@@ -194,11 +198,9 @@ pub fn cmd_bench_one(
 
 fn run_case(
     exe: &std::path::Path,
+    a: &BenchArgs,
     peers: u32,
     signing: &str,
-    seconds: f64,
-    phases: bool,
-    components: u32,
 ) -> anyhow::Result<String> {
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -208,12 +210,15 @@ fn run_case(
         "--signing",
         signing,
         "--seconds",
-        &seconds.to_string(),
+        &a.seconds.to_string(),
     ]);
-    if phases {
+    if a.phases {
         cmd.arg("--phases");
     }
-    cmd.args(["--components", &components.to_string()]);
+    if a.no_memo {
+        cmd.arg("--no-memo");
+    }
+    cmd.args(["--components", &a.components.to_string()]);
     let out = cmd.output()?;
     if !out.status.success() {
         anyhow::bail!(
@@ -245,6 +250,8 @@ pub struct BenchArgs {
     pub repeat: u32,
     /// Disjoint networks the peers are split into (1 = one network).
     pub components: u32,
+    /// Turn off the ed25519 memo (`RunOptions::no_memo`).
+    pub no_memo: bool,
 }
 
 /// CPU seconds (user + system) of one `bench-one` result line.
@@ -287,6 +294,14 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     if !a.json {
         println!("allocator: {}", crate::alloc::allocator());
         println!(
+            "ed25519 memo: {}",
+            if a.no_memo {
+                "off (--no-memo: every copy verified)"
+            } else {
+                "on (successful verifications remembered)"
+            }
+        );
+        println!(
             "{:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",
             "signing",
@@ -306,7 +321,7 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         for sg in &a.signing {
             let mut runs = Vec::new();
             for _ in 0..a.repeat.max(1) {
-                let line = run_case(&exe, p, sg, a.seconds, a.phases, a.components)?;
+                let line = run_case(&exe, a, p, sg)?;
                 runs.push(serde_json::from_str::<serde_json::Value>(&line)?);
             }
             let v = median_run(runs)?;

@@ -50,6 +50,11 @@ enum Cmd {
         /// Run even if the estimated memory exceeds the limit (see `limits.max_memory_mib`).
         #[arg(long)]
         force: bool,
+        /// Verify every ed25519 signature again at every peer instead of
+        /// remembering successful verifications (slower; the same results
+        /// and trace hash: for checking exactly that).
+        #[arg(long)]
+        no_memo: bool,
     },
     /// Benchmark the engine on the DESIGN.md section 4 scenario (degree 8,
     /// uniform 20-80 ms, 1 msg/s of 1 KiB, 62 simulated s), signed and
@@ -92,6 +97,11 @@ enum Cmd {
         /// run shows what the larger working set alone costs.
         #[arg(long, default_value_t = 1)]
         components: u32,
+        /// Verify every ed25519 signature again at every peer instead of
+        /// remembering successful verifications: the cost without the memo
+        /// (signed cases; the same trace hashes).
+        #[arg(long)]
+        no_memo: bool,
     },
     /// Regenerate DIR/plots/*.png, DIR/plots/*.svg and DIR/report.html from
     /// the CSV files in DIR (runs.csv; deliveries.csv and timeseries.csv if present).
@@ -209,6 +219,8 @@ enum Cmd {
         phases: bool,
         #[arg(long, default_value_t = 1)]
         components: u32,
+        #[arg(long)]
+        no_memo: bool,
     },
 }
 
@@ -225,6 +237,7 @@ pub fn main() -> ExitCode {
             no_write,
             trace,
             force,
+            no_memo,
         } => cmd_run(
             file.as_deref(),
             seed,
@@ -232,7 +245,13 @@ pub fn main() -> ExitCode {
             out,
             json,
             no_write,
-            trace,
+            models::RunOptions {
+                trace,
+                // The process exits after this run: do not spend seconds
+                // freeing the simulated network at its end.
+                skip_teardown: true,
+                no_memo,
+            },
             force,
         ),
         Cmd::Bench {
@@ -245,6 +264,7 @@ pub fn main() -> ExitCode {
             sweep_runs,
             repeat,
             components,
+            no_memo,
         } => bench::cmd_bench(&bench::BenchArgs {
             peers,
             signing,
@@ -255,6 +275,7 @@ pub fn main() -> ExitCode {
             sweep_runs,
             repeat,
             components,
+            no_memo,
         }),
         Cmd::BenchOne {
             peers,
@@ -262,7 +283,8 @@ pub fn main() -> ExitCode {
             seconds,
             phases,
             components,
-        } => bench::cmd_bench_one(peers, &signing, seconds, phases, components),
+            no_memo,
+        } => bench::cmd_bench_one(peers, &signing, seconds, phases, components, no_memo),
         Cmd::Sweep {
             file,
             sets,
@@ -327,24 +349,14 @@ fn cmd_run(
     out: Option<PathBuf>,
     json: bool,
     no_write: bool,
-    trace: Option<PathBuf>,
+    opts: models::RunOptions,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
     let (exp, label) = load::load(file, sets)?;
     crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
     let wall = std::time::Instant::now();
-    let result = models::run_with(
-        &exp,
-        seed,
-        sim::EntropyMode::Seeded,
-        // The process exits after this run: do not spend seconds freeing
-        // the simulated network at its end.
-        &models::RunOptions {
-            trace,
-            skip_teardown: true,
-        },
-    );
+    let result = models::run_with(&exp, seed, sim::EntropyMode::Seeded, &opts);
     let wall_s = wall.elapsed().as_secs_f64();
     let output = match result {
         Ok(s) => s,

@@ -178,6 +178,8 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<InteropOutput, RunFailure> {
     let mut output = output?;
     output.run.summary.entropy_served = report.entropy.served;
     output.run.summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
+    output.run.summary.memo_hits = report.memo.hits;
+    output.run.summary.memo_misses = report.memo.misses;
     Ok(output)
 }
 

@@ -1327,6 +1327,11 @@ pub struct RunOptions {
     /// it at the end of the run (see [`Sim::finish_with`]). Only for
     /// processes that exit after this one run.
     pub skip_teardown: bool,
+    /// Compute every ed25519 verification and key decompression again
+    /// instead of remembering successful ones (see
+    /// `sim/ed25519-dalek/src/meshsim_memo.rs`). Every result is the same;
+    /// only CPU time differs. For measuring what the memo saves.
+    pub no_memo: bool,
 }
 
 /// Like [`run`], with the detail behind the CSV files.
@@ -1348,6 +1353,7 @@ pub fn run_with(
     let spec2 = spec.clone();
     let duration = spec.duration_s;
     let skip_teardown = opts.skip_teardown;
+    let no_memo = opts.no_memo;
     let trace_tmp = opts
         .trace
         .as_ref()
@@ -1359,6 +1365,9 @@ pub fn run_with(
         None => None,
     };
     let out = sim::runner::run_on_sim_thread(seed, spec.net_config(), entropy, move || {
+        if no_memo {
+            sim::clock::set_memo(false);
+        }
         let mut s = Sim::new(&spec2, seed);
         if let Some(f) = trace_file {
             s.driver
@@ -1394,5 +1403,7 @@ pub fn run_with(
     }
     output.summary.entropy_served = report.entropy.served;
     output.summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
+    output.summary.memo_hits = report.memo.hits;
+    output.summary.memo_misses = report.memo.misses;
     Ok(output)
 }

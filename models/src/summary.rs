@@ -164,6 +164,13 @@ pub struct RunSummary {
     pub entropy_served: u64,
     /// Entropy requests the simulation thread sent to the OS (must be 0).
     pub entropy_os_fallbacks: u64,
+    /// ed25519 verifications and key decompressions answered from the
+    /// simulation thread's memo (computed once, remembered for every peer).
+    #[serde(default)]
+    pub memo_hits: u64,
+    /// ed25519 verifications and key decompressions computed.
+    #[serde(default)]
+    pub memo_misses: u64,
     /// History sync was on (`history.enabled`); the `sync_*` fields below are zero otherwise.
     #[serde(default)]
     pub history_enabled: bool,

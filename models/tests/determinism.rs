@@ -102,6 +102,7 @@ fn skipping_the_teardown_changes_no_result() {
             &models::RunOptions {
                 trace: None,
                 skip_teardown,
+                no_memo: false,
             },
         )
         .expect("run")
@@ -114,4 +115,80 @@ fn skipping_the_teardown_changes_no_result() {
     assert_eq!(a.messages.len(), b.messages.len());
     assert_eq!(a.peers.len(), b.peers.len());
     assert!(a.summary.deliveries > 0, "the run did something");
+}
+
+#[test]
+fn the_verification_memo_changes_no_result() {
+    // Signed (the default): GossipSub verifies every copy at every peer. With
+    // the memo each signature is verified once per run; without it, every
+    // time. Everything measured must be the same.
+    let e = small();
+    let run = |no_memo| {
+        models::run_with(
+            &e,
+            7,
+            EntropyMode::Seeded,
+            &models::RunOptions {
+                trace: None,
+                skip_teardown: false,
+                no_memo,
+            },
+        )
+        .expect("run")
+        .summary
+    };
+    let (mut on, off) = (run(false), run(true));
+    assert_eq!((off.memo_hits, off.memo_misses), (0, 0), "memo off");
+    assert!(
+        on.memo_hits > 10 * on.memo_misses,
+        "most verifications are repeats: {} hits, {} misses",
+        on.memo_hits,
+        on.memo_misses
+    );
+    assert!(on.deliveries > 0, "the run did something");
+    on.memo_hits = 0;
+    on.memo_misses = 0;
+    assert_eq!(on, off, "every summary field (wall time aside)");
+}
+
+#[test]
+fn the_memo_never_accepts_what_verification_rejects() {
+    use libp2p_identity::{Keypair, PublicKey};
+    let kp = Keypair::ed25519_from_bytes([7u8; 32]).expect("key");
+    let pk = kp.public();
+    let msg = b"libp2p-pubsub:a message".to_vec();
+    let sig = kp.sign(&msg).expect("sign");
+    let mut bad_sig = sig.clone();
+    bad_sig[40] ^= 1;
+    let mut bad_msg = msg.clone();
+    bad_msg[20] ^= 1;
+    let other = Keypair::ed25519_from_bytes([8u8; 32])
+        .expect("key")
+        .public();
+    let check = || {
+        [
+            pk.verify(&msg, &sig),
+            pk.verify(&msg, &bad_sig),
+            pk.verify(&bad_msg, &sig),
+            other.verify(&msg, &sig),
+            PublicKey::try_decode_protobuf(&pk.encode_protobuf()).ok() == Some(pk.clone()),
+        ]
+    };
+    let expected = [true, false, false, false, true];
+    assert_eq!(check(), expected, "off a simulation thread");
+    sim::clock::install();
+    let first = check();
+    let second = check();
+    let stats = sim::clock::memo_stats();
+    sim::clock::uninstall();
+    assert_eq!(first, expected, "first time on a simulation thread");
+    assert_eq!(second, expected, "again, with the memo");
+    // First round: 4 verifications and 1 decompression, all computed.
+    // Second round: the valid verification and the decompression are
+    // remembered; the 3 failures are computed again (never remembered).
+    assert_eq!(
+        (stats.hits, stats.misses),
+        (2, 8),
+        "only successes are remembered"
+    );
 }

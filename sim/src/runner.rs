@@ -268,6 +268,8 @@ impl<N: Node> Engine<N> {
 pub struct ThreadReport {
     /// Entropy served by the seeded hook on the simulation thread.
     pub entropy: entropy::EntropyStats,
+    /// Lookups in the substitutes' memo of pure functions (ed25519).
+    pub memo: meshsim_clock::MemoStats,
 }
 
 /// How the simulation thread's entropy is seeded.
@@ -306,6 +308,7 @@ pub fn run_on_sim_thread<R: Send + 'static>(
             let r = f();
             let report = ThreadReport {
                 entropy: entropy::stats(),
+                memo: meshsim_clock::memo_stats(),
             };
             drop(world::uninstall());
             meshsim_clock::uninstall();

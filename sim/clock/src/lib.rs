@@ -9,6 +9,11 @@
 //!
 //! Virtual time is a `u64` count of nanoseconds since the start of the
 //! simulation. Timers fire in (deadline, registration number) order.
+//!
+//! The clock also carries the simulation's switch for memoised pure
+//! functions ([`memo_enabled`]): the substitute `ed25519-dalek` remembers
+//! signature verifications on a simulation thread, since every simulated peer
+//! verifies the same signatures again. It counts its hits and misses here.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -57,6 +62,17 @@ struct VirtualClock {
     heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
     live: usize,
     timers_registered: u64,
+    memo_off: bool,
+    memo: MemoStats,
+}
+
+/// Lookups of memoised pure functions on this simulation thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoStats {
+    /// Results found in the memo (computation saved).
+    pub hits: u64,
+    /// Results computed (and remembered when the computation succeeded).
+    pub misses: u64,
 }
 
 impl VirtualClock {
@@ -131,6 +147,46 @@ pub fn uninstall() {
 /// Is a virtual clock installed on this thread?
 pub fn is_virtual() -> bool {
     CLOCK.with(|c| c.borrow().is_some())
+}
+
+/// May substitutes remember results of pure functions on this thread? True
+/// on a simulation thread unless [`set_memo`] turned it off; false elsewhere,
+/// where the substitutes behave exactly like the originals.
+#[inline]
+pub fn memo_enabled() -> bool {
+    CLOCK.with(|c| c.borrow().as_ref().is_some_and(|c| !c.memo_off))
+}
+
+/// Turns memoisation on or off for the rest of this simulation (results are
+/// the same either way; this is for measuring what it saves).
+///
+/// # Panics
+/// If no clock is installed on this thread.
+pub fn set_memo(on: bool) {
+    CLOCK.with(|c| {
+        let mut c = c.borrow_mut();
+        c.as_mut()
+            .expect("no virtual clock on this thread")
+            .memo_off = !on;
+    });
+}
+
+/// Counts one memo lookup (`hit`: the result was remembered).
+pub fn count_memo(hit: bool) {
+    CLOCK.with(|c| {
+        if let Some(c) = c.borrow_mut().as_mut() {
+            if hit {
+                c.memo.hits += 1;
+            } else {
+                c.memo.misses += 1;
+            }
+        }
+    });
+}
+
+/// Memo lookups so far in this simulation.
+pub fn memo_stats() -> MemoStats {
+    CLOCK.with(|c| c.borrow().as_ref().map(|c| c.memo).unwrap_or_default())
 }
 
 /// The virtual time in nanoseconds, or `None` off a simulation thread.
