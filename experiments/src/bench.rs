@@ -70,16 +70,23 @@ pub fn components_scenario_text(
 /// Checks `--components` against `--peers`.
 pub fn check_components(peers: &[u32], components: u32) -> anyhow::Result<()> {
     if components == 0 {
-        anyhow::bail!("--components must be at least 1 (1 = one connected network)");
+        return Err(options_error(
+            "--components must be at least 1 (1 = one connected network)".into(),
+        ));
     }
     for &p in peers {
         if components > 1 && (p % components != 0 || p / components < 10) {
-            anyhow::bail!(
+            return Err(options_error(format!(
                 "--components {components} must divide --peers {p} into networks of at least 10 peers"
-            );
+            )));
         }
     }
     Ok(())
+}
+
+/// Bad command-line options: exit code 2, like other bad input.
+fn options_error(message: String) -> anyhow::Error {
+    crate::load::InputError::Options(message).into()
 }
 
 fn scenario(
@@ -284,7 +291,14 @@ pub fn median_run(mut runs: Vec<serde_json::Value>) -> anyhow::Result<serde_json
 /// `meshsim bench`.
 pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     if a.sweep && a.components != 1 {
-        anyhow::bail!("--components applies to the per-case benchmark, not to --sweep");
+        return Err(options_error(
+            "--components applies to the per-case benchmark, not to --sweep".into(),
+        ));
+    }
+    if a.sweep && a.no_memo {
+        return Err(options_error(
+            "--no-memo applies to the per-case benchmark, not to --sweep".into(),
+        ));
     }
     if a.sweep {
         return cmd_bench_sweep(a);

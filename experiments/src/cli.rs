@@ -51,8 +51,9 @@ enum Cmd {
         #[arg(long)]
         force: bool,
         /// Verify every ed25519 signature again at every peer instead of
-        /// remembering successful verifications (slower; the same results
-        /// and trace hash: for checking exactly that).
+        /// remembering successful verifications: slower, with the same
+        /// results and trace hash (only `memo_hits`/`memo_misses` in
+        /// --json differ, both 0); for checking exactly that.
         #[arg(long)]
         no_memo: bool,
     },

@@ -57,6 +57,9 @@ pub enum InputError {
         /// The key, value and what is allowed.
         source: models::spec::SpecError,
     },
+    /// Command-line options out of range or that do not go together.
+    #[error("{0}")]
+    Options(String),
 }
 
 /// The built-in default experiment (the same as `experiments/quickstart.toml`).

@@ -136,6 +136,23 @@ fn bad_experiment_files_give_clear_errors_and_exit_2() {
 }
 
 #[test]
+fn bench_options_that_do_not_go_together_exit_2() {
+    for (args, names) in [
+        (&["bench", "--sweep", "--no-memo"][..], "--no-memo"),
+        (
+            &["bench", "--sweep", "--components", "2"][..],
+            "--components",
+        ),
+        (
+            &["bench", "--peers", "100", "--components", "3"][..],
+            "--components 3",
+        ),
+    ] {
+        assert_input_error(&meshsim(args), &[names]);
+    }
+}
+
+#[test]
 fn missing_file_and_bad_set_exit_2() {
     let out = meshsim(&["run", "/nonexistent/experiment.toml"]);
     assert_input_error(&out, &["/nonexistent/experiment.toml", "cannot read"]);

@@ -168,7 +168,8 @@ pub struct RunSummary {
     /// simulation thread's memo (computed once, remembered for every peer).
     #[serde(default)]
     pub memo_hits: u64,
-    /// ed25519 verifications and key decompressions computed.
+    /// ed25519 verifications and key decompressions computed after a memo
+    /// lookup (0 with `--no-memo`, where nothing is looked up).
     #[serde(default)]
     pub memo_misses: u64,
     /// History sync was on (`history.enabled`); the `sync_*` fields below are zero otherwise.

@@ -165,6 +165,15 @@ fn the_memo_never_accepts_what_verification_rejects() {
     let other = Keypair::ed25519_from_bytes([8u8; 32])
         .expect("key")
         .public();
+    // 32 bytes that are not a curve point: decoding them fails.
+    let not_a_point = (0u8..=255)
+        .map(|b| {
+            let mut k = [1u8; 32];
+            k[0] = b;
+            k
+        })
+        .find(|k| libp2p_identity::ed25519::PublicKey::try_from_bytes(k).is_err())
+        .expect("some 32-byte strings are not curve points");
     let check = || {
         [
             pk.verify(&msg, &sig),
@@ -172,9 +181,10 @@ fn the_memo_never_accepts_what_verification_rejects() {
             pk.verify(&bad_msg, &sig),
             other.verify(&msg, &sig),
             PublicKey::try_decode_protobuf(&pk.encode_protobuf()).ok() == Some(pk.clone()),
+            libp2p_identity::ed25519::PublicKey::try_from_bytes(&not_a_point).is_ok(),
         ]
     };
-    let expected = [true, false, false, false, true];
+    let expected = [true, false, false, false, true, false];
     assert_eq!(check(), expected, "off a simulation thread");
     sim::clock::install();
     let first = check();
@@ -183,12 +193,24 @@ fn the_memo_never_accepts_what_verification_rejects() {
     sim::clock::uninstall();
     assert_eq!(first, expected, "first time on a simulation thread");
     assert_eq!(second, expected, "again, with the memo");
-    // First round: 4 verifications and 1 decompression, all computed.
-    // Second round: the valid verification and the decompression are
-    // remembered; the 3 failures are computed again (never remembered).
+    // First round: 4 verifications and 2 decompressions, all computed.
+    // Second round: the valid verification and the valid decompression are
+    // remembered; the 3 failed verifications and the failed decompression
+    // are computed again (never remembered).
     assert_eq!(
         (stats.hits, stats.misses),
-        (2, 8),
+        (2, 10),
         "only successes are remembered"
+    );
+    // A new simulation on the same thread starts with an empty memo.
+    sim::clock::install();
+    let third = check();
+    let stats = sim::clock::memo_stats();
+    sim::clock::uninstall();
+    assert_eq!(third, expected, "a second simulation on the thread");
+    assert_eq!(
+        (stats.hits, stats.misses),
+        (0, 6),
+        "nothing remembered from the earlier simulation"
     );
 }

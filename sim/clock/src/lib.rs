@@ -11,7 +11,7 @@
 //! simulation. Timers fire in (deadline, registration number) order.
 //!
 //! The clock also carries the simulation's switch for memoised pure
-//! functions ([`memo_enabled`]): the substitute `ed25519-dalek` remembers
+//! functions ([`memo_epoch`]): the substitute `ed25519-dalek` remembers
 //! signature verifications on a simulation thread, since every simulated peer
 //! verifies the same signatures again. It counts its hits and misses here.
 
@@ -64,6 +64,7 @@ struct VirtualClock {
     timers_registered: u64,
     memo_off: bool,
     memo: MemoStats,
+    epoch: u64,
 }
 
 /// Lookups of memoised pure functions on this simulation thread.
@@ -119,6 +120,8 @@ impl VirtualClock {
 
 thread_local! {
     static CLOCK: RefCell<Option<VirtualClock>> = const { RefCell::new(None) };
+    /// Clocks installed on this thread so far (each install is a new epoch).
+    static EPOCHS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Installs a fresh virtual clock at time zero on this thread.
@@ -132,7 +135,14 @@ pub fn install() {
             c.is_none(),
             "a virtual clock is already installed on this thread"
         );
-        *c = Some(VirtualClock::default());
+        let epoch = EPOCHS.with(|e| {
+            e.set(e.get() + 1);
+            e.get()
+        });
+        *c = Some(VirtualClock {
+            epoch,
+            ..VirtualClock::default()
+        });
     });
 }
 
@@ -149,12 +159,18 @@ pub fn is_virtual() -> bool {
     CLOCK.with(|c| c.borrow().is_some())
 }
 
-/// May substitutes remember results of pure functions on this thread? True
-/// on a simulation thread unless [`set_memo`] turned it off; false elsewhere,
-/// where the substitutes behave exactly like the originals.
+/// May substitutes remember results of pure functions on this thread?
+/// `Some(epoch)` on a simulation thread unless [`set_memo`] turned it off;
+/// `None` elsewhere, where the substitutes behave exactly like the
+/// originals. The epoch changes with every [`install`]: a memo that sees a
+/// new epoch starts empty, so it never outlives its simulation.
 #[inline]
-pub fn memo_enabled() -> bool {
-    CLOCK.with(|c| c.borrow().as_ref().is_some_and(|c| !c.memo_off))
+pub fn memo_epoch() -> Option<u64> {
+    CLOCK.with(|c| {
+        c.borrow()
+            .as_ref()
+            .and_then(|c| (!c.memo_off).then_some(c.epoch))
+    })
 }
 
 /// Turns memoisation on or off for the rest of this simulation (results are
