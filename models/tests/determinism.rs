@@ -25,6 +25,11 @@ fn small() -> Experiment {
     e
 }
 
+/// `small()` at seed 7 with run options that must not change any result.
+fn run_small(opts: models::RunOptions) -> models::RunOutput {
+    models::run_with(&small(), 7, EntropyMode::Seeded, &opts).expect("run")
+}
+
 fn hash(e: &Experiment, seed: u64, mode: EntropyMode) -> String {
     models::run(e, seed, mode).expect("run").trace_hash
 }
@@ -93,19 +98,11 @@ fn entropy_hook_served_every_request_on_the_simulation_thread() {
 fn skipping_the_teardown_changes_no_result() {
     // `meshsim run` and `meshsim bench` leave the network's memory to the
     // process's exit; everything measured must be the same as with teardown.
-    let e = small();
     let with = |skip_teardown| {
-        models::run_with(
-            &e,
-            7,
-            EntropyMode::Seeded,
-            &models::RunOptions {
-                trace: None,
-                skip_teardown,
-                no_memo: false,
-            },
-        )
-        .expect("run")
+        run_small(models::RunOptions {
+            skip_teardown,
+            ..Default::default()
+        })
     };
     let (a, b) = (with(false), with(true));
     assert_eq!(
@@ -122,19 +119,11 @@ fn the_verification_memo_changes_no_result() {
     // Signed (the default): GossipSub verifies every copy at every peer. With
     // the memo each signature is verified once per run; without it, every
     // time. Everything measured must be the same.
-    let e = small();
     let run = |no_memo| {
-        models::run_with(
-            &e,
-            7,
-            EntropyMode::Seeded,
-            &models::RunOptions {
-                trace: None,
-                skip_teardown: false,
-                no_memo,
-            },
-        )
-        .expect("run")
+        run_small(models::RunOptions {
+            no_memo,
+            ..Default::default()
+        })
         .summary
     };
     let (mut on, off) = (run(false), run(true));
