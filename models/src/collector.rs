@@ -130,6 +130,24 @@ pub struct PeerCounters {
     pub deliveries_expected: u64,
 }
 
+impl PeerCounters {
+    /// Adds `o` field by field.
+    pub fn add(&mut self, o: &PeerCounters) {
+        self.data_bytes_sent += o.data_bytes_sent;
+        self.data_bytes_received += o.data_bytes_received;
+        self.control_bytes_sent += o.control_bytes_sent;
+        self.control_bytes_received += o.control_bytes_received;
+        self.messages_received += o.messages_received;
+        self.ihave_received += o.ihave_received;
+        self.iwant_received += o.iwant_received;
+        self.graft_received += o.graft_received;
+        self.prune_received += o.prune_received;
+        self.idontwant_received += o.idontwant_received;
+        self.deliveries += o.deliveries;
+        self.deliveries_expected += o.deliveries_expected;
+    }
+}
+
 /// Collects a run's measurements.
 pub struct Collector {
     trace: blake3::Hasher,
@@ -140,7 +158,7 @@ pub struct Collector {
     pub latencies_ns: Vec<u64>,
     /// Counters.
     pub counters: Counters,
-    trace_out: Option<Box<dyn std::io::Write>>,
+    trace_out: Option<Box<dyn std::io::Write + Send>>,
     /// Per-peer wire counters, by peer index.
     pub peers: Vec<PeerCounters>,
     /// Seconds each peer spent without mesh peers (sampled), by peer index.
@@ -239,8 +257,59 @@ impl Collector {
     }
 
     /// Also writes every trace record as one JSON object per line to `out`.
-    pub fn trace_to(&mut self, out: Box<dyn std::io::Write>) {
+    pub fn trace_to(&mut self, out: Box<dyn std::io::Write + Send>) {
         self.trace_out = Some(out);
+    }
+
+    /// Adds what another partition of the same partitioned run measured
+    /// (see [`crate::scenario::run_with`]): every partition records every
+    /// publish, while deliveries, copies and wire counters are counted where
+    /// they happen, so counts add up. Samples are combined index by index
+    /// (every partition samples at the same times). The trace hash is not
+    /// merged here: the run's hash combines the partitions' hashes.
+    pub fn absorb(&mut self, o: Collector) {
+        for (m, x) in self.messages.iter_mut().zip(&o.messages) {
+            m.delivered += x.delivered;
+            m.copies += x.copies;
+            m.latency_max_ns = m.latency_max_ns.max(x.latency_max_ns);
+        }
+        self.latencies_ns.extend_from_slice(&o.latencies_ns);
+        let (c, x) = (&mut self.counters, o.counters);
+        c.deliveries += x.deliveries;
+        c.copies_received += x.copies_received;
+        c.connection_events_open += x.connection_events_open;
+        c.connection_events_closed += x.connection_events_closed;
+        c.dial_failures += x.dial_failures;
+        c.publish_errors += x.publish_errors;
+        // `impossible_edges` is not added: every partition sees the same initial graph.
+        c.ihave += x.ihave;
+        c.iwant += x.iwant;
+        c.graft += x.graft;
+        c.prune += x.prune;
+        c.idontwant += x.idontwant;
+        c.trace_records += x.trace_records;
+        for (p, x) in self.peers.iter_mut().zip(&o.peers) {
+            p.add(x);
+        }
+        for (a, b) in self.isolated_s.iter_mut().zip(&o.isolated_s) {
+            *a += b;
+        }
+        for (a, b) in self.samples.iter_mut().zip(&o.samples) {
+            a.absorb(b);
+        }
+        self.peer_samples.extend_from_slice(&o.peer_samples);
+        if let (Some(a), Some(b)) = (self.deliveries.as_mut(), o.deliveries.as_ref()) {
+            a.extend_from_slice(b);
+        }
+    }
+
+    /// Puts the lists [`Collector::absorb`] appended to in a fixed order (by time, then peer and message).
+    pub fn sort_merged(&mut self) {
+        self.peer_samples
+            .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if let Some(d) = self.deliveries.as_mut() {
+            d.sort_unstable_by_key(|&(seq, peer, t)| (t, seq, peer));
+        }
     }
 
     /// The trace hash so far (hex, 32 characters).

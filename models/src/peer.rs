@@ -276,6 +276,8 @@ pub struct Peer {
     /// Messages waiting for their validation delay: (due ns, id, source).
     pending_validations: Vec<(u64, gossipsub::MessageId, PeerId)>,
     validation_timer: Option<(u64, futures_timer::Delay)>,
+    /// Simulated by another partition of a partitioned run (no swarm here).
+    remote: bool,
 }
 
 impl Peer {
@@ -286,7 +288,37 @@ impl Peer {
         template: Rc<PeerTemplate>,
         collector: Rc<RefCell<Collector>>,
     ) -> Peer {
-        let mut p = Peer {
+        let mut p = Self::inert(index, keypair, template, collector);
+        p.come_up();
+        p
+    }
+
+    /// Peer `index` as seen by a partition of a partitioned run that does not
+    /// simulate it: it has no swarm here and counts as up (partitioned runs
+    /// have no churn), so that every partition draws the same workload.
+    pub fn remote(
+        index: u32,
+        keypair: Keypair,
+        template: Rc<PeerTemplate>,
+        collector: Rc<RefCell<Collector>>,
+    ) -> Peer {
+        let mut p = Self::inert(index, keypair, template, collector);
+        p.remote = true;
+        p
+    }
+
+    /// Whether another partition simulates this peer.
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
+    fn inert(
+        index: u32,
+        keypair: Keypair,
+        template: Rc<PeerTemplate>,
+        collector: Rc<RefCell<Collector>>,
+    ) -> Peer {
+        Peer {
             index,
             swarm: None,
             raw_replies: Vec::new(),
@@ -301,9 +333,8 @@ impl Peer {
             validation_delays: std::collections::BTreeMap::new(),
             pending_validations: Vec::new(),
             validation_timer: None,
-        };
-        p.come_up();
-        p
+            remote: false,
+        }
     }
 
     /// The peer's id.
@@ -318,7 +349,7 @@ impl Peer {
 
     /// Whether the peer is running.
     pub fn is_up(&self) -> bool {
-        self.swarm.is_some()
+        self.remote || self.swarm.is_some()
     }
 
     fn build_swarm(

@@ -31,9 +31,28 @@ pub struct Sample {
     pub live_peers: u32,
     /// Further metrics of this sample (peer scores, when scoring is on).
     pub extra: Vec<(String, f64)>,
+    /// (Subscriber, topic) meshes averaged in `mesh_degree_mean`.
+    pub meshes_sampled: u32,
 }
 
 impl Sample {
+    /// Combines the sample another partition of a partitioned run took at
+    /// the same time (over its own peers).
+    pub fn absorb(&mut self, o: &Sample) {
+        let n = self.meshes_sampled + o.meshes_sampled;
+        if n > 0 {
+            self.mesh_degree_mean = (self.mesh_degree_mean * f64::from(self.meshes_sampled)
+                + o.mesh_degree_mean * f64::from(o.meshes_sampled))
+                / f64::from(n);
+        }
+        self.meshes_sampled = n;
+        self.below_d_lo += o.below_d_lo;
+        self.isolated_peers += o.isolated_peers;
+        self.disconnected_peers += o.disconnected_peers;
+        self.connections += o.connections;
+        self.live_peers += o.live_peers;
+    }
+
     /// Is every live subscriber's mesh converged?
     pub fn converged(&self) -> bool {
         self.below_d_lo == 0
@@ -100,6 +119,7 @@ pub fn sample(
     }
     s.live_peers = nodes.iter().filter(|n| n.swarm.is_some()).count() as u32;
     s.connections = sim::world::with(|w| w.open_connections() as u64);
+    s.meshes_sampled = degree_n as u32;
     s.mesh_degree_mean = if degree_n == 0 {
         0.0
     } else {

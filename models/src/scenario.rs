@@ -198,7 +198,9 @@ impl Driver {
         if !probe {
             let mut c = self.collector.borrow_mut();
             for &p in receivers {
-                if p != publisher && engine.nodes[p as usize].is_up() {
+                // (A partition of a partitioned run counts its own peers.)
+                let node = &engine.nodes[p as usize];
+                if p != publisher && node.is_up() && !node.is_remote() {
                     if let Some(pc) = c.peers.get_mut(p as usize) {
                         pc.deliveries_expected += 1;
                     }
@@ -216,7 +218,7 @@ impl Driver {
             probe,
         });
         let node = &mut engine.nodes[publisher as usize];
-        if node.is_up() {
+        if node.swarm.is_some() {
             let data = node.make_payload(seq, size);
             if node
                 .gossipsub()
@@ -642,8 +644,18 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Builds the scenario on the current simulation thread (see [`sim::runner::run_on_sim_thread`]).
+    /// Builds the scenario on the current simulation thread (see
+    /// [`sim::runner::run_on_sim_thread`]), all of it on this thread
+    /// (whatever `spec.partitions` says).
     pub fn new(spec: &Experiment, seed: u64) -> Sim {
+        Sim::new_part(spec, seed, None)
+    }
+
+    /// Builds partition `part` of `spec.partitions` of the scenario, or all
+    /// of it with `None` (see [`run_with`]). A partition holds every peer,
+    /// but only its own run (peers in contiguous index blocks); the others
+    /// are [`Peer::remote`].
+    pub fn new_part(spec: &Experiment, seed: u64, part: Option<u16>) -> Sim {
         let seeds = sim::Seeds::new(seed);
         let n = spec.peers;
         let keys: Vec<_> = (0..n)
@@ -708,6 +720,7 @@ impl Sim {
                     },
                     None => w.add_node(*p),
                 };
+                debug_assert_eq!(idx as usize, i);
                 w.nodes[idx as usize].class = c;
                 w.nodes[idx as usize].region = regions.as_ref().map(|r| r[i]);
                 if let Some(cs) = spec.classes.get(c as usize) {
@@ -720,6 +733,13 @@ impl Sim {
                 }
             }
         });
+        if let Some(k) = part {
+            let parts = spec.partitions.max(1);
+            let owner: Vec<u16> = (0..u64::from(n))
+                .map(|i| (i * u64::from(parts) / u64::from(n)) as u16)
+                .collect();
+            sim::world::with(|w| w.set_partitioning(k, parts, owner));
+        }
         // Topology (drawn before the peers exist: the dialer's address books need it).
         let hubs: Vec<u32> = match &spec.topology.hub_class {
             Some(h) => (0..n)
@@ -854,7 +874,12 @@ impl Sim {
         });
         for (i, k) in keys.into_iter().enumerate() {
             let t = templates[class_of[i] as usize % n_templates].clone();
-            engine.add_node(Peer::new(i as u32, k, t, collector.clone()));
+            let local = sim::world::with(|w| w.is_local(i as u32));
+            engine.add_node(if local {
+                Peer::new(i as u32, k, t, collector.clone())
+            } else {
+                Peer::remote(i as u32, k, t, collector.clone())
+            });
         }
         // Honest-but-slow classes: a validation delay on every workload topic.
         for (i, &c) in class_of.iter().enumerate() {
@@ -888,6 +913,9 @@ impl Sim {
                 subs.push(sub_rng.random_range(0..n));
             }
             for &p in &subs {
+                if engine.nodes[p as usize].is_remote() {
+                    continue;
+                }
                 engine.nodes[p as usize]
                     .gossipsub()
                     .subscribe(t)
@@ -979,6 +1007,9 @@ impl Sim {
             } else {
                 0
             };
+            if engine.nodes[from as usize].is_remote() {
+                continue;
+            }
             let tag = driver.push(Action::Dial { from, to });
             engine.schedule_app(at, Some(from), tag);
         }
@@ -1350,6 +1381,9 @@ pub fn run_with(
     entropy: EntropyMode,
     opts: &RunOptions,
 ) -> Result<RunOutput, RunFailure> {
+    if spec.partitions > 1 {
+        return run_partitioned(spec, seed, entropy, opts);
+    }
     let spec2 = spec.clone();
     let duration = spec.duration_s;
     let skip_teardown = opts.skip_teardown;
@@ -1406,4 +1440,202 @@ pub fn run_with(
     output.summary.memo_hits = report.memo.hits;
     output.summary.memo_misses = report.memo.misses;
     Ok(output)
+}
+
+/// What one partition of a partitioned run hands back.
+struct PartOut {
+    collector: Collector,
+    degrees: Vec<u32>,
+    bytes_sent: Vec<u64>,
+    rows: Vec<PeerRow>,
+    stats: sim::EngineStats,
+    dialer: [u64; 4],
+    now_ns: u64,
+    initial_components: usize,
+    samples_len: usize,
+}
+
+/// Runs `spec` split into `spec.partitions` partitions, one thread each
+/// (see [`sim::runner::run_partitions`]), and merges what they measured.
+fn run_partitioned(
+    spec: &Experiment,
+    seed: u64,
+    entropy: EntropyMode,
+    opts: &RunOptions,
+) -> Result<RunOutput, RunFailure> {
+    if opts.trace.is_some() {
+        return Err(RunFailure::Panic(
+            "--trace needs partitions = 1 (a partitioned run has one trace per partition)"
+                .to_string(),
+        ));
+    }
+    let parts = spec.partitions;
+    let spec2 = spec.clone();
+    let (skip_teardown, no_memo) = (opts.skip_teardown, opts.no_memo);
+    let results = sim::runner::run_partitions(
+        seed,
+        spec.net_config(),
+        parts,
+        entropy,
+        move |k, ex| -> Result<PartOut, sim::RunError> {
+            if no_memo {
+                sim::clock::set_memo(false);
+            }
+            let spec = &spec2;
+            let mut s = Sim::new_part(spec, seed, Some(k));
+            let until = ms_to_ns(spec.duration_s * 1000.0);
+            s.engine
+                .run_windows(until, spec.min_link_latency_ns(), &mut s.driver, ex, k)?;
+            // This partition's meshes (the others are remote here).
+            let mut degrees = Vec::new();
+            for t in 0..spec.workload.topics as usize {
+                let subs: BTreeSet<u32> = s.driver.subscribers[t].iter().copied().collect();
+                for p in 0..spec.peers {
+                    if s.engine.nodes[p as usize].is_remote() {
+                        continue;
+                    }
+                    let mesh = s.mesh(p, t);
+                    if subs.contains(&p) {
+                        degrees.push(mesh.len() as u32);
+                    }
+                    let mut c = s.driver.collector.borrow_mut();
+                    for m in mesh {
+                        c.record(Rec::Mesh, (u64::from(p) << 32) | t as u64, u64::from(m));
+                    }
+                }
+            }
+            let rows = s.peer_rows();
+            let bytes_sent = sim::world::with(|w| w.nodes.iter().map(|n| n.bytes_sent).collect());
+            let mut dialer = [0u64; 4];
+            for node in &s.engine.nodes {
+                if let Some(d) = node
+                    .swarm
+                    .as_ref()
+                    .and_then(|s| s.behaviour().dialer.as_ref())
+                {
+                    dialer[0] += d.stats.dials;
+                    dialer[1] += d.stats.failures;
+                    dialer[2] += d.stats.given_up;
+                    dialer[3] += d.stats.px_learned;
+                }
+            }
+            let collector =
+                std::mem::replace(&mut *s.driver.collector.borrow_mut(), Collector::new(&[]));
+            let out = PartOut {
+                samples_len: collector.samples.len(),
+                collector,
+                degrees,
+                bytes_sent,
+                rows,
+                stats: s.engine.stats,
+                dialer,
+                now_ns: s.engine.now_ns(),
+                initial_components: s.initial_components,
+            };
+            if skip_teardown {
+                std::mem::forget(s);
+            }
+            Ok(out)
+        },
+    );
+    // The first partition that failed is the run's failure (one that only
+    // stopped because another did comes second).
+    let mut outs = Vec::new();
+    let mut stopped = None;
+    let mut entropy_served = 0;
+    let mut entropy_fallbacks = 0;
+    let (mut memo_hits, mut memo_misses) = (0, 0);
+    for r in results {
+        match r {
+            Err(msg) => return Err(RunFailure::Panic(msg)),
+            Ok((Err(sim::RunError::PartitionStopped), _)) => {
+                stopped = Some(sim::RunError::PartitionStopped)
+            }
+            Ok((Err(e), _)) => return Err(RunFailure::Engine(e)),
+            Ok((Ok(o), report)) => {
+                entropy_served += report.entropy.served;
+                entropy_fallbacks += report.entropy.os_fallbacks;
+                memo_hits += report.memo.hits;
+                memo_misses += report.memo.misses;
+                outs.push(o);
+            }
+        }
+    }
+    if let Some(e) = stopped {
+        return Err(RunFailure::Engine(e));
+    }
+    debug_assert!(outs.iter().all(|o| o.samples_len == outs[0].samples_len));
+    // The run's trace hash: the partitions' hashes in partition order.
+    let mut h = blake3::Hasher::new();
+    h.update(b"meshsim partitions");
+    h.update(&u64::from(parts).to_le_bytes());
+    for o in &outs {
+        h.update(o.collector.trace_hash().as_bytes());
+    }
+    let trace_hash = h.finalize().to_hex()[..32].to_string();
+    let mut outs = outs.into_iter();
+    let first = outs.next().expect("at least one partition");
+    let (mut c, mut degrees, mut bytes_sent, mut rows) =
+        (first.collector, first.degrees, first.bytes_sent, first.rows);
+    let (mut stats, mut dialer) = (first.stats, first.dialer);
+    let owner = |p: usize| (p as u64 * u64::from(parts) / u64::from(spec.peers)) as usize;
+    for (k, o) in outs.enumerate() {
+        let k = k + 1;
+        c.absorb(o.collector);
+        degrees.extend(o.degrees);
+        for (a, b) in bytes_sent.iter_mut().zip(&o.bytes_sent) {
+            *a += b;
+        }
+        for (p, (a, b)) in rows.iter_mut().zip(o.rows).enumerate() {
+            let (wire, sent, received) = (a.wire, a.bytes_sent, a.bytes_received);
+            if owner(p) == k {
+                *a = b.clone();
+                a.wire = wire;
+                a.bytes_sent = sent;
+                a.bytes_received = received;
+            }
+            a.wire.add(&b.wire);
+            a.bytes_sent += b.bytes_sent;
+            a.bytes_received += b.bytes_received;
+        }
+        stats.events += o.stats.events;
+        stats.timers_fired += o.stats.timers_fired;
+        stats.polls += o.stats.polls;
+        stats.steps += o.stats.steps;
+        for (a, b) in dialer.iter_mut().zip(o.dialer) {
+            *a += b;
+        }
+    }
+    c.sort_merged();
+    for (row, &iso) in rows.iter_mut().zip(&c.isolated_s) {
+        row.isolated_s = iso;
+    }
+    let mut summary = RunSummary::build(
+        spec,
+        seed,
+        &c,
+        &degrees,
+        &bytes_sent,
+        stats,
+        first.initial_components,
+        first.now_ns,
+    );
+    summary.trace_hash = trace_hash;
+    summary.dialer_dials = dialer[0];
+    summary.dialer_failures = dialer[1];
+    summary.dialer_given_up = dialer[2];
+    summary.dialer_px_learned = dialer[3];
+    summary.entropy_served = entropy_served;
+    summary.entropy_os_fallbacks = entropy_fallbacks;
+    summary.memo_hits = memo_hits;
+    summary.memo_misses = memo_misses;
+    Ok(RunOutput {
+        summary,
+        samples: std::mem::take(&mut c.samples),
+        messages: std::mem::take(&mut c.messages),
+        deliveries: c.deliveries.take(),
+        metrics_prom: None,
+        peers: rows,
+        peer_samples: std::mem::take(&mut c.peer_samples),
+    })
 }

@@ -93,7 +93,21 @@ pub struct Experiment {
     /// Peer scoring (off unless a preset is chosen).
     #[serde(default)]
     pub scoring: crate::scoring::ScoringSpec,
+    /// Split the simulation into this many parts, each on its own thread
+    /// (peers in contiguous index blocks), exchanging what crosses between
+    /// them in windows of the smallest link latency (default 1: one thread).
+    /// A run is reproducible for a given number; results differ between
+    /// numbers, as between seeds. For networks of thousands of peers.
+    #[serde(default = "d_partitions")]
+    pub partitions: u16,
 }
+
+fn d_partitions() -> u16 {
+    1
+}
+
+/// Most partitions a run may have.
+pub const MAX_PARTITIONS: u16 = 64;
 
 fn d_name() -> String {
     "experiment".into()
@@ -130,6 +144,7 @@ impl Default for Experiment {
             history: HistorySpec::default(),
             timeline: Vec::new(),
             scoring: crate::scoring::ScoringSpec::default(),
+            partitions: 1,
         }
     }
 }
@@ -703,6 +718,108 @@ impl Experiment {
                     .merged(s)
                     .validate(&format!("class[{i}].scoring"))?;
             }
+        }
+        self.validate_partitions()
+    }
+
+    /// The smallest one-way latency any link can have, ns (the window of a
+    /// partitioned run).
+    pub fn min_link_latency_ns(&self) -> u64 {
+        let c = self.net_config();
+        let mut min = c.latency.min_ns();
+        for m in c.class_latency.values() {
+            min = min.min(m.min_ns());
+        }
+        for row in &c.region_latency_ms {
+            for &ms in row {
+                min = min.min(ms_to_ns(ms));
+            }
+        }
+        min
+    }
+
+    /// What a partitioned run supports (the static network of the standard
+    /// scenario: workload, probes, dialer, classes without download limits).
+    fn validate_partitions(&self) -> Result<(), SpecError> {
+        let p = self.partitions;
+        if p == 0 || p > MAX_PARTITIONS || u32::from(p) > self.peers {
+            return Err(err(
+                "partitions",
+                p,
+                format!(
+                    "an integer from 1 to {} (at most one per peer)",
+                    u32::from(MAX_PARTITIONS).min(self.peers)
+                ),
+            ));
+        }
+        if p == 1 {
+            return Ok(());
+        }
+        let unsupported = |key: &str, v: &dyn std::fmt::Display, what: &str| {
+            err(
+                key,
+                v,
+                format!("{what} with partitions = 1 (partitioned runs do not support it yet)"),
+            )
+        };
+        if !self.timeline.is_empty() {
+            return Err(unsupported(
+                "timeline",
+                &format!("{} events", self.timeline.len()),
+                "no timeline events, or set it",
+            ));
+        }
+        if self.churn.share > 0.0 || self.churn.arrivals.is_some() {
+            return Err(unsupported(
+                "churn.share",
+                &self.churn.share,
+                "0 and no arrivals, or keep churn",
+            ));
+        }
+        if self.history.enabled {
+            return Err(unsupported(
+                "history.enabled",
+                &true,
+                "false, or keep history sync",
+            ));
+        }
+        if self.scoring.enabled() || self.classes.iter().any(|c| c.scoring.is_some()) {
+            return Err(unsupported(
+                "scoring",
+                &"enabled",
+                "no peer scoring, or keep scoring",
+            ));
+        }
+        if self.measure.prometheus {
+            return Err(unsupported(
+                "measure.prometheus",
+                &true,
+                "false, or keep Prometheus metrics",
+            ));
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            if let Some(d) = c.download_mbps {
+                return Err(unsupported(
+                    &format!("class[{i}].download_mbps"),
+                    &d,
+                    "no download limit, or keep download limits",
+                ));
+            }
+            if c.behaviour.wire_attack().is_some() {
+                return Err(unsupported(
+                    &format!("class[{i}].behaviour"),
+                    &format!("{:?}", c.behaviour),
+                    "no wire-level adversary, or keep wire-level adversaries",
+                ));
+            }
+        }
+        let min = self.min_link_latency_ns();
+        if min == 0 {
+            return Err(err(
+                "partitions",
+                p,
+                "1 unless every link has a positive minimum latency (a log-normal or 0 ms model has none)",
+            ));
         }
         Ok(())
     }

@@ -74,6 +74,17 @@ impl LatencyModel {
         ms_to_ns(self.sample_ms(rng))
     }
 
+    /// The smallest latency this model can draw, nanoseconds (0 for the
+    /// log-normal, which has no positive lower bound).
+    pub fn min_ns(&self) -> u64 {
+        match *self {
+            LatencyModel::Constant { ms } => ms_to_ns(ms),
+            LatencyModel::Uniform { min_ms, .. } => ms_to_ns(min_ms),
+            LatencyModel::Normal { min_ms, .. } => ms_to_ns(min_ms),
+            LatencyModel::LogNormal { .. } => 0,
+        }
+    }
+
     /// Checks the parameters; the error says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
         let ok = |x: f64| x.is_finite() && x >= 0.0;

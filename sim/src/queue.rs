@@ -39,6 +39,11 @@ pub enum Event {
         /// Dial slot.
         dial: u32,
     },
+    /// Network: a message from another partition of a partitioned run is due.
+    Remote {
+        /// Slot of the message in the world's inbox.
+        slot: u32,
+    },
     /// A model-defined action for `node` (or for the scenario when `node` is `u32::MAX`).
     App {
         /// Target node, or `u32::MAX` for the scenario itself.

@@ -44,6 +44,9 @@ pub enum RunError {
     /// The event budget ran out.
     #[error("event budget exhausted: more than {0} events")]
     EventBudget(u64),
+    /// Another partition of a partitioned run stopped (its error is the run's).
+    #[error("another partition of this run stopped")]
+    PartitionStopped,
     /// Nodes kept waking each other without time advancing.
     #[error("livelock at t = {time_ns} ns: more than {polls} polls without time advancing")]
     Livelock {
@@ -263,6 +266,227 @@ impl<N: Node> Engine<N> {
     }
 }
 
+impl<N: Node> Engine<N> {
+    /// Runs partition `me` of a partitioned run until `until_ns` in lock-step
+    /// windows of `window_ns` (at most the smallest link latency between
+    /// partitions): each window is simulated independently, then the
+    /// partitions exchange what they sent each other through `ex`. Every
+    /// partition must make the same calls.
+    pub fn run_windows(
+        &mut self,
+        until_ns: u64,
+        window_ns: u64,
+        app: &mut impl AppHandler<N>,
+        ex: &Exchange,
+        me: u16,
+    ) -> Result<(), RunError> {
+        let window_ns = window_ns.max(1);
+        loop {
+            let end = world::now()
+                .saturating_add(window_ns - 1)
+                .min(until_ns)
+                .max(world::now());
+            if let Err(e) = self.run_until(end, app) {
+                ex.abort();
+                return Err(e);
+            }
+            ex.step(me)?;
+            if end >= until_ns {
+                return Ok(());
+            }
+            meshsim_clock::advance_to(end + 1);
+        }
+    }
+}
+
+/// The meeting point of the partitions of a partitioned run: after each
+/// window every partition posts the messages it sent to each other one,
+/// waits for all, and takes what was sent to it (in partition order, each
+/// partition's messages in the order sent, so the result does not depend on
+/// which thread arrived first).
+pub struct Exchange {
+    parts: u16,
+    /// Two sets of mailboxes `[from][to]`, alternating by window.
+    slots: Vec<std::sync::Mutex<Vec<world::Remote>>>,
+    state: std::sync::Mutex<BarrierState>,
+    cv: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct BarrierState {
+    waiting: u16,
+    generation: u64,
+    aborted: bool,
+    windows: Vec<u64>,
+}
+
+impl Exchange {
+    /// The exchange of a run with `parts` partitions.
+    pub fn new(parts: u16) -> Exchange {
+        let n = 2 * usize::from(parts) * usize::from(parts);
+        Exchange {
+            parts,
+            slots: (0..n).map(|_| std::sync::Mutex::new(Vec::new())).collect(),
+            state: std::sync::Mutex::new(BarrierState {
+                windows: vec![0; usize::from(parts)],
+                ..BarrierState::default()
+            }),
+            cv: std::sync::Condvar::new(),
+        }
+    }
+
+    fn slot(&self, parity: u64, from: u16, to: u16) -> &std::sync::Mutex<Vec<world::Remote>> {
+        let p = usize::from(self.parts);
+        &self.slots[parity as usize * p * p + usize::from(from) * p + usize::from(to)]
+    }
+
+    /// Stops the run: every partition waiting or arriving gets [`RunError::PartitionStopped`].
+    pub fn abort(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.aborted = true;
+        self.cv.notify_all();
+    }
+
+    /// Ends partition `me`'s current window (see the type's documentation).
+    pub fn step(&self, me: u16) -> Result<(), RunError> {
+        let window = {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.windows[usize::from(me)]
+        };
+        let parity = window % 2;
+        for to in (0..self.parts).filter(|&t| t != me) {
+            let out = world::with(|w| w.take_outbox(to));
+            self.slot(parity, me, to)
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(out);
+        }
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.aborted {
+                return Err(RunError::PartitionStopped);
+            }
+            st.windows[usize::from(me)] += 1;
+            st.waiting += 1;
+            if st.waiting == self.parts {
+                st.waiting = 0;
+                st.generation += 1;
+                self.cv.notify_all();
+            } else {
+                let g = st.generation;
+                while st.generation == g && !st.aborted {
+                    st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                if st.aborted {
+                    return Err(RunError::PartitionStopped);
+                }
+            }
+        }
+        // A partition writes this parity again only after the next meeting,
+        // which it cannot pass before this one has taken its messages.
+        for from in (0..self.parts).filter(|&f| f != me) {
+            let msgs = std::mem::take(
+                &mut *self
+                    .slot(parity, from, me)
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            if !msgs.is_empty() {
+                world::with(|w| w.deliver(msgs));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stops the exchange if its thread unwinds (a panic in one partition must
+/// not leave the others waiting forever).
+struct AbortOnPanic(std::sync::Arc<Exchange>);
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abort();
+        }
+    }
+}
+
+/// Runs the partitions of a partitioned run, each on its own simulation
+/// thread (as [`run_on_sim_thread`], with partition `k`'s entropy drawn
+/// from `(seed, k)`): `f(k, exchange)` builds and runs partition `k`.
+/// Returns each partition's result in partition order.
+pub fn run_partitions<R: Send + 'static>(
+    seed: u64,
+    net: NetConfig,
+    parts: u16,
+    entropy_mode: EntropyMode,
+    f: impl Fn(u16, &Exchange) -> R + Send + Sync + 'static,
+) -> Vec<Result<(R, ThreadReport), String>> {
+    std::hint::black_box(entropy::hook_address());
+    let ex = std::sync::Arc::new(Exchange::new(parts));
+    let f = std::sync::Arc::new(f);
+    let handles: Vec<_> = (0..parts)
+        .map(|k| {
+            let (ex, f, net) = (ex.clone(), f.clone(), net.clone());
+            std::thread::Builder::new()
+                .name(format!("meshsim-sim-{seed}-p{k}"))
+                .stack_size(64 << 20)
+                .spawn(move || {
+                    let _guard = AbortOnPanic(ex.clone());
+                    sim_thread_body(seed, u64::from(k), net, entropy_mode, || f(k, &ex))
+                })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| match h {
+            Ok(h) => h.join().map_err(panic_message),
+            Err(e) => {
+                ex.abort();
+                Err(format!("cannot spawn simulation thread: {e}"))
+            }
+        })
+        .collect()
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "simulation thread panicked".to_string()
+    }
+}
+
+/// Sets up a simulation thread (entropy stream `stream` of `seed`, a virtual
+/// clock, a world), runs `f`, tears it down.
+fn sim_thread_body<R>(
+    seed: u64,
+    stream: u64,
+    net: NetConfig,
+    entropy_mode: EntropyMode,
+    f: impl FnOnce() -> R,
+) -> (R, ThreadReport) {
+    entropy::mark_simulation_thread();
+    let seeds = Seeds::new(seed);
+    match entropy_mode {
+        EntropyMode::Seeded => entropy::seed_thread(seeds.bytes("entropy", stream)),
+        EntropyMode::Unseeded => entropy::seed_thread_from_os(),
+    }
+    meshsim_clock::install();
+    world::install(World::new(net, seeds));
+    let r = f();
+    let report = ThreadReport {
+        entropy: entropy::stats(),
+        memo: meshsim_clock::memo_stats(),
+    };
+    drop(world::uninstall());
+    meshsim_clock::uninstall();
+    entropy::reset_thread();
+    (r, report)
+}
+
 /// What a finished simulation thread reports besides its result.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ThreadReport {
@@ -296,33 +520,7 @@ pub fn run_on_sim_thread<R: Send + 'static>(
     let handle = std::thread::Builder::new()
         .name(format!("meshsim-sim-{seed}"))
         .stack_size(64 << 20)
-        .spawn(move || {
-            entropy::mark_simulation_thread();
-            let seeds = Seeds::new(seed);
-            match entropy_mode {
-                EntropyMode::Seeded => entropy::seed_thread(seeds.bytes("entropy", 0)),
-                EntropyMode::Unseeded => entropy::seed_thread_from_os(),
-            }
-            meshsim_clock::install();
-            world::install(World::new(net, seeds));
-            let r = f();
-            let report = ThreadReport {
-                entropy: entropy::stats(),
-                memo: meshsim_clock::memo_stats(),
-            };
-            drop(world::uninstall());
-            meshsim_clock::uninstall();
-            entropy::reset_thread();
-            (r, report)
-        })
+        .spawn(move || sim_thread_body(seed, 0, net, entropy_mode, f))
         .map_err(|e| format!("cannot spawn simulation thread: {e}"))?;
-    handle.join().map_err(|p| {
-        if let Some(s) = p.downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = p.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "simulation thread panicked".to_string()
-        }
-    })
+    handle.join().map_err(panic_message)
 }

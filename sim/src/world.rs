@@ -136,6 +136,9 @@ struct Stream {
     latency_ns: u64,
     pipes: [Pipe; 2],
     dropped: [bool; 2],
+    /// For a stream whose other end is in another partition: that
+    /// partition and the stream's run-wide id there.
+    cross: Option<(u16, u64)>,
 }
 
 #[derive(Debug)]
@@ -147,6 +150,9 @@ struct Conn {
     closed_at: [Option<u64>; 2],
     waker: [Option<Waker>; 2],
     dropped: [bool; 2],
+    /// For a connection whose other side is in another partition: that
+    /// partition and the connection's run-wide id.
+    cross: Option<(u16, u64)>,
 }
 
 /// Why a dial failed.
@@ -173,6 +179,65 @@ struct Dial {
     state: DialState,
     waker: Option<Waker>,
     abandoned: bool,
+}
+
+/// A message between the partitions of a partitioned run: what one side of
+/// a connection, substream or dial does that the other side sees `at` a
+/// later virtual time (never earlier than one link latency after sending).
+#[derive(Debug)]
+pub struct Remote {
+    /// When the receiving partition handles it, ns.
+    pub at: u64,
+    msg: RemoteMsg,
+}
+
+#[derive(Debug)]
+enum RemoteMsg {
+    /// A dial reaches its target's partition.
+    DialArrive { dial: u32, from: u32, to: u32 },
+    /// The dialer's partition learns the outcome (`Ok`: the connection's run-wide id).
+    DialDone {
+        dial: u32,
+        result: Result<u64, DialError>,
+    },
+    /// The other side opened a substream.
+    StreamOpen {
+        xconn: u64,
+        xstream: u64,
+        id: u64,
+        opener_side: u8,
+    },
+    /// Bytes written by the other end, in direction `dir`.
+    Data {
+        xstream: u64,
+        dir: u8,
+        bytes: Vec<u8>,
+    },
+    /// The other end closed its writing direction `dir`.
+    Fin { xstream: u64, dir: u8 },
+    /// Side `side` closed (or dropped) the connection.
+    Close { xconn: u64, side: u8 },
+}
+
+/// Partitioned-run state of a world (see [`World::set_partitioning`]).
+struct Part {
+    me: u16,
+    parts: u16,
+    owner: Vec<u16>,
+    outbox: Vec<Vec<Remote>>,
+    inbox: Slab<RemoteMsg>,
+    /// Run-wide id of a cross-partition connection or stream to its local slot.
+    conns: std::collections::HashMap<u64, u32>,
+    streams: std::collections::HashMap<u64, u32>,
+    next_xid: u64,
+}
+
+impl Part {
+    /// A run-wide id: a counter of this partition, tagged with the partition.
+    fn xid(&mut self) -> u64 {
+        self.next_xid += 1;
+        (u64::from(self.me) << 48) | self.next_xid
+    }
 }
 
 /// Network-wide parameters.
@@ -251,6 +316,7 @@ pub struct World {
     node_conditions: BTreeMap<u32, LinkCondition>,
     partitioned: bool,
     net_rng: crate::seeds::SimRng,
+    part: Option<Box<Part>>,
     /// Counters.
     pub stats: NetStats,
 }
@@ -351,7 +417,88 @@ impl World {
             node_conditions: BTreeMap::new(),
             partitioned: false,
             net_rng: seeds.stream("net"),
+            part: None,
             stats: NetStats::default(),
+        }
+    }
+
+    /// Makes this world partition `me` of a partitioned run: node `n` is
+    /// simulated by partition `owner[n]` (every partition holds the same
+    /// nodes, addresses and links; only its own nodes' swarms run in it).
+    /// Connections, substreams and dials between partitions become
+    /// [`Remote`] messages: collect them with [`World::take_outbox`] and hand
+    /// them to their partition with [`World::deliver`]. Each message is due
+    /// at least one link latency after it was sent, so partitions may run
+    /// independently through any window shorter than the smallest link
+    /// latency between them. Call before the first node is polled; network
+    /// randomness (jitter, loss) comes from the partition's own stream.
+    ///
+    /// # Panics
+    /// If `me >= parts` or an owner is out of range.
+    pub fn set_partitioning(&mut self, me: u16, parts: u16, owner: Vec<u16>) {
+        assert!(me < parts && owner.iter().all(|&o| o < parts));
+        self.net_rng = self.seeds.stream_at("net", u64::from(me));
+        self.part = Some(Box::new(Part {
+            me,
+            parts,
+            owner,
+            outbox: (0..parts).map(|_| Vec::new()).collect(),
+            inbox: Slab::new(),
+            conns: std::collections::HashMap::new(),
+            streams: std::collections::HashMap::new(),
+            next_xid: 0,
+        }));
+    }
+
+    /// This world's partition and the number of partitions (`(0, 1)` when not partitioned).
+    pub fn partition_of_world(&self) -> (u16, u16) {
+        self.part.as_ref().map_or((0, 1), |p| (p.me, p.parts))
+    }
+
+    /// Whether `node` is simulated in this world (always, when not partitioned).
+    pub fn is_local(&self, node: u32) -> bool {
+        self.remote_part(node).is_none()
+    }
+
+    /// The partition simulating `node`, if it is another one.
+    fn remote_part(&self, node: u32) -> Option<u16> {
+        let p = self.part.as_ref()?;
+        let o = p.owner[node as usize];
+        (o != p.me).then_some(o)
+    }
+
+    fn send(&mut self, to_part: u16, at: u64, msg: RemoteMsg) {
+        debug_assert!(at > now(), "a remote message must be due after it is sent");
+        if let Some(p) = self.part.as_mut() {
+            p.outbox[to_part as usize].push(Remote { at, msg });
+        }
+    }
+
+    /// Takes the messages this world sent to partition `to` since the last
+    /// call, in the order they were sent.
+    pub fn take_outbox(&mut self, to: u16) -> Vec<Remote> {
+        match self.part.as_mut() {
+            Some(p) => std::mem::take(&mut p.outbox[to as usize]),
+            None => Vec::new(),
+        }
+    }
+
+    /// Schedules messages from another partition (in the order given: the
+    /// order they were sent, partition by partition in a fixed order).
+    ///
+    /// # Panics
+    /// If the world is not partitioned or a message is due in the past.
+    pub fn deliver(&mut self, msgs: Vec<Remote>) {
+        let now = now();
+        let p = self.part.as_mut().expect("deliver on a partitioned world");
+        for m in msgs {
+            assert!(
+                m.at > now,
+                "a remote message due at {} ns arrived at {now} ns: the window is longer than a link latency",
+                m.at
+            );
+            let slot = p.inbox.insert(m.msg) as u32;
+            self.queue.push(m.at, Event::Remote { slot });
         }
     }
 
@@ -607,7 +754,12 @@ impl World {
                 match to {
                     Some(to) => {
                         let lat = self.latency_ns(from, to);
-                        self.schedule(now + lat, Event::DialArrive { dial });
+                        match self.remote_part(to) {
+                            Some(part) => {
+                                self.send(part, now + lat, RemoteMsg::DialArrive { dial, from, to })
+                            }
+                            None => self.schedule(now + lat, Event::DialArrive { dial }),
+                        }
                     }
                     None => {
                         let t = now + self.cfg.dial_timeout_ns;
@@ -674,6 +826,7 @@ impl World {
             closed_at: [None, None],
             waker: [None, None],
             dropped: [false, false],
+            cross: None,
         }) as u32;
         self.stats.connections_opened += 1;
         let t = &mut self.nodes[to as usize];
@@ -703,6 +856,169 @@ impl World {
         }
         if let Some(w) = d.waker.take() {
             self.to_wake.push(w);
+        }
+    }
+
+    /// A dial from another partition reaches `to` (in this one).
+    fn on_remote_dial_arrive(&mut self, dial: u32, from: u32, to: u32) {
+        let now = now();
+        let lat = self.latency_ns(from, to);
+        let back = self
+            .remote_part(from)
+            .expect("a remote dial comes from another partition");
+        let target = &self.nodes[to as usize];
+        let from_up = self.nodes[from as usize].up;
+        let (at, result) =
+            if !target.up || !from_up || !target.reachable || self.separated(from, to) {
+                // Nothing answers: the dialer times out (no earlier than a
+                // round trip, since the answer travels between partitions).
+                let t = (now + self.cfg.dial_timeout_ns).saturating_sub(lat);
+                (t.max(now + lat), Err(DialError::Timeout))
+            } else if !target.listening {
+                (now + lat, Err(DialError::Refused))
+            } else {
+                let xid = self.part.as_mut().map_or(0, |p| p.xid());
+                let gen = self.gen();
+                let c = self.conns.insert(Conn {
+                    gen,
+                    nodes: [from, to],
+                    latency_ns: lat,
+                    inbound: [VecDeque::new(), VecDeque::new()],
+                    closed_at: [None, None],
+                    waker: [None, None],
+                    dropped: [false, false],
+                    cross: Some((back, xid)),
+                }) as u32;
+                if let Some(p) = self.part.as_mut() {
+                    p.conns.insert(xid, c);
+                }
+                self.stats.connections_opened += 1;
+                let t = &mut self.nodes[to as usize];
+                t.incoming.push_back((c, gen));
+                if let Some(w) = t.listener_waker.take() {
+                    self.to_wake.push(w);
+                }
+                (now + lat, Ok(xid))
+            };
+        self.send(back, at, RemoteMsg::DialDone { dial, result });
+    }
+
+    /// The outcome of a dial to another partition reaches the dialer.
+    fn on_remote_dial_done(&mut self, dial: u32, result: Result<u64, DialError>) {
+        let Some(d) = self.dials.get(dial as usize) else {
+            return;
+        };
+        let (from, to) = (d.from, d.to.expect("a remote dial has a target"));
+        let state = match result {
+            Ok(xid) => {
+                let lat = self.latency_ns(from, to);
+                let back = self
+                    .remote_part(to)
+                    .expect("a remote dial goes to another partition");
+                let gen = self.gen();
+                let c = self.conns.insert(Conn {
+                    gen,
+                    nodes: [from, to],
+                    latency_ns: lat,
+                    inbound: [VecDeque::new(), VecDeque::new()],
+                    closed_at: [None, None],
+                    waker: [None, None],
+                    dropped: [false, false],
+                    cross: Some((back, xid)),
+                }) as u32;
+                if let Some(p) = self.part.as_mut() {
+                    p.conns.insert(xid, c);
+                }
+                DialState::Done(Ok((c, gen)))
+            }
+            Err(e) => DialState::Done(Err(e)),
+        };
+        self.dials[dial as usize].state = state;
+        self.on_dial_done(dial);
+    }
+
+    /// Handles a message from another partition that is due now.
+    fn on_remote(&mut self, slot: u32) {
+        let Some(p) = self.part.as_mut() else {
+            return;
+        };
+        let msg = p.inbox.remove(slot as usize);
+        let now = now();
+        match msg {
+            RemoteMsg::DialArrive { dial, from, to } => self.on_remote_dial_arrive(dial, from, to),
+            RemoteMsg::DialDone { dial, result } => self.on_remote_dial_done(dial, result),
+            RemoteMsg::StreamOpen {
+                xconn,
+                xstream,
+                id,
+                opener_side,
+            } => {
+                let Some(&c) = p.conns.get(&xconn) else {
+                    return;
+                };
+                let from_part = (xstream >> 48) as u16;
+                let conn = &self.conns[c as usize];
+                let (cgen, nodes, lat) = (conn.gen, conn.nodes, conn.latency_ns);
+                let side = opener_side as usize;
+                let sgen = self.gen();
+                let s = self.streams.insert(Stream {
+                    gen: sgen,
+                    id,
+                    conn: (c, cgen),
+                    nodes: [nodes[side], nodes[1 - side]],
+                    sides: [opener_side, 1 - opener_side],
+                    latency_ns: lat,
+                    pipes: [Pipe::default(), Pipe::default()],
+                    dropped: [false, false],
+                    cross: Some((from_part, xstream)),
+                }) as u32;
+                if let Some(p) = self.part.as_mut() {
+                    p.streams.insert(xstream, s);
+                }
+                let conn = &mut self.conns[c as usize];
+                conn.inbound[1 - side].push_back((now, s, sgen));
+                if let Some(w) = conn.waker[1 - side].take() {
+                    self.to_wake.push(w);
+                }
+            }
+            RemoteMsg::Data {
+                xstream,
+                dir,
+                bytes,
+            } => {
+                let Some(&s) = p.streams.get(&xstream) else {
+                    return;
+                };
+                let pipe = &mut self.streams[s as usize].pipes[dir as usize];
+                pipe.chunks.push_back((now, bytes));
+                pipe.last_at = now;
+                if let Some(w) = pipe.reader_waker.take() {
+                    self.to_wake.push(w);
+                }
+            }
+            RemoteMsg::Fin { xstream, dir } => {
+                let Some(&s) = p.streams.get(&xstream) else {
+                    return;
+                };
+                let pipe = &mut self.streams[s as usize].pipes[dir as usize];
+                pipe.fin_at = Some(now);
+                pipe.last_at = now;
+                if let Some(w) = pipe.reader_waker.take() {
+                    self.to_wake.push(w);
+                }
+            }
+            RemoteMsg::Close { xconn, side } => {
+                let Some(&c) = p.conns.get(&xconn) else {
+                    return;
+                };
+                let conn = &mut self.conns[c as usize];
+                let (s, far) = (side as usize, 1 - side as usize);
+                conn.closed_at[s].get_or_insert(now);
+                conn.closed_at[far] = Some(conn.closed_at[far].map_or(now, |t| t.min(now)));
+                if let Some(w) = conn.waker[far].take() {
+                    self.to_wake.push(w);
+                }
+            }
         }
     }
 
@@ -764,10 +1080,17 @@ impl World {
         }
         let now = now();
         let sgen = self.gen();
-        let id = self.next_stream_id;
+        // Stream ids are unique in the run: partition `me` of `parts` takes
+        // every `parts`-th (all of them when not partitioned).
+        let (me, parts) = self.partition_of_world();
+        let id = self.next_stream_id * u64::from(parts) + u64::from(me);
         self.next_stream_id += 1;
         let conn = self.conn(c, gen)?;
-        let (nodes, lat) = (conn.nodes, conn.latency_ns);
+        let (nodes, lat, conn_cross) = (conn.nodes, conn.latency_ns, conn.cross);
+        let cross = match (conn_cross, self.part.as_mut()) {
+            (Some((part, xconn)), Some(p)) => Some((part, xconn, p.xid())),
+            _ => None,
+        };
         // Pipe 0 always carries bytes from the opener (side of stream 0) to the accepter.
         let opener = nodes[side as usize];
         let accepter = nodes[1 - side as usize];
@@ -780,9 +1103,26 @@ impl World {
             latency_ns: lat,
             pipes: [Pipe::default(), Pipe::default()],
             dropped: [false, false],
+            cross: cross.map(|(part, _, xstream)| (part, xstream)),
         }) as u32;
         self.stats.substreams_opened += 1;
         let at = now + lat;
+        if let Some((part, xconn, xstream)) = cross {
+            if let Some(p) = self.part.as_mut() {
+                p.streams.insert(xstream, s);
+            }
+            self.send(
+                part,
+                at,
+                RemoteMsg::StreamOpen {
+                    xconn,
+                    xstream,
+                    id,
+                    opener_side: side,
+                },
+            );
+            return Some((s, sgen));
+        }
         let conn = self.conn(c, gen)?;
         conn.inbound[1 - side as usize].push_back((at, s, sgen));
         self.schedule(
@@ -805,11 +1145,19 @@ impl World {
         };
         let lat = conn.latency_ns;
         let s = side as usize;
-        if conn.closed_at[s].is_none() {
+        let first = conn.closed_at[s].is_none();
+        if first {
             conn.closed_at[s] = Some(now);
         }
         let far = conn.closed_at[1 - s].map_or(now + lat, |t| t.min(now + lat));
         conn.closed_at[1 - s] = Some(far);
+        if let Some((part, xconn)) = conn.cross {
+            // The far side is in another partition: it learns one latency later.
+            if first {
+                self.send(part, now + lat, RemoteMsg::Close { xconn, side });
+            }
+            return;
+        }
         self.schedule(
             far,
             Event::WakeMuxer {
@@ -840,11 +1188,17 @@ impl World {
         };
         let open = conn.closed_at[side as usize].is_none();
         conn.dropped[side as usize] = true;
-        let both = conn.dropped == [true, true];
+        // A cross-partition connection has one side here: it is done when that side is.
+        let (both, cross) = (conn.dropped == [true, true], conn.cross);
         if open {
             self.close_conn(c, gen, side);
         }
-        if both {
+        if let Some((_, xconn)) = cross {
+            if let Some(p) = self.part.as_mut() {
+                p.conns.remove(&xconn);
+            }
+            self.conns.remove(c as usize);
+        } else if both {
             self.conns.remove(c as usize);
         }
     }
@@ -1011,6 +1365,23 @@ impl World {
                 f.delivered(from, to, id, now, at);
             }
         }
+        if let Some((part, xstream)) = st.cross {
+            // The reader is in another partition: the bytes travel as a message.
+            st.pipes[e].last_at = at;
+            let mut data = self.spare_chunks.pop().unwrap_or_default();
+            data.extend_from_slice(buf);
+            self.send(
+                part,
+                at,
+                RemoteMsg::Data {
+                    xstream,
+                    dir: end,
+                    bytes: data,
+                },
+            );
+            self.count_write(from, to, id, at, buf);
+            return Ok(Some(written));
+        }
         let pipe = &mut st.pipes[e];
         // Writes that land at the same future instant merge into one delivery.
         let merged = match pipe.chunks.back_mut() {
@@ -1026,10 +1397,6 @@ impl World {
             pipe.chunks.push_back((at, data));
         }
         pipe.last_at = at;
-        self.nodes[from as usize].bytes_sent += buf.len() as u64;
-        self.nodes[to as usize].bytes_received += buf.len() as u64;
-        self.stats.bytes += buf.len() as u64;
-        self.stats.writes += 1;
         if !merged {
             self.schedule(
                 at,
@@ -1040,12 +1407,22 @@ impl World {
                 },
             );
         }
+        self.count_write(from, to, id, at, buf);
+        Ok(Some(written))
+    }
+
+    /// Byte counters and the wire tap, for a write that is on its way.
+    #[inline]
+    fn count_write(&mut self, from: u32, to: u32, id: u64, at: u64, buf: &[u8]) {
+        self.nodes[from as usize].bytes_sent += buf.len() as u64;
+        self.nodes[to as usize].bytes_received += buf.len() as u64;
+        self.stats.bytes += buf.len() as u64;
+        self.stats.writes += 1;
         if let Some(tap) = self.tap.as_mut() {
             let prev = profile::enter(Phase::Metrics);
             tap.on_write(from, to, id, at, buf);
             profile::enter(prev);
         }
-        Ok(Some(written))
     }
 
     /// Reads into `buf` at `end` of stream `s`: `Ok(Some(n))` bytes read
@@ -1124,6 +1501,10 @@ impl World {
         let at = (now + lat).max(pipe.last_at);
         pipe.fin_at = Some(at);
         pipe.last_at = at;
+        if let Some((part, xstream)) = st.cross {
+            self.send(part, at, RemoteMsg::Fin { xstream, dir: end });
+            return;
+        }
         self.schedule(
             at,
             Event::WakePipe {
@@ -1140,7 +1521,13 @@ impl World {
             return;
         };
         st.dropped[end as usize] = true;
-        if st.dropped == [true, true] {
+        if let Some((_, xstream)) = st.cross {
+            // The other end is in another partition: this end is all there is here.
+            if let Some(p) = self.part.as_mut() {
+                p.streams.remove(&xstream);
+            }
+            self.streams.remove(s as usize);
+        } else if st.dropped == [true, true] {
             self.streams.remove(s as usize);
         }
     }
@@ -1170,6 +1557,7 @@ impl World {
             }
             Event::DialArrive { dial } => self.on_dial_arrive(dial),
             Event::DialDone { dial } => self.on_dial_done(dial),
+            Event::Remote { slot } => self.on_remote(slot),
             Event::App { .. } => return false,
         }
         true
@@ -1182,20 +1570,26 @@ impl World {
         }
     }
 
-    /// Open connections right now.
+    /// Open connections right now (in a partitioned run: those whose dialer
+    /// is in this partition, so that every connection counts in one).
     pub fn open_connections(&self) -> usize {
         self.conns
             .iter()
-            .filter(|(_, c)| c.closed_at.iter().all(Option::is_none))
+            .filter(|(_, c)| self.counts_here(c))
             .count()
     }
 
-    /// Open connections as (dialer, listener), sorted.
+    fn counts_here(&self, c: &Conn) -> bool {
+        c.closed_at.iter().all(Option::is_none) && (c.cross.is_none() || self.is_local(c.nodes[0]))
+    }
+
+    /// Open connections as (dialer, listener), sorted (in a partitioned run:
+    /// as [`World::open_connections`]).
     pub fn connections(&self) -> Vec<(u32, u32)> {
         let mut v: Vec<(u32, u32)> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.closed_at.iter().all(Option::is_none))
+            .filter(|(_, c)| self.counts_here(c))
             .map(|(_, c)| (c.nodes[0], c.nodes[1]))
             .collect();
         v.sort_unstable();
