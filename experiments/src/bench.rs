@@ -142,9 +142,13 @@ pub fn cmd_bench_one(
     phases: bool,
     components: u32,
     no_memo: bool,
+    partitions: u16,
 ) -> anyhow::Result<ExitCode> {
     check_components(&[peers], components)?;
-    let exp = scenario(peers, signing, seconds, components)?;
+    let mut exp = scenario(peers, signing, seconds, components)?;
+    exp.partitions = partitions;
+    exp.validate()
+        .map_err(|e| options_error(format!("--partitions {partitions}: {e}")))?;
     if phases {
         sim::profile::enable();
     }
@@ -164,6 +168,7 @@ pub fn cmd_bench_one(
     let mut out = serde_json::json!({
         "peers": peers,
         "components": components,
+        "partitions": partitions,
         "signing": signing,
         "sim_seconds": s.sim_seconds,
         "wall_seconds": wall,
@@ -226,6 +231,7 @@ fn run_case(
         cmd.arg("--no-memo");
     }
     cmd.args(["--components", &a.components.to_string()]);
+    cmd.args(["--partitions", &a.partitions.to_string()]);
     let out = cmd.output()?;
     if !out.status.success() {
         anyhow::bail!(
@@ -259,6 +265,8 @@ pub struct BenchArgs {
     pub components: u32,
     /// Turn off the ed25519 memo (`RunOptions::no_memo`).
     pub no_memo: bool,
+    /// Partitions (threads) per case (the experiment key `partitions`).
+    pub partitions: u16,
 }
 
 /// CPU seconds (user + system) of one `bench-one` result line.
@@ -295,6 +303,11 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             "--components applies to the per-case benchmark, not to --sweep".into(),
         ));
     }
+    if a.sweep && a.partitions != 1 {
+        return Err(options_error(
+            "--partitions applies to the per-case benchmark, not to --sweep".into(),
+        ));
+    }
     if a.sweep && a.no_memo {
         return Err(options_error(
             "--no-memo applies to the per-case benchmark, not to --sweep".into(),
@@ -307,6 +320,12 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
     if !a.json {
         println!("allocator: {}", crate::alloc::allocator());
+        if a.partitions > 1 {
+            println!(
+                "partitions: {} (one thread each; cpu_s adds up all threads)",
+                a.partitions
+            );
+        }
         println!(
             "ed25519 memo: {}",
             if a.no_memo {

@@ -524,3 +524,49 @@ pub fn run_on_sim_thread<R: Send + 'static>(
         .map_err(|e| format!("cannot spawn simulation thread: {e}"))?;
     handle.join().map_err(panic_message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition that fails stops the others at their next meeting
+    /// instead of leaving them waiting forever.
+    #[test]
+    fn a_failing_partition_stops_the_others() {
+        let results = run_partitions(3, NetConfig::default(), 2, EntropyMode::Seeded, |k, ex| {
+            if k == 0 {
+                panic!("partition 0 fails");
+            }
+            let mut steps = 0u32;
+            loop {
+                match ex.step(k) {
+                    Ok(()) => steps += 1,
+                    Err(e) => return (steps, e),
+                }
+            }
+        });
+        assert!(results[0]
+            .as_ref()
+            .is_err_and(|m| m.contains("partition 0 fails")));
+        let (steps, e) = &results[1].as_ref().expect("partition 1 returns").0;
+        assert_eq!(*steps, 0, "no meeting can complete without partition 0");
+        assert_eq!(*e, RunError::PartitionStopped);
+    }
+
+    /// Three partitions meet in lock-step: every meeting completes.
+    #[test]
+    fn partitions_meet_once_per_window() {
+        let results = run_partitions(3, NetConfig::default(), 3, EntropyMode::Seeded, |k, ex| {
+            let mut ok = 0;
+            for _ in 0..50 {
+                if ex.step(k).is_ok() {
+                    ok += 1;
+                }
+            }
+            ok
+        });
+        for r in results {
+            assert_eq!(r.expect("no panic").0, 50);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Partitioned runs (`partitions = N`): the network split into N threads
+//! that exchange what crosses between them in windows of the smallest link
+//! latency. They must be as deterministic as one thread, deliver what one
+//! thread delivers, and refuse what they do not support.
+
+use models::spec::{Experiment, LatencySpec};
+use sim::EntropyMode;
+
+fn small(partitions: u16) -> Experiment {
+    let mut e = Experiment {
+        name: "parts".into(),
+        peers: 40,
+        duration_s: 15.0,
+        partitions,
+        ..Experiment::default()
+    };
+    e.topology.degree = 8;
+    e.network.latency = LatencySpec::Uniform {
+        min_ms: 20.0,
+        max_ms: 80.0,
+    };
+    e.workload.start_s = 3.0;
+    e.workload.rate_per_s = 2.0;
+    e.measure.deliveries = true;
+    e
+}
+
+fn run(e: &Experiment, seed: u64) -> models::RunOutput {
+    models::run_full(e, seed, EntropyMode::Seeded).expect("run")
+}
+
+#[test]
+fn a_partitioned_run_is_reproducible_and_depends_on_its_seed_and_partition_count() {
+    let e = small(2);
+    let a = run(&e, 5);
+    let b = run(&e, 5);
+    assert_eq!(a.summary, b.summary, "every summary field is identical");
+    assert_eq!(a.deliveries, b.deliveries);
+    assert_eq!(a.samples, b.samples);
+    // Beside other runs on other threads, still the same.
+    let handles: Vec<_> = [5u64, 6, 5]
+        .into_iter()
+        .map(|seed| {
+            let e = e.clone();
+            std::thread::spawn(move || (seed, run(&e, seed).summary.trace_hash))
+        })
+        .collect();
+    for h in handles {
+        let (seed, hash) = h.join().unwrap();
+        if seed == 5 {
+            assert_eq!(hash, a.summary.trace_hash);
+        } else {
+            assert_ne!(hash, a.summary.trace_hash);
+        }
+    }
+    let three = run(&small(3), 5);
+    assert_ne!(three.summary.trace_hash, a.summary.trace_hash);
+}
+
+#[test]
+fn partitions_deliver_what_one_thread_delivers() {
+    let one = run(&small(1), 9);
+    for parts in [2u16, 3] {
+        let p = run(&small(parts), 9);
+        let (s, o) = (&p.summary, &one.summary);
+        assert_eq!(
+            s.messages_published, o.messages_published,
+            "{parts} partitions"
+        );
+        assert_eq!(s.deliveries_expected, o.deliveries_expected);
+        assert_eq!(s.deliveries, s.deliveries_expected, "everything delivered");
+        // Every edge of the same initial graph is dialed once and stays up.
+        assert_eq!(s.connections_opened, o.connections_opened);
+        assert_eq!(s.connections_closed, 0);
+        assert!(
+            s.mesh_degree.min >= 4.0,
+            "meshes formed: {:?}",
+            s.mesh_degree
+        );
+        // Timing comes from the same links: latencies within a few ms.
+        assert!(
+            (s.latency_ms.p50 - o.latency_ms.p50).abs() < 25.0,
+            "p50 {} vs {}",
+            s.latency_ms.p50,
+            o.latency_ms.p50
+        );
+        assert!(s.latency_ms.p50 >= 20.0, "no delivery faster than a link");
+        // Per-peer rows add up across partitions.
+        let sent: u64 = p.peers.iter().map(|r| r.bytes_sent).sum();
+        let received: u64 = p.peers.iter().map(|r| r.bytes_received).sum();
+        assert_eq!(sent, received, "every byte sent is received somewhere");
+        assert!(p.peers.iter().all(|r| r.up && r.connections >= 8));
+        let delivered: u64 = p.peers.iter().map(|r| r.wire.deliveries).sum();
+        assert_eq!(delivered, s.deliveries);
+        // Samples combine: every live peer of the run counted once.
+        let last = p.samples.last().expect("samples");
+        assert_eq!(last.live_peers, 40);
+        assert_eq!(last.connections, o.connections_opened);
+        // Deliveries: one per (message, receiver).
+        let mut d: Vec<(u64, u32)> = p
+            .deliveries
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|&(m, peer, _)| (m, peer))
+            .collect();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len() as u64, s.deliveries);
+    }
+}
+
+#[test]
+fn partitioned_runs_refuse_what_they_do_not_support() {
+    let check = |e: Experiment, key: &str| {
+        let err = e.validate().expect_err("refused");
+        assert_eq!(err.key, key, "{err}");
+        assert!(err.to_string().contains("partitions"), "{err}");
+    };
+    let mut e = small(2);
+    e.network.latency = LatencySpec::LogNormal {
+        median_ms: 50.0,
+        sigma: 0.5,
+    };
+    check(e, "partitions");
+    let mut e = small(2);
+    e.history.enabled = true;
+    check(e, "history.enabled");
+    let mut e = small(2);
+    e.churn.share = 0.1;
+    check(e, "churn.share");
+    let mut e = small(41);
+    e.partitions = 41;
+    check(e, "partitions");
+    check(small(0), "partitions");
+    assert!(small(2).validate().is_ok());
+}
+
+#[test]
+fn a_panic_in_a_partitioned_run_is_an_error_not_a_hang() {
+    let mut e = small(2);
+    e.limits.panic_at_s = Some(4.0);
+    let err = models::run_full(&e, 1, EntropyMode::Seeded).expect_err("fails");
+    assert!(err.to_string().contains("panic"), "{err}");
+}
