@@ -118,7 +118,7 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
         assert!(err.to_string().contains("partitions"), "{err}");
     };
     let mut e = small(2);
-    e.network.latency = LatencySpec::LogNormal {
+    e.network.latency = LatencySpec::Lognormal {
         median_ms: 50.0,
         sigma: 0.5,
     };
@@ -127,8 +127,8 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
     e.history.enabled = true;
     check(e, "history.enabled");
     let mut e = small(2);
-    e.churn.share = 0.1;
-    check(e, "churn.share");
+    e.measure.prometheus = true;
+    check(e, "measure.prometheus");
     let mut e = small(41);
     e.partitions = 41;
     check(e, "partitions");
