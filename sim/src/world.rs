@@ -1368,17 +1368,38 @@ impl World {
         if let Some((part, xstream)) = st.cross {
             // The reader is in another partition: the bytes travel as a message.
             st.pipes[e].last_at = at;
-            let mut data = self.spare_chunks.pop().unwrap_or_default();
-            data.extend_from_slice(buf);
-            self.send(
-                part,
-                at,
-                RemoteMsg::Data {
-                    xstream,
-                    dir: end,
-                    bytes: data,
-                },
-            );
+            // Writes that land at the same instant merge into one delivery,
+            // as on a local pipe (when nothing was sent in between).
+            let last = self
+                .part
+                .as_mut()
+                .and_then(|p| p.outbox[part as usize].last_mut());
+            match last {
+                Some(Remote {
+                    at: last_at,
+                    msg:
+                        RemoteMsg::Data {
+                            xstream: x,
+                            dir: d,
+                            bytes,
+                        },
+                }) if *last_at == at && *x == xstream && *d == end => {
+                    bytes.extend_from_slice(buf);
+                }
+                _ => {
+                    let mut data = self.spare_chunks.pop().unwrap_or_default();
+                    data.extend_from_slice(buf);
+                    self.send(
+                        part,
+                        at,
+                        RemoteMsg::Data {
+                            xstream,
+                            dir: end,
+                            bytes: data,
+                        },
+                    );
+                }
+            }
             self.count_write(from, to, id, at, buf);
             return Ok(Some(written));
         }
