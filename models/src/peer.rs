@@ -278,6 +278,9 @@ pub struct Peer {
     validation_timer: Option<(u64, futures_timer::Delay)>,
     /// Simulated by another partition of a partitioned run (no swarm here).
     remote: bool,
+    /// Whether a remote peer is up (the scenario takes it down and up in
+    /// every partition at the same virtual time).
+    remote_up: bool,
 }
 
 impl Peer {
@@ -294,8 +297,9 @@ impl Peer {
     }
 
     /// Peer `index` as seen by a partition of a partitioned run that does not
-    /// simulate it: it has no swarm here and counts as up (partitioned runs
-    /// have no churn), so that every partition draws the same workload.
+    /// simulate it: it has no swarm here, but is up or down as in its own
+    /// partition (see [`Peer::set_remote_up`]), so that every partition
+    /// draws the same workload and the same churn.
     pub fn remote(
         index: u32,
         keypair: Keypair,
@@ -304,7 +308,15 @@ impl Peer {
     ) -> Peer {
         let mut p = Self::inert(index, keypair, template, collector);
         p.remote = true;
+        p.remote_up = true;
         p
+    }
+
+    /// Marks a remote peer up or down (no effect on a local peer).
+    pub fn set_remote_up(&mut self, up: bool) {
+        if self.remote {
+            self.remote_up = up;
+        }
     }
 
     /// Whether another partition simulates this peer.
@@ -334,6 +346,7 @@ impl Peer {
             pending_validations: Vec::new(),
             validation_timer: None,
             remote: false,
+            remote_up: false,
         }
     }
 
@@ -349,7 +362,11 @@ impl Peer {
 
     /// Whether the peer is running.
     pub fn is_up(&self) -> bool {
-        self.remote || self.swarm.is_some()
+        if self.remote {
+            self.remote_up
+        } else {
+            self.swarm.is_some()
+        }
     }
 
     fn build_swarm(

@@ -128,6 +128,9 @@ pub struct Driver {
     /// Pairs cut by the current partition, to redial when it heals.
     cut_pairs: Vec<(u32, u32)>,
     dial_rng: SimRng,
+    /// In a partitioned run: the run's seeds (redials after a healed
+    /// partition draw their direction per pair, the same in every partition).
+    partitioned: Option<sim::Seeds>,
 }
 
 impl Driver {
@@ -271,6 +274,14 @@ impl Driver {
         self.collector
             .borrow_mut()
             .record(Rec::Action, action_code::DOWN, u64::from(peer));
+        if engine.nodes[peer as usize].is_remote() {
+            // Its partition takes it down at this same instant; here its
+            // connections' halves are lost (a graceful close arrives from
+            // its partition one latency later and takes precedence).
+            engine.nodes[peer as usize].set_remote_up(false);
+            sim::world::with(|w| w.crash(peer));
+            return;
+        }
         if graceful {
             // Dropping the swarm closes every connection in an orderly way (the
             // remotes see it one latency later); then the node is marked down.
@@ -293,6 +304,11 @@ impl Driver {
         sim::world::with(|w| w.restart(peer));
         if let Some(t) = self.collector.borrow_mut().up_since.get_mut(peer as usize) {
             *t = engine.now_ns();
+        }
+        if engine.nodes[peer as usize].is_remote() {
+            // Its own partition brings it up and redials.
+            engine.nodes[peer as usize].set_remote_up(true);
+            return;
         }
         let node = &mut engine.nodes[peer as usize];
         node.come_up();
@@ -342,6 +358,27 @@ impl Driver {
             remotes.sort_unstable();
             cut.extend(remotes.into_iter().map(|b| (a as u32, b)));
         }
+        if self.partitioned.is_some() {
+            // A partition knows the connections of its own peers on either
+            // side of the cut: add those whose side in group A is remote.
+            for (b, node) in engine.nodes.iter().enumerate() {
+                let Some(swarm) = node.swarm.as_ref() else {
+                    continue;
+                };
+                if in_a[b] {
+                    continue;
+                }
+                for a in swarm
+                    .connected_peers()
+                    .filter_map(|p| self.collector.borrow().peer_index(p))
+                    .filter(|&a| in_a[a as usize] && engine.nodes[a as usize].is_remote())
+                {
+                    cut.push((a, b as u32));
+                }
+            }
+            cut.sort_unstable();
+            cut.dedup();
+        }
         // The world cuts every connection between the groups and leaves
         // dials between them unanswered until the partition heals.
         let groups: Vec<u16> = in_a.iter().map(|&a| if a { 1 } else { 2 }).collect();
@@ -358,11 +395,15 @@ impl Driver {
         sim::world::with(|w| w.heal_partition());
         for (a, b) in std::mem::take(&mut self.cut_pairs) {
             if engine.nodes[a as usize].is_up() && engine.nodes[b as usize].is_up() {
-                let (from, to) = if self.dial_rng.random_bool(0.5) {
-                    (a, b)
-                } else {
-                    (b, a)
+                let a_dials = match self.partitioned {
+                    // Every partition that knows the pair draws the same
+                    // direction; the dialer's partition dials.
+                    Some(seeds) => seeds
+                        .stream_at("heal-redials", (u64::from(a) << 32) | u64::from(b))
+                        .random_bool(0.5),
+                    None => self.dial_rng.random_bool(0.5),
                 };
+                let (from, to) = if a_dials { (a, b) } else { (b, a) };
                 self.dial(engine, from, to);
             }
         }
@@ -978,6 +1019,7 @@ impl Sim {
             neighbours,
             cut_pairs: Vec::new(),
             dial_rng: seeds.stream("redials"),
+            partitioned: part.map(|_| seeds),
         };
         let mut dial_rng = seeds.stream("dials");
         let stagger = ms_to_ns(spec.topology.dial_stagger_ms);

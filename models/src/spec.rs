@@ -738,8 +738,9 @@ impl Experiment {
         min
     }
 
-    /// What a partitioned run supports (the static network of the standard
-    /// scenario: workload, probes, dialer, classes without download limits).
+    /// What a partitioned run supports: everything but history sync, peer
+    /// scoring, wire-level adversaries, Prometheus metrics and links
+    /// without a positive minimum latency.
     fn validate_partitions(&self) -> Result<(), SpecError> {
         let p = self.partitions;
         if p == 0 || p > MAX_PARTITIONS || u32::from(p) > self.peers {
@@ -762,20 +763,6 @@ impl Experiment {
                 format!("{what} with partitions = 1 (partitioned runs do not support it yet)"),
             )
         };
-        if !self.timeline.is_empty() {
-            return Err(unsupported(
-                "timeline",
-                &format!("{} events", self.timeline.len()),
-                "no timeline events, or set it",
-            ));
-        }
-        if self.churn.share > 0.0 || self.churn.arrivals.is_some() {
-            return Err(unsupported(
-                "churn.share",
-                &self.churn.share,
-                "0 and no arrivals, or keep churn",
-            ));
-        }
         if self.history.enabled {
             return Err(unsupported(
                 "history.enabled",
@@ -798,13 +785,6 @@ impl Experiment {
             ));
         }
         for (i, c) in self.classes.iter().enumerate() {
-            if let Some(d) = c.download_mbps {
-                return Err(unsupported(
-                    &format!("class[{i}].download_mbps"),
-                    &d,
-                    "no download limit, or keep download limits",
-                ));
-            }
             if c.behaviour.wire_attack().is_some() {
                 return Err(unsupported(
                     &format!("class[{i}].behaviour"),

@@ -110,6 +110,86 @@ fn partitions_deliver_what_one_thread_delivers() {
     }
 }
 
+/// Crashes, graceful leaves, a network partition that heals and a
+/// bandwidth-limited class: every partition applies each scenario action at
+/// the same instant to its halves of the affected connections.
+fn faulty(partitions: u16) -> Experiment {
+    let text = r#"
+name = "faults"
+peers = 40
+duration_s = 30.0
+[network]
+latency = { model = "uniform", min_ms = 20.0, max_ms = 80.0 }
+[topology]
+kind = "random_regular"
+degree = 8
+[gossipsub]
+signing = "none"
+[workload]
+rate_per_s = 2.0
+start_s = 3.0
+[[class]]
+name = "slow"
+count = 8
+upload_mbps = 2.0
+download_mbps = 2.0
+[[class]]
+name = "fast"
+count = 32
+[[timeline]]
+action = "offline"
+at_s = 8.0
+duration_s = 6.0
+peers = [1, 25]
+[[timeline]]
+action = "offline"
+at_s = 9.0
+duration_s = 5.0
+count = 3
+graceful = true
+redial = 4
+[[timeline]]
+action = "partition"
+at_s = 16.0
+duration_s = 5.0
+share = 0.5
+"#;
+    let mut e: Experiment = toml::from_str(text).expect("valid experiment");
+    e.partitions = partitions;
+    e.validate().expect("valid");
+    e
+}
+
+#[test]
+fn churn_and_network_partitions_reach_both_halves_of_a_connection() {
+    let one = run(&faulty(1), 3);
+    let two = run(&faulty(2), 3);
+    assert_eq!(two.summary, run(&faulty(2), 3).summary, "reproducible");
+    let (s, o) = (&two.summary, &one.summary);
+    // The same peers go down and up, so the same deliveries are expected.
+    assert_eq!(s.deliveries_expected, o.deliveries_expected);
+    assert_eq!(s.messages_published, o.messages_published);
+    // Connections lost to crashes, leaves and the partition are seen closed
+    // at both ends, and the redials after returns and healing happen.
+    assert!(o.connections_closed > 10, "{o:?}");
+    assert_eq!(s.connections_closed, o.connections_closed);
+    assert_eq!(s.connections_opened, o.connections_opened);
+    // After healing, everything published reaches everyone again.
+    let late: Vec<_> = two
+        .messages
+        .iter()
+        .filter(|m| m.published_ns > 25 * sim::SEC && m.published_ns < 29 * sim::SEC)
+        .collect();
+    assert!(!late.is_empty());
+    assert!(late.iter().all(|m| m.delivered == m.expected), "{late:?}");
+    assert!(
+        (s.delivery_ratio - o.delivery_ratio).abs() < 0.05,
+        "{} vs {}",
+        s.delivery_ratio,
+        o.delivery_ratio
+    );
+}
+
 #[test]
 fn partitioned_runs_refuse_what_they_do_not_support() {
     let check = |e: Experiment, key: &str| {

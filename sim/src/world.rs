@@ -207,11 +207,14 @@ enum RemoteMsg {
         id: u64,
         opener_side: u8,
     },
-    /// Bytes written by the other end, in direction `dir`.
+    /// Bytes written by the other end, in direction `dir`; their head
+    /// reached the receiver's downlink at `head_at` (the message is due when
+    /// their tail did, before the receiver's downlink limit).
     Data {
         xstream: u64,
         dir: u8,
         bytes: Vec<u8>,
+        head_at: u64,
     },
     /// The other end closed its writing direction `dir`.
     Fin { xstream: u64, dir: u8 },
@@ -985,14 +988,38 @@ impl World {
                 xstream,
                 dir,
                 bytes,
+                head_at,
             } => {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
+                // The receiver's downlink, as `write` does for a local pipe.
+                let to = self.streams[s as usize].nodes[1 - dir as usize];
+                let mut at = now;
+                let down = self.nodes[to as usize]
+                    .down_bps
+                    .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
+                if let Some(bps) = down {
+                    let n = &mut self.nodes[to as usize];
+                    let d_start = head_at.max(n.down_free_at);
+                    at = at.max(d_start + transfer_ns(bytes.len() as u64, bps));
+                    n.down_free_at = at;
+                }
+                let gen = self.streams[s as usize].gen;
                 let pipe = &mut self.streams[s as usize].pipes[dir as usize];
-                pipe.chunks.push_back((now, bytes));
-                pipe.last_at = now;
-                if let Some(w) = pipe.reader_waker.take() {
+                let at = at.max(pipe.last_at);
+                pipe.chunks.push_back((at, bytes));
+                pipe.last_at = at;
+                if at > now {
+                    self.schedule(
+                        at,
+                        Event::WakePipe {
+                            stream: s,
+                            gen,
+                            dir,
+                        },
+                    );
+                } else if let Some(w) = pipe.reader_waker.take() {
                     self.to_wake.push(w);
                 }
             }
@@ -1000,10 +1027,22 @@ impl World {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
+                let gen = self.streams[s as usize].gen;
                 let pipe = &mut self.streams[s as usize].pipes[dir as usize];
-                pipe.fin_at = Some(now);
-                pipe.last_at = now;
-                if let Some(w) = pipe.reader_waker.take() {
+                // After the data still held by the receiver's downlink.
+                let at = now.max(pipe.last_at);
+                pipe.fin_at = Some(at);
+                pipe.last_at = at;
+                if at > now {
+                    self.schedule(
+                        at,
+                        Event::WakePipe {
+                            stream: s,
+                            gen,
+                            dir,
+                        },
+                    );
+                } else if let Some(w) = pipe.reader_waker.take() {
                     self.to_wake.push(w);
                 }
             }
@@ -1284,7 +1323,7 @@ impl World {
             return Err(());
         }
         let (from, to, base_lat) = (st.nodes[e], st.nodes[1 - e], st.latency_ns);
-        let (id, written) = (st.id, buf.len());
+        let (id, written, cross) = (st.id, buf.len(), st.cross.is_some());
         // Uplink: serialization and backpressure.
         let up = self.nodes[from as usize]
             .up_bps
@@ -1344,11 +1383,11 @@ impl World {
             }
         }
         let mut arrival = up_done + lat;
-        // Downlink.
+        // Downlink (at the receiver's partition when it is another one).
         let down = self.nodes[to as usize]
             .down_bps
             .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
-        if let Some(bps) = down {
+        if let Some(bps) = down.filter(|_| !cross) {
             let n = &mut self.nodes[to as usize];
             let d_start = (start + lat).max(n.down_free_at);
             arrival = arrival.max(d_start + transfer_ns(size, bps));
@@ -1382,6 +1421,7 @@ impl World {
                             xstream: x,
                             dir: d,
                             bytes,
+                            ..
                         },
                 }) if *last_at == at && *x == xstream && *d == end => {
                     bytes.extend_from_slice(buf);
@@ -1396,6 +1436,7 @@ impl World {
                             xstream,
                             dir: end,
                             bytes: data,
+                            head_at: start + lat,
                         },
                     );
                 }
