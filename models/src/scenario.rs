@@ -1511,6 +1511,11 @@ fn run_partitioned(
                 .to_string(),
         ));
     }
+    if let Err(e) = spec.validate() {
+        // (The CLI validates on loading; this guards library callers: a
+        // partitioned run needs a positive window.)
+        return Err(RunFailure::Panic(format!("invalid experiment: {e}")));
+    }
     let parts = spec.partitions;
     let spec2 = spec.clone();
     let (skip_teardown, no_memo) = (opts.skip_teardown, opts.no_memo);

@@ -437,6 +437,10 @@ pub fn run_partitions<R: Send + 'static>(
                 })
         })
         .collect();
+    if handles.iter().any(Result::is_err) {
+        // The partitions that did start would wait for the missing one.
+        ex.abort();
+    }
     handles
         .into_iter()
         .map(|h| match h {

@@ -179,6 +179,10 @@ struct Dial {
     state: DialState,
     waker: Option<Waker>,
     abandoned: bool,
+    /// The dialer has learned the outcome (its `DialDone` was handled).
+    /// Until then the slot stays, even if the dial is dropped: the
+    /// `DialDone` still to come must not reach a later dial in the same slot.
+    fired: bool,
 }
 
 /// A message between the partitions of a partitioned run: what one side of
@@ -220,7 +224,19 @@ enum RemoteMsg {
     Fin { xstream: u64, dir: u8 },
     /// Side `side` closed (or dropped) the connection.
     Close { xconn: u64, side: u8 },
+    /// The connection was lost (crash, cut link, network partition): both
+    /// sides notice now.
+    Lost { xconn: u64 },
 }
+
+/// Lookups only (never iterated), with a fixed hash function: a
+/// `RandomState` would advance std's per-thread hash keys and shift the
+/// `HashMap` orders of the swarms built after it.
+type FixedMap = std::collections::HashMap<
+    u64,
+    u32,
+    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+>;
 
 /// Partitioned-run state of a world (see [`World::set_partitioning`]).
 struct Part {
@@ -230,8 +246,8 @@ struct Part {
     outbox: Vec<Vec<Remote>>,
     inbox: Slab<RemoteMsg>,
     /// Run-wide id of a cross-partition connection or stream to its local slot.
-    conns: std::collections::HashMap<u64, u32>,
-    streams: std::collections::HashMap<u64, u32>,
+    conns: FixedMap,
+    streams: FixedMap,
     next_xid: u64,
 }
 
@@ -447,8 +463,8 @@ impl World {
             owner,
             outbox: (0..parts).map(|_| Vec::new()).collect(),
             inbox: Slab::new(),
-            conns: std::collections::HashMap::new(),
-            streams: std::collections::HashMap::new(),
+            conns: FixedMap::default(),
+            streams: FixedMap::default(),
             next_xid: 0,
         }));
     }
@@ -739,6 +755,7 @@ impl World {
             state: DialState::Created,
             waker: None,
             abandoned: false,
+            fired: false,
         }) as u32
     }
 
@@ -773,6 +790,12 @@ impl World {
                 }
                 None
             }
+            // A local dial's outcome is set when it reaches its target; the
+            // dialer learns it one latency later.
+            DialState::InFlight | DialState::Done(_) if !d.fired => {
+                d.waker = Some(waker.clone());
+                None
+            }
             DialState::InFlight => {
                 d.waker = Some(waker.clone());
                 None
@@ -789,6 +812,16 @@ impl World {
         let d = &mut self.dials[dial as usize];
         match d.state {
             DialState::InFlight => d.abandoned = true,
+            DialState::Done(r) if !d.fired => {
+                // Reached its target, but the dialer gave up before the
+                // answer came back: close what was established now, free
+                // the slot when the answer arrives.
+                d.state = DialState::Taken;
+                d.abandoned = true;
+                if let Ok((c, gen)) = r {
+                    self.muxer_dropped(c, gen, 0);
+                }
+            }
             DialState::Done(Ok((c, gen))) => {
                 // Established but never taken: close it.
                 self.dials.remove(dial as usize);
@@ -845,6 +878,7 @@ impl World {
         let Some(d) = self.dials.get_mut(dial as usize) else {
             return;
         };
+        d.fired = true;
         if matches!(d.state, DialState::InFlight) {
             d.state = DialState::Done(Err(DialError::Timeout));
         }
@@ -963,6 +997,10 @@ impl World {
                 let conn = &self.conns[c as usize];
                 let (cgen, nodes, lat) = (conn.gen, conn.nodes, conn.latency_ns);
                 let side = opener_side as usize;
+                if conn.closed_at[1 - side].is_some_and(|t| t <= now) {
+                    // This side has closed: nobody will accept it.
+                    return;
+                }
                 let sgen = self.gen();
                 let s = self.streams.insert(Stream {
                     gen: sgen,
@@ -1044,6 +1082,18 @@ impl World {
                     );
                 } else if let Some(w) = pipe.reader_waker.take() {
                     self.to_wake.push(w);
+                }
+            }
+            RemoteMsg::Lost { xconn } => {
+                let Some(&c) = p.conns.get(&xconn) else {
+                    return;
+                };
+                let conn = &mut self.conns[c as usize];
+                for side in 0..2 {
+                    conn.closed_at[side] = Some(conn.closed_at[side].map_or(now, |t| t.min(now)));
+                    if let Some(w) = conn.waker[side].take() {
+                        self.to_wake.push(w);
+                    }
                 }
             }
             RemoteMsg::Close { xconn, side } => {
@@ -1213,11 +1263,18 @@ impl World {
         let now = now();
         let delay = self.cfg.detection_delay_ns;
         let conn = &mut self.conns[c as usize];
-        let gen = conn.gen;
+        let (gen, cross, lat) = (conn.gen, conn.cross, conn.latency_ns);
         for side in 0..2u8 {
             let t = conn.closed_at[side as usize].map_or(now + delay, |t| t.min(now + delay));
             conn.closed_at[side as usize] = Some(t);
             self.queue.push(t, Event::WakeMuxer { conn: c, gen, side });
+        }
+        if let Some((part, xconn)) = cross {
+            // Every partition applies a crash, cut or network partition to
+            // its own halves at the same instant; this also reaches a half
+            // that did not exist yet (a dial answer in flight). Never sooner
+            // than a latency, so never before that answer.
+            self.send(part, now + delay.max(lat), RemoteMsg::Lost { xconn });
         }
     }
 
@@ -1236,7 +1293,14 @@ impl World {
             if let Some(p) = self.part.as_mut() {
                 p.conns.remove(&xconn);
             }
-            self.conns.remove(c as usize);
+            // Substreams the other side opened that this side never accepted.
+            let conn = self.conns.remove(c as usize);
+            for &(_, s, sgen) in &conn.inbound[side as usize] {
+                if let Some(st) = self.streams.get(s as usize).filter(|x| x.gen == sgen) {
+                    let end = st.sides.iter().position(|&x| x == side).unwrap_or(1) as u8;
+                    self.stream_dropped(s, sgen, end);
+                }
+            }
         } else if both {
             self.conns.remove(c as usize);
         }

@@ -256,3 +256,208 @@ fn dials_across_a_partition_or_to_a_vanished_address_time_out() {
         assert_eq!(t, 10_000 * MS, "after the dial timeout");
     }
 }
+
+/// Node 0 dials node 1 and gives up after 15 ms: the dial reached node 1
+/// (10 ms) but its answer was still on the way back (20 ms). A second dial
+/// started at once must get its own answer at 15 + 20 ms, not the first
+/// dial's answer landing in the freed slot at 20 ms.
+#[test]
+fn a_dial_given_up_in_flight_does_not_answer_the_next_one() {
+    type Dial = Pin<
+        Box<
+            dyn Future<
+                Output = Result<
+                    (libp2p_identity::PeerId, libp2p_core::muxing::StreamMuxerBox),
+                    std::io::Error,
+                >,
+            >,
+        >,
+    >;
+    struct Dialer {
+        t: SimTransport,
+        first: Option<Dial>,
+        second: Option<Dial>,
+        out: Rc<RefCell<Option<(u64, bool)>>>,
+    }
+    impl Node for Dialer {
+        fn poll(&mut self, cx: &mut Context<'_>) {
+            if now() < 15 * MS {
+                let d = self.first.get_or_insert_with(|| {
+                    Box::pin(self.t.dial(node_addr(1), dial_opts()).unwrap())
+                });
+                assert!(d.as_mut().poll(cx).is_pending(), "no answer before 20 ms");
+                return;
+            }
+            self.first = None; // give up
+            let d = self
+                .second
+                .get_or_insert_with(|| Box::pin(self.t.dial(node_addr(1), dial_opts()).unwrap()));
+            if let std::task::Poll::Ready(r) = d.as_mut().poll(cx) {
+                *self.out.borrow_mut() = Some((now(), r.is_ok()));
+                self.second = None;
+            }
+        }
+    }
+    enum Either {
+        Dialer(Dialer),
+        Task(Task),
+    }
+    impl Node for Either {
+        fn poll(&mut self, cx: &mut Context<'_>) {
+            match self {
+                Either::Dialer(d) => d.poll(cx),
+                Either::Task(t) => t.poll(cx),
+            }
+        }
+    }
+    struct WakeDialer;
+    impl AppHandler<Either> for WakeDialer {
+        fn on_app(&mut self, _: &mut Engine<Either>, _: Option<u32>, _: u64) {}
+    }
+    let out = sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, || {
+        world::with(|w| {
+            for i in 0..2u8 {
+                w.add_node(
+                    Keypair::ed25519_from_bytes([i + 1; 32])
+                        .unwrap()
+                        .public()
+                        .to_peer_id(),
+                );
+            }
+        });
+        let out = Rc::new(RefCell::new(None));
+        let mut engine: Engine<Either> = Engine::new(Limits::default());
+        engine.add_node(Either::Dialer(Dialer {
+            t: SimTransport::new(0),
+            first: None,
+            second: None,
+            out: out.clone(),
+        }));
+        engine.add_node(Either::Task(Task(Some(Box::pin(async move {
+            let mut t = SimTransport::new(1);
+            t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
+            loop {
+                if let TransportEvent::Incoming { upgrade, .. } =
+                    poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
+                {
+                    std::mem::forget(upgrade.await);
+                }
+            }
+        })))));
+        // Node 0 gives up at 15 ms (an application event wakes it then).
+        engine.schedule_app(15 * MS, Some(0), 0);
+        engine.run_until(1_000 * MS, &mut WakeDialer).unwrap();
+        let r = *out.borrow();
+        r
+    })
+    .unwrap()
+    .0;
+    assert_eq!(out, Some((35 * MS, true)), "the second dial's own answer");
+}
+
+/// [`transfer`] with node 0 and node 1 in different partitions of a
+/// partitioned run (two threads, windows of `window_ns`).
+fn transfer_partitioned(
+    cfg: NetConfig,
+    setup: fn(&mut world::World),
+    sizes: Vec<usize>,
+    window_ns: u64,
+) -> (u64, Vec<u64>) {
+    let results = sim::runner::run_partitions(1, cfg, 2, EntropyMode::Seeded, move |k, ex| {
+        world::with(|w| {
+            for i in 0..2u8 {
+                w.add_node(
+                    Keypair::ed25519_from_bytes([i + 1; 32])
+                        .unwrap()
+                        .public()
+                        .to_peer_id(),
+                );
+            }
+            setup(w);
+            w.set_partitioning(k, 2, vec![0, 1]);
+        });
+        let reads = Rc::new(RefCell::new(Vec::new()));
+        let dialed = Rc::new(RefCell::new(0u64));
+        let mut engine: Engine<Task> = Engine::new(Limits::default());
+        let (sizes2, dialed2, reads2) = (sizes.clone(), dialed.clone(), reads.clone());
+        let sizes = sizes.clone();
+        let dialer = Task((k == 0).then(|| -> Pin<Box<dyn Future<Output = ()>>> {
+            Box::pin(async move {
+                let mut t = SimTransport::new(0);
+                let (_, mut muxer) = t.dial(node_addr(1), dial_opts()).unwrap().await.unwrap();
+                *dialed2.borrow_mut() = now();
+                let mut s = poll_fn(|cx| muxer.poll_outbound_unpin(cx)).await.unwrap();
+                for n in sizes2 {
+                    s.write_all(&vec![7u8; n]).await.unwrap();
+                }
+                s.close().await.unwrap();
+                futures::future::pending::<()>().await;
+            })
+        }));
+        let listener = Task((k == 1).then(|| -> Pin<Box<dyn Future<Output = ()>>> {
+            Box::pin(async move {
+                let mut t = SimTransport::new(1);
+                t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
+                let upgrade = loop {
+                    if let TransportEvent::Incoming { upgrade, .. } =
+                        poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
+                    {
+                        break upgrade;
+                    }
+                };
+                let (_, mut muxer) = upgrade.await.unwrap();
+                let mut s = poll_fn(|cx| muxer.poll_inbound_unpin(cx)).await.unwrap();
+                for n in sizes {
+                    let mut buf = vec![0u8; n];
+                    s.read_exact(&mut buf).await.unwrap();
+                    assert!(buf.iter().all(|&b| b == 7));
+                    reads2.borrow_mut().push(now());
+                }
+                // Then the end of the stream, after the data.
+                let mut rest = Vec::new();
+                s.read_to_end(&mut rest).await.unwrap();
+                assert!(rest.is_empty());
+                reads2.borrow_mut().push(now());
+            })
+        }));
+        engine.add_node(dialer);
+        engine.add_node(listener);
+        engine
+            .run_windows(120_000 * MS, window_ns, &mut NoApp, ex, k)
+            .unwrap();
+        let r = reads.borrow().clone();
+        let d = *dialed.borrow();
+        (d, r)
+    });
+    let mut results = results.into_iter().map(|r| r.expect("no panic").0);
+    let (dialed, _) = results.next().unwrap();
+    let (_, reads) = results.next().unwrap();
+    (dialed, reads)
+}
+
+/// Across partitions, bytes take exactly the time they take within one:
+/// the dial's round trip, `L + S/R` and queueing at the uplink and at the
+/// receiver's downlink (resolved in the receiver's partition), and the end
+/// of the stream after the data.
+#[test]
+fn a_transfer_between_partitions_takes_the_same_time() {
+    let r = 50_000_000;
+    fn limits(w: &mut world::World) {
+        w.set_bandwidth(0, Some(50_000_000), Some(50_000_000));
+        w.set_bandwidth(1, Some(50_000_000), Some(10_000_000));
+    }
+    let (t0, reads) = transfer_partitioned(constant(40.0), limits, vec![MIB, MIB], 40 * MS);
+    let (t1, one) = transfer(constant(40.0), |w| limits(w), vec![MIB, MIB]);
+    assert_eq!(t0, 80 * MS);
+    assert_eq!(t0, t1);
+    // The receiver's 10 Mbit/s downlink is the bottleneck.
+    let s_over_down = sim::world::transfer_ns(MIB as u64, 10_000_000);
+    assert!(s_over_down > sim::world::transfer_ns(MIB as u64, r));
+    assert_eq!(reads[0] - t0, 40 * MS + s_over_down);
+    assert_eq!(reads[1] - t0, 40 * MS + 2 * s_over_down);
+    assert_eq!(&reads[..2], &one[..]);
+    assert_eq!(reads[2], reads[1], "end of stream right after the data");
+    // A smaller window changes nothing.
+    let (t2, reads2) = transfer_partitioned(constant(40.0), limits, vec![MIB, MIB], 7 * MS);
+    assert_eq!((t2, reads2), (t0, reads));
+}
