@@ -447,7 +447,7 @@ fn a_transfer_between_partitions_takes_the_same_time() {
         w.set_bandwidth(1, Some(50_000_000), Some(10_000_000));
     }
     let (t0, reads) = transfer_partitioned(constant(40.0), limits, vec![MIB, MIB], 40 * MS);
-    let (t1, one) = transfer(constant(40.0), |w| limits(w), vec![MIB, MIB]);
+    let (t1, one) = transfer(constant(40.0), limits, vec![MIB, MIB]);
     assert_eq!(t0, 80 * MS);
     assert_eq!(t0, t1);
     // The receiver's 10 Mbit/s downlink is the bottleneck.
