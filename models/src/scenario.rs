@@ -1236,6 +1236,12 @@ impl Sim {
 
     /// GossipSub's Prometheus metrics of every peer (all incarnations), summed.
     pub fn prometheus_text(&self) -> String {
+        let texts = self.prometheus_texts();
+        crate::prom::aggregate(texts.iter().map(String::as_str), self.engine.nodes.len())
+    }
+
+    /// Every peer's Prometheus metrics (all incarnations), one text each.
+    fn prometheus_texts(&self) -> Vec<String> {
         let mut texts: Vec<String> = Vec::new();
         for p in &self.engine.nodes {
             texts.extend(p.metrics_history.iter().cloned());
@@ -1243,7 +1249,7 @@ impl Sim {
                 texts.push(crate::prom::encode(r));
             }
         }
-        crate::prom::aggregate(texts.iter().map(String::as_str), self.engine.nodes.len())
+        texts
     }
 
     /// Ends the run: records final meshes into the trace and summarises.
@@ -1495,6 +1501,7 @@ struct PartOut {
     now_ns: u64,
     initial_components: usize,
     samples_len: usize,
+    prometheus: Vec<String>,
 }
 
 /// Runs `spec` split into `spec.partitions` partitions, one thread each
@@ -1552,6 +1559,11 @@ fn run_partitioned(
                 }
             }
             let rows = s.peer_rows();
+            let prometheus = if spec.measure.prometheus {
+                s.prometheus_texts()
+            } else {
+                Vec::new()
+            };
             let bytes_sent = sim::world::with(|w| w.nodes.iter().map(|n| n.bytes_sent).collect());
             let mut dialer = [0u64; 4];
             for node in &s.engine.nodes {
@@ -1578,6 +1590,7 @@ fn run_partitioned(
                 dialer,
                 now_ns: s.engine.now_ns(),
                 initial_components: s.initial_components,
+                prometheus,
             };
             if skip_teardown {
                 std::mem::forget(s);
@@ -1620,6 +1633,13 @@ fn run_partitioned(
         h.update(o.collector.trace_hash().as_bytes());
     }
     let trace_hash = h.finalize().to_hex()[..32].to_string();
+    let metrics_prom = spec.measure.prometheus.then(|| {
+        crate::prom::aggregate(
+            outs.iter()
+                .flat_map(|o| o.prometheus.iter().map(String::as_str)),
+            spec.peers as usize,
+        )
+    });
     let mut outs = outs.into_iter();
     let first = outs.next().expect("at least one partition");
     let (mut c, mut degrees, mut bytes_sent, mut rows) =
@@ -1681,7 +1701,7 @@ fn run_partitioned(
         samples: std::mem::take(&mut c.samples),
         messages: std::mem::take(&mut c.messages),
         deliveries: c.deliveries.take(),
-        metrics_prom: None,
+        metrics_prom,
         peers: rows,
         peer_samples: std::mem::take(&mut c.peer_samples),
     })

@@ -739,8 +739,8 @@ impl Experiment {
     }
 
     /// What a partitioned run supports: everything but history sync, peer
-    /// scoring, wire-level adversaries, Prometheus metrics and links
-    /// without a positive minimum latency.
+    /// scoring, wire-level adversaries and links without a positive minimum
+    /// latency.
     fn validate_partitions(&self) -> Result<(), SpecError> {
         let p = self.partitions;
         if p == 0 || p > MAX_PARTITIONS || u32::from(p) > self.peers {
@@ -775,13 +775,6 @@ impl Experiment {
                 "scoring",
                 &"enabled",
                 "no peer scoring, or keep scoring",
-            ));
-        }
-        if self.measure.prometheus {
-            return Err(unsupported(
-                "measure.prometheus",
-                &true,
-                "false, or keep Prometheus metrics",
             ));
         }
         for (i, c) in self.classes.iter().enumerate() {

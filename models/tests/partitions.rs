@@ -190,6 +190,35 @@ fn churn_and_network_partitions_reach_both_halves_of_a_connection() {
     );
 }
 
+/// GossipSub's own metrics are summed over the peers of every partition.
+#[test]
+fn prometheus_metrics_cover_every_partition() {
+    let metric = |parts: u16, series: &str| -> f64 {
+        let mut e = small(parts);
+        e.measure.prometheus = true;
+        let text = run(&e, 2).metrics_prom.expect("metrics");
+        assert_eq!(
+            text.matches("# meshsim: GossipSub metrics summed over 40 peers")
+                .count(),
+            1
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} in {text}"))
+    };
+    // Every peer subscribes; every peer sees its 8 neighbours subscribe.
+    for parts in [1, 2] {
+        assert_eq!(
+            metric(parts, "topic_subscription_status{hash=\"meshsim-topic-0\"}"),
+            40.0
+        );
+        assert_eq!(
+            metric(parts, "topic_peers_counts{hash=\"meshsim-topic-0\"}"),
+            320.0
+        );
+    }
+}
+
 #[test]
 fn partitioned_runs_refuse_what_they_do_not_support() {
     let check = |e: Experiment, key: &str| {
@@ -207,8 +236,8 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
     e.history.enabled = true;
     check(e, "history.enabled");
     let mut e = small(2);
-    e.measure.prometheus = true;
-    check(e, "measure.prometheus");
+    e.scoring.preset = models::scoring::ScoringPreset::Default;
+    check(e, "scoring");
     let mut e = small(41);
     e.partitions = 41;
     check(e, "partitions");
