@@ -161,7 +161,7 @@ enum Cmd {
         /// Override any key by its dotted path. Repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Parallel runs (default: all cores).
+        /// Parallel runs (default: one per core; for `partitions = N`, one per N cores).
         #[arg(long)]
         jobs: Option<usize>,
         /// Output directory (default: results/<experiment name>).
@@ -206,7 +206,7 @@ enum Cmd {
         /// Rewrite the baseline from this run (deliberately).
         #[arg(long)]
         update: bool,
-        /// Parallel runs (default: all cores).
+        /// Parallel runs (default: one per core; for `partitions = N`, one per N cores).
         #[arg(long)]
         jobs: Option<usize>,
         /// Output directory for the runs (default: results/<name>-check).

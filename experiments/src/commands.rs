@@ -40,7 +40,7 @@ pub struct SweepArgs {
     pub file: PathBuf,
     /// `--set` overrides.
     pub sets: Vec<String>,
-    /// Worker threads (None: all cores).
+    /// Parallel runs (None: one per core, or per `partitions` cores).
     pub jobs: Option<usize>,
     /// Output directory.
     pub out: Option<PathBuf>,
@@ -50,8 +50,19 @@ pub struct SweepArgs {
     pub shard: Option<String>,
 }
 
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// Runs at once when `--jobs` is not given: one per core, or one per
+/// `partitions` cores for partitioned runs (each uses that many threads,
+/// which wait for each other every window: more threads than cores would
+/// stall them).
+fn default_jobs(plan: &sweep::Plan) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = plan
+        .points
+        .iter()
+        .map(|p| usize::from(p.exp.partitions.max(1)))
+        .max()
+        .unwrap_or(1);
+    (cores / threads).max(1)
 }
 
 /// `meshsim sweep`.
@@ -66,7 +77,7 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(&plan.loaded.exp.name));
     let opts = ExecOptions {
-        jobs: a.jobs.unwrap_or_else(default_jobs),
+        jobs: a.jobs.unwrap_or_else(|| default_jobs(&plan)),
         out: out.clone(),
         resume: a.resume,
         shard,
@@ -204,7 +215,7 @@ pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         PathBuf::from("results").join(format!("{}-check", plan.loaded.exp.name))
     });
     let opts = ExecOptions {
-        jobs: a.jobs.unwrap_or_else(default_jobs),
+        jobs: a.jobs.unwrap_or_else(|| default_jobs(&plan)),
         out: out.clone(),
         resume: false,
         shard: None,
