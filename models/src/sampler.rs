@@ -33,6 +33,9 @@ pub struct Sample {
     pub extra: Vec<(String, f64)>,
     /// (Subscriber, topic) meshes averaged in `mesh_degree_mean`.
     pub meshes_sampled: u32,
+    /// In a partition of a partitioned run with scoring: this partition's
+    /// score observations, turned into `extra` once every partition's are added.
+    pub score_obs: Option<crate::scoring::ScoreObservations>,
 }
 
 impl Sample {
@@ -51,6 +54,9 @@ impl Sample {
         self.disconnected_peers += o.disconnected_peers;
         self.connections += o.connections;
         self.live_peers += o.live_peers;
+        if let (Some(a), Some(b)) = (self.score_obs.as_mut(), o.score_obs.as_ref()) {
+            a.absorb(b);
+        }
     }
 
     /// Is every live subscriber's mesh converged?

@@ -473,24 +473,23 @@ impl AppHandler<Peer> for Driver {
                     )
                 };
                 let mut s = s;
-                // The global section's graylist threshold, else the first class's that scores.
-                let scoring = self.spec.scoring.build(&[]).or_else(|| {
-                    self.spec.classes.iter().find_map(|c| {
-                        c.scoring
-                            .as_ref()
-                            .and_then(|o| self.spec.scoring.merged(o).build(&[]))
-                    })
-                });
-                if let Some(sc) = scoring {
-                    let names: Vec<String> =
-                        self.spec.classes.iter().map(|c| c.name.clone()).collect();
+                if let Some(graylist) = graylist_threshold(&self.spec) {
                     let c = self.collector.borrow();
-                    s.extra = crate::scoring::score_metrics(
-                        &engine.nodes,
-                        &names,
-                        sc.thresholds.graylist_threshold,
-                        |p| c.peer_index(p),
-                    );
+                    if self.partitioned.is_some() {
+                        // Neighbours in other partitions score these peers too:
+                        // the values are computed once all are added.
+                        s.score_obs = Some(crate::scoring::ScoreObservations::take(
+                            &engine.nodes,
+                            |p| c.peer_index(p),
+                        ));
+                    } else {
+                        s.extra = crate::scoring::score_metrics(
+                            &engine.nodes,
+                            &class_names(&self.spec),
+                            graylist,
+                            |p| c.peer_index(p),
+                        );
+                    }
                 }
                 self.collector.borrow_mut().samples.push(s);
                 if self.spec.measure.per_peer {
@@ -546,6 +545,25 @@ impl AppHandler<Peer> for Driver {
             }
         }
     }
+}
+
+/// The graylist threshold of score metrics: the global section's, else the
+/// first class's that scores (`None`: no scoring).
+fn graylist_threshold(spec: &Experiment) -> Option<f64> {
+    spec.scoring
+        .build(&[])
+        .or_else(|| {
+            spec.classes.iter().find_map(|c| {
+                c.scoring
+                    .as_ref()
+                    .and_then(|o| spec.scoring.merged(o).build(&[]))
+            })
+        })
+        .map(|sc| sc.thresholds.graylist_threshold)
+}
+
+fn class_names(spec: &Experiment) -> Vec<String> {
+    spec.classes.iter().map(|c| c.name.clone()).collect()
 }
 
 struct Tap(Rc<RefCell<Collector>>);
@@ -1502,6 +1520,7 @@ struct PartOut {
     initial_components: usize,
     samples_len: usize,
     prometheus: Vec<String>,
+    scored: Vec<crate::scoring::ScoredPeer>,
 }
 
 /// Runs `spec` split into `spec.partitions` partitions, one thread each
@@ -1591,6 +1610,12 @@ fn run_partitioned(
                 now_ns: s.engine.now_ns(),
                 initial_components: s.initial_components,
                 prometheus,
+                scored: s
+                    .engine
+                    .nodes
+                    .iter()
+                    .map(crate::scoring::ScoredPeer::of)
+                    .collect(),
             };
             if skip_teardown {
                 std::mem::forget(s);
@@ -1674,6 +1699,14 @@ fn run_partitioned(
         }
     }
     c.sort_merged();
+    if let Some(graylist) = graylist_threshold(spec) {
+        let names = class_names(spec);
+        for s in &mut c.samples {
+            if let Some(obs) = s.score_obs.take() {
+                s.extra = obs.metrics(&first.scored, &names, graylist);
+            }
+        }
+    }
     for (row, &iso) in rows.iter_mut().zip(&c.isolated_s) {
         row.isolated_s = iso;
     }

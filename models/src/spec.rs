@@ -738,9 +738,8 @@ impl Experiment {
         min
     }
 
-    /// What a partitioned run supports: everything but history sync, peer
-    /// scoring, wire-level adversaries and links without a positive minimum
-    /// latency.
+    /// What a partitioned run supports: everything but history sync,
+    /// wire-level adversaries and links without a positive minimum latency.
     fn validate_partitions(&self) -> Result<(), SpecError> {
         let p = self.partitions;
         if p == 0 || p > MAX_PARTITIONS || u32::from(p) > self.peers {
@@ -768,13 +767,6 @@ impl Experiment {
                 "history.enabled",
                 &true,
                 "false, or keep history sync",
-            ));
-        }
-        if self.scoring.enabled() || self.classes.iter().any(|c| c.scoring.is_some()) {
-            return Err(unsupported(
-                "scoring",
-                &"enabled",
-                "no peer scoring, or keep scoring",
             ));
         }
         for (i, c) in self.classes.iter().enumerate() {

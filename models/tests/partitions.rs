@@ -219,6 +219,37 @@ fn prometheus_metrics_cover_every_partition() {
     }
 }
 
+/// Score metrics add up what neighbours in every partition score a peer.
+#[test]
+fn score_metrics_cover_neighbours_in_every_partition() {
+    let scored = |parts: u16| {
+        let mut e = small(parts);
+        e.scoring.preset = models::scoring::ScoringPreset::Default;
+        run(&e, 4)
+    };
+    let (one, two) = (scored(1), scored(2));
+    assert_eq!(one.samples.len(), two.samples.len());
+    for (a, b) in one.samples.iter().zip(&two.samples) {
+        let names = |s: &models::sampler::Sample| -> Vec<String> {
+            s.extra.iter().map(|(n, _)| n.clone()).collect()
+        };
+        assert_eq!(names(a), names(b), "the same metrics at {} s", a.t_s);
+        assert!(b.score_obs.is_none(), "observations turned into values");
+    }
+    let mean = |o: &models::RunOutput| {
+        o.samples
+            .last()
+            .and_then(|s| s.extra.iter().find(|(n, _)| n == "score_mean_honest"))
+            .map(|x| x.1)
+            .expect("score_mean_honest")
+    };
+    // Honest peers' time in mesh dominates their scores, the same with
+    // neighbours on either side (within 10%).
+    let (m1, m2) = (mean(&one), mean(&two));
+    assert!(m1 > 0.0 && (m1 - m2).abs() <= 0.1 * m1, "{m1} vs {m2}");
+    assert_eq!(two.summary.graylisted_honest_max, 0.0);
+}
+
 #[test]
 fn partitioned_runs_refuse_what_they_do_not_support() {
     let check = |e: Experiment, key: &str| {
@@ -236,8 +267,15 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
     e.history.enabled = true;
     check(e, "history.enabled");
     let mut e = small(2);
-    e.scoring.preset = models::scoring::ScoringPreset::Default;
-    check(e, "scoring");
+    e.classes = vec![
+        models::classes::ClassSpec::new("honest", 36, Default::default()),
+        models::classes::ClassSpec::new(
+            "breakers",
+            4,
+            models::classes::PeerBehaviourKind::PromiseBreaker,
+        ),
+    ];
+    check(e, "class[1].behaviour");
     let mut e = small(41);
     e.partitions = 41;
     check(e, "partitions");
