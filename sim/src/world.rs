@@ -224,6 +224,17 @@ enum RemoteMsg {
     Fin { xstream: u64, dir: u8 },
     /// Side `side` closed (or dropped) the connection.
     Close { xconn: u64, side: u8 },
+    /// Bytes written in this world reach a download-limited reader (as
+    /// `Data`, for a local stream).
+    Arrive {
+        stream: u32,
+        gen: u32,
+        dir: u8,
+        bytes: Vec<u8>,
+        head_at: u64,
+    },
+    /// The end of a local stream reaches a download-limited reader, after its data.
+    ArriveFin { stream: u32, gen: u32, dir: u8 },
     /// The connection was lost (crash, cut link, network partition): both
     /// sides notice now.
     Lost { xconn: u64 },
@@ -244,7 +255,6 @@ struct Part {
     parts: u16,
     owner: Vec<u16>,
     outbox: Vec<Vec<Remote>>,
-    inbox: Slab<RemoteMsg>,
     /// Run-wide id of a cross-partition connection or stream to its local slot.
     conns: FixedMap,
     streams: FixedMap,
@@ -336,6 +346,9 @@ pub struct World {
     partitioned: bool,
     net_rng: crate::seeds::SimRng,
     part: Option<Box<Part>>,
+    /// Messages waiting for their time: from other partitions, and bytes on
+    /// their way to a download-limited reader.
+    inbox: Slab<RemoteMsg>,
     /// Counters.
     pub stats: NetStats,
 }
@@ -437,6 +450,7 @@ impl World {
             partitioned: false,
             net_rng: seeds.stream("net"),
             part: None,
+            inbox: Slab::new(),
             stats: NetStats::default(),
         }
     }
@@ -462,7 +476,6 @@ impl World {
             parts,
             owner,
             outbox: (0..parts).map(|_| Vec::new()).collect(),
-            inbox: Slab::new(),
             conns: FixedMap::default(),
             streams: FixedMap::default(),
             next_xid: 0,
@@ -509,14 +522,14 @@ impl World {
     /// If the world is not partitioned or a message is due in the past.
     pub fn deliver(&mut self, msgs: Vec<Remote>) {
         let now = now();
-        let p = self.part.as_mut().expect("deliver on a partitioned world");
+        assert!(self.part.is_some(), "deliver on a partitioned world");
         for m in msgs {
             assert!(
                 m.at > now,
                 "a remote message due at {} ns arrived at {now} ns: the window is longer than a link latency",
                 m.at
             );
-            let slot = p.inbox.insert(m.msg) as u32;
+            let slot = self.inbox.insert(m.msg) as u32;
             self.queue.push(m.at, Event::Remote { slot });
         }
     }
@@ -974,14 +987,36 @@ impl World {
         self.on_dial_done(dial);
     }
 
-    /// Handles a message from another partition that is due now.
+    /// Handles a message from the inbox that is due now.
     fn on_remote(&mut self, slot: u32) {
+        let msg = self.inbox.remove(slot as usize);
+        let now = now();
+        match msg {
+            RemoteMsg::Arrive {
+                stream,
+                gen,
+                dir,
+                bytes,
+                head_at,
+            } => {
+                if self.stream(stream, gen).is_some() {
+                    self.arrive(stream, dir, bytes, head_at);
+                }
+                return;
+            }
+            RemoteMsg::ArriveFin { stream, gen, dir } => {
+                if self.stream(stream, gen).is_some() {
+                    self.arrive_fin(stream, dir);
+                }
+                return;
+            }
+            _ => {}
+        }
         let Some(p) = self.part.as_mut() else {
             return;
         };
-        let msg = p.inbox.remove(slot as usize);
-        let now = now();
         match msg {
+            RemoteMsg::Arrive { .. } | RemoteMsg::ArriveFin { .. } => {}
             RemoteMsg::DialArrive { dial, from, to } => self.on_remote_dial_arrive(dial, from, to),
             RemoteMsg::DialDone { dial, result } => self.on_remote_dial_done(dial, result),
             RemoteMsg::StreamOpen {
@@ -1031,58 +1066,13 @@ impl World {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
-                // The receiver's downlink, as `write` does for a local pipe.
-                let to = self.streams[s as usize].nodes[1 - dir as usize];
-                let mut at = now;
-                let down = self.nodes[to as usize]
-                    .down_bps
-                    .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
-                if let Some(bps) = down {
-                    let n = &mut self.nodes[to as usize];
-                    let d_start = head_at.max(n.down_free_at);
-                    at = at.max(d_start + transfer_ns(bytes.len() as u64, bps));
-                    n.down_free_at = at;
-                }
-                let gen = self.streams[s as usize].gen;
-                let pipe = &mut self.streams[s as usize].pipes[dir as usize];
-                let at = at.max(pipe.last_at);
-                pipe.chunks.push_back((at, bytes));
-                pipe.last_at = at;
-                if at > now {
-                    self.schedule(
-                        at,
-                        Event::WakePipe {
-                            stream: s,
-                            gen,
-                            dir,
-                        },
-                    );
-                } else if let Some(w) = pipe.reader_waker.take() {
-                    self.to_wake.push(w);
-                }
+                self.arrive(s, dir, bytes, head_at);
             }
             RemoteMsg::Fin { xstream, dir } => {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
-                let gen = self.streams[s as usize].gen;
-                let pipe = &mut self.streams[s as usize].pipes[dir as usize];
-                // After the data still held by the receiver's downlink.
-                let at = now.max(pipe.last_at);
-                pipe.fin_at = Some(at);
-                pipe.last_at = at;
-                if at > now {
-                    self.schedule(
-                        at,
-                        Event::WakePipe {
-                            stream: s,
-                            gen,
-                            dir,
-                        },
-                    );
-                } else if let Some(w) = pipe.reader_waker.take() {
-                    self.to_wake.push(w);
-                }
+                self.arrive_fin(s, dir);
             }
             RemoteMsg::Lost { xconn } => {
                 let Some(&c) = p.conns.get(&xconn) else {
@@ -1108,6 +1098,64 @@ impl World {
                     self.to_wake.push(w);
                 }
             }
+        }
+    }
+
+    /// Bytes written in direction `dir` of stream `s` reach its reader now
+    /// (their head reached the reader's downlink at `head_at`): a
+    /// download-limited reader's downlink takes them in arrival order,
+    /// after what it is still receiving (`S / down_bps` each), and delivery
+    /// stays FIFO per direction.
+    fn arrive(&mut self, s: u32, dir: u8, bytes: Vec<u8>, head_at: u64) {
+        let now = now();
+        let to = self.streams[s as usize].nodes[1 - dir as usize];
+        let mut at = now;
+        let down = self.nodes[to as usize]
+            .down_bps
+            .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
+        if let Some(bps) = down {
+            let n = &mut self.nodes[to as usize];
+            let d_start = head_at.max(n.down_free_at);
+            at = at.max(d_start + transfer_ns(bytes.len() as u64, bps));
+            n.down_free_at = at;
+        }
+        let gen = self.streams[s as usize].gen;
+        let pipe = &mut self.streams[s as usize].pipes[dir as usize];
+        let at = at.max(pipe.chunks.back().map_or(0, |c| c.0));
+        pipe.chunks.push_back((at, bytes));
+        if at > now {
+            self.schedule(
+                at,
+                Event::WakePipe {
+                    stream: s,
+                    gen,
+                    dir,
+                },
+            );
+        } else if let Some(w) = pipe.reader_waker.take() {
+            self.to_wake.push(w);
+        }
+    }
+
+    /// The end of direction `dir` of stream `s` reaches its reader now,
+    /// after the data its downlink still holds.
+    fn arrive_fin(&mut self, s: u32, dir: u8) {
+        let now = now();
+        let gen = self.streams[s as usize].gen;
+        let pipe = &mut self.streams[s as usize].pipes[dir as usize];
+        let at = now.max(pipe.chunks.back().map_or(0, |c| c.0));
+        pipe.fin_at = Some(at);
+        if at > now {
+            self.schedule(
+                at,
+                Event::WakePipe {
+                    stream: s,
+                    gen,
+                    dir,
+                },
+            );
+        } else if let Some(w) = pipe.reader_waker.take() {
+            self.to_wake.push(w);
         }
     }
 
@@ -1446,17 +1494,11 @@ impl World {
                 lat += self.cfg.rto_ns;
             }
         }
-        let mut arrival = up_done + lat;
-        // Downlink (at the receiver's partition when it is another one).
-        let down = self.nodes[to as usize]
-            .down_bps
-            .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
-        if let Some(bps) = down.filter(|_| !cross) {
-            let n = &mut self.nodes[to as usize];
-            let d_start = (start + lat).max(n.down_free_at);
-            arrival = arrival.max(d_start + transfer_ns(size, bps));
-            n.down_free_at = arrival;
-        }
+        let arrival = up_done + lat;
+        // A receiver's downlink is a queue in arrival order: bytes for a
+        // download-limited receiver go through it when they arrive (see
+        // `arrive`), in its own partition when that is another one.
+        let queued = !cross && self.nodes[to as usize].down_bps.is_some();
         let st = self
             .streams
             .get_mut(s as usize)
@@ -1467,6 +1509,21 @@ impl World {
             if f.wants(from, to) {
                 f.delivered(from, to, id, now, at);
             }
+        }
+        if queued {
+            st.pipes[e].last_at = at;
+            let mut data = self.spare_chunks.pop().unwrap_or_default();
+            data.extend_from_slice(buf);
+            let slot = self.inbox.insert(RemoteMsg::Arrive {
+                stream: s,
+                gen,
+                dir: end,
+                bytes: data,
+                head_at: start + lat,
+            }) as u32;
+            self.queue.push(at, Event::Remote { slot });
+            self.count_write(from, to, id, at, buf);
+            return Ok(Some(written));
         }
         if let Some((part, xstream)) = st.cross {
             // The reader is in another partition: the bytes travel as a message.
@@ -1618,19 +1675,30 @@ impl World {
         let Some(st) = self.stream(s, gen) else {
             return;
         };
-        let lat = st.latency_ns;
+        let (lat, reader) = (st.latency_ns, st.nodes[1 - end as usize]);
         let pipe = &mut st.pipes[end as usize];
         if pipe.write_closed {
             return;
         }
         pipe.write_closed = true;
         let at = (now + lat).max(pipe.last_at);
-        pipe.fin_at = Some(at);
         pipe.last_at = at;
         if let Some((part, xstream)) = st.cross {
             self.send(part, at, RemoteMsg::Fin { xstream, dir: end });
             return;
         }
+        if self.nodes[reader as usize].down_bps.is_some() {
+            // After the bytes still on their way to the reader's downlink.
+            let slot = self.inbox.insert(RemoteMsg::ArriveFin {
+                stream: s,
+                gen,
+                dir: end,
+            }) as u32;
+            self.queue.push(at, Event::Remote { slot });
+            return;
+        }
+        let pipe = &mut self.streams[s as usize].pipes[end as usize];
+        pipe.fin_at = Some(at);
         self.schedule(
             at,
             Event::WakePipe {

@@ -461,3 +461,88 @@ fn a_transfer_between_partitions_takes_the_same_time() {
     let (t2, reads2) = transfer_partitioned(constant(40.0), limits, vec![MIB, MIB], 7 * MS);
     assert_eq!((t2, reads2), (t0, reads));
 }
+
+#[test]
+fn small_writes_between_partitions_take_the_same_time() {
+    fn limits(w: &mut world::World) {
+        w.set_bandwidth(0, Some(1_000_000_000), Some(1_000_000_000));
+        w.set_bandwidth(1, Some(1_000_000), Some(8_000_000));
+    }
+    let sizes = vec![2048; 40];
+    let (t0, reads) = transfer_partitioned(constant(180.0), limits, sizes.clone(), 60 * MS);
+    let (t1, one) = transfer(constant(180.0), limits, sizes);
+    assert_eq!(t0, t1);
+    assert_eq!(&reads[..40], &one[..]);
+}
+
+/// A receiver's downlink is a queue in arrival order: bytes from a near
+/// sender that arrive first are not held behind bytes a far sender wrote
+/// earlier but that arrive later. (Reserving the downlink in write order
+/// delayed them by the far link's latency: a gigabit downlink changed
+/// results.)
+#[test]
+fn a_downlink_serves_bytes_in_arrival_order() {
+    let out = sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, || {
+        world::with(|w| {
+            for i in 0..3u8 {
+                w.add_node(
+                    Keypair::ed25519_from_bytes([i + 1; 32])
+                        .unwrap()
+                        .public()
+                        .to_peer_id(),
+                );
+            }
+            w.set_link_latency_ns(0, 2, 100 * MS);
+            w.set_link_latency_ns(1, 2, 10 * MS);
+            w.set_bandwidth(2, None, Some(1_000_000));
+        });
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let mut engine: Engine<Task> = Engine::new(Limits::default());
+        for (node, write_at) in [(0u32, 1_000 * MS), (1, 1_001 * MS)] {
+            engine.add_node(Task(Some(Box::pin(async move {
+                let mut t = SimTransport::new(node);
+                let (_, mut muxer) = t.dial(node_addr(2), dial_opts()).unwrap().await.unwrap();
+                let mut s = poll_fn(|cx| muxer.poll_outbound_unpin(cx)).await.unwrap();
+                futures_timer::Delay::new(std::time::Duration::from_nanos(write_at - now())).await;
+                s.write_all(&[node as u8; 1024]).await.unwrap();
+                futures::future::pending::<()>().await;
+            }))));
+        }
+        let got2 = got.clone();
+        engine.add_node(Task(Some(Box::pin(async move {
+            let mut t = SimTransport::new(2);
+            t.listen_on(ListenerId::next(), node_addr(2)).unwrap();
+            let mut readers = futures::stream::FuturesUnordered::new();
+            for _ in 0..2 {
+                let upgrade = loop {
+                    if let TransportEvent::Incoming { upgrade, .. } =
+                        poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
+                    {
+                        break upgrade;
+                    }
+                };
+                let got = got2.clone();
+                readers.push(async move {
+                    let (_, mut muxer) = upgrade.await.unwrap();
+                    let mut s = poll_fn(|cx| muxer.poll_inbound_unpin(cx)).await.unwrap();
+                    let mut buf = [0u8; 1024];
+                    s.read_exact(&mut buf).await.unwrap();
+                    got.borrow_mut().push((buf[0], now()));
+                    std::mem::forget(muxer);
+                });
+            }
+            use futures::StreamExt;
+            while readers.next().await.is_some() {}
+        }))));
+        engine.run_until(5_000 * MS, &mut NoApp).unwrap();
+        let r = got.borrow().clone();
+        r
+    })
+    .unwrap()
+    .0;
+    let s = sim::world::transfer_ns(1024, 1_000_000);
+    assert_eq!(s, 8_192_000);
+    // Node 1 wrote 1 ms later over 10 ms: its bytes arrive first and take
+    // the idle downlink; node 0's arrive 89 ms later, also to an idle downlink.
+    assert_eq!(out, vec![(1, 1_011 * MS + s), (0, 1_100 * MS + s)]);
+}
