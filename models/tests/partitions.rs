@@ -290,3 +290,20 @@ fn a_panic_in_a_partitioned_run_is_an_error_not_a_hang() {
     let err = models::run_full(&e, 1, EntropyMode::Seeded).expect_err("fails");
     assert!(err.to_string().contains("panic"), "{err}");
 }
+
+/// `experiments/large.toml` (10,000 peers in 2 partitions) is valid, and a
+/// cut-down version of it (200 peers, 8 s) delivers everything.
+#[test]
+fn the_shipped_large_experiment_validates_and_runs_cut_down() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/large.toml");
+    let mut v: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v.remove("sweep");
+    let mut e: Experiment = toml::Value::Table(v).try_into().unwrap();
+    e.validate().expect("valid");
+    assert_eq!((e.peers, e.partitions), (10_000, 2));
+    e.peers = 200;
+    e.duration_s = 8.0;
+    let s = run(&e, 1).summary;
+    assert!(s.deliveries_expected > 0);
+    assert_eq!(s.deliveries, s.deliveries_expected);
+}
