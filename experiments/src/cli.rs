@@ -25,6 +25,7 @@ enum Cmd {
     ///   meshsim run                                   # the built-in quickstart (200 peers, 60 s)
     ///   meshsim run experiments/quickstart.toml --seed 7 --json
     ///   meshsim run --set peers=500 --set gossipsub.mesh_n=8
+    ///   meshsim run experiments/large.toml            # 10,000 peers on 2 threads (`partitions = 2`)
     #[command(verbatim_doc_comment)]
     Run {
         /// Experiment file (TOML). Without it, the built-in quickstart runs.
