@@ -8,9 +8,11 @@
 //! - [`entropy`]: the seeded `getrandom` hook behind `rand::rng()` and std's `HashMap` keys.
 //! - [`queue`]: the event queue, ordered by (virtual time, sequence).
 //! - [`latency`]: per-link latency models.
-//! - [`world`]: nodes, links, connections and byte pipes of one run (thread-local).
+//! - [`world`]: nodes, links, connections and byte pipes of one run (thread-local);
+//!   in a partitioned run, one partition's halves of them and the messages between partitions.
 //! - [`transport`]: the `libp2p_core::Transport` and `StreamMuxer` over the world.
-//! - [`runner`]: the event loop, per-node wakers, limits, and the fresh thread per run.
+//! - [`runner`]: the event loop, per-node wakers, limits, and the fresh thread per run;
+//!   partitioned runs (one thread per partition, lock-step windows, [`runner::Exchange`]).
 //! - [`profile`]: optional per-phase wall-clock accounting for benchmarks.
 //!
 //! Virtual time itself lives in the `meshsim-clock` crate, read by the
