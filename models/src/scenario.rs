@@ -308,6 +308,12 @@ impl Driver {
         if engine.nodes[peer as usize].is_remote() {
             // Its own partition brings it up and redials.
             engine.nodes[peer as usize].set_remote_up(true);
+            if self.spec.history.enabled {
+                self.collector
+                    .borrow_mut()
+                    .history
+                    .marker("return", Some(peer));
+            }
             return;
         }
         let node = &mut engine.nodes[peer as usize];
@@ -909,6 +915,9 @@ impl Sim {
             })
             .collect();
         let collector = Rc::new(RefCell::new(Collector::new(&peer_ids)));
+        if part.is_some() && spec.history.enabled {
+            collector.borrow_mut().history.keep_root_log();
+        }
         if spec.measure.wire {
             sim::world::with(|w| w.set_tap(Box::new(Tap(collector.clone()))));
         }
@@ -1665,6 +1674,13 @@ fn run_partitioned(
             spec.peers as usize,
         )
     });
+    let history = spec.history.enabled.then(|| {
+        crate::history::metrics::HistoryMetrics::merge_partitions(
+            outs.iter_mut()
+                .map(|o| std::mem::take(&mut o.collector.history))
+                .collect(),
+        )
+    });
     let mut outs = outs.into_iter();
     let first = outs.next().expect("at least one partition");
     let (mut c, mut degrees, mut bytes_sent, mut rows) =
@@ -1699,6 +1715,9 @@ fn run_partitioned(
         }
     }
     c.sort_merged();
+    if let Some(h) = history {
+        c.history = h;
+    }
     if let Some(graylist) = graylist_threshold(spec) {
         let names = class_names(spec);
         for s in &mut c.samples {

@@ -738,8 +738,8 @@ impl Experiment {
         min
     }
 
-    /// What a partitioned run supports: everything but history sync,
-    /// wire-level adversaries and links without a positive minimum latency.
+    /// What a partitioned run supports: everything but wire-level
+    /// adversaries and links without a positive minimum latency.
     fn validate_partitions(&self) -> Result<(), SpecError> {
         let p = self.partitions;
         if p == 0 || p > MAX_PARTITIONS || u32::from(p) > self.peers {
@@ -762,13 +762,6 @@ impl Experiment {
                 format!("{what} with partitions = 1 (partitioned runs do not support it yet)"),
             )
         };
-        if self.history.enabled {
-            return Err(unsupported(
-                "history.enabled",
-                &true,
-                "false, or keep history sync",
-            ));
-        }
         for (i, c) in self.classes.iter().enumerate() {
             if c.behaviour.wire_attack().is_some() {
                 return Err(unsupported(

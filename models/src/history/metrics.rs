@@ -88,6 +88,9 @@ pub struct HistoryMetrics {
     pub rejected: u64,
     /// Syncs aborted by their server at the deadline.
     pub server_aborts: u64,
+    /// Every root change as (ns, peer, root), kept in a partition of a
+    /// partitioned run (see [`HistoryMetrics::merge_partitions`]).
+    log: Option<Vec<(u64, u32, Option<Hash>)>>,
 }
 
 impl HistoryMetrics {
@@ -104,8 +107,20 @@ impl HistoryMetrics {
         sim::clock::now_ns().unwrap_or(0) as f64 / 1e9
     }
 
+    /// Keeps every root change, for [`HistoryMetrics::merge_partitions`].
+    pub fn keep_root_log(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
     /// Peer `peer`'s root is now `root` (`None`: the peer went down).
     pub fn on_root(&mut self, peer: u32, root: Option<Hash>) {
+        if let Some(log) = self.log.as_mut() {
+            log.push((sim::clock::now_ns().unwrap_or(0), peer, root));
+        }
+        self.on_root_at(peer, root, Self::now_s());
+    }
+
+    fn on_root_at(&mut self, peer: u32, root: Option<Hash>, now_s: f64) {
         let Some(slot) = self.roots.get_mut(peer as usize) else {
             return;
         };
@@ -121,7 +136,7 @@ impl HistoryMetrics {
         if let Some(r) = root {
             *self.counts.entry(r).or_default() += 1;
         }
-        self.check();
+        self.check(now_s);
     }
 
     /// Distinct roots among live peers right now.
@@ -134,11 +149,10 @@ impl HistoryMetrics {
         self.counts.values().sum()
     }
 
-    fn check(&mut self) {
+    fn check(&mut self, now: f64) {
         if self.pending.is_empty() || self.counts.len() > 1 {
             return;
         }
-        let now = Self::now_s();
         for i in self.pending.drain(..) {
             let c = &mut self.convergence[i];
             c.converged_after_s = Some(now - c.at_s);
@@ -148,23 +162,96 @@ impl HistoryMetrics {
     /// Peer `peer` returned (`kind = "return"`) or a partition healed
     /// (`"heal"`, no peer): convergence is timed from now.
     pub fn marker(&mut self, kind: &str, peer: Option<u32>) {
+        self.marker_at(kind, peer, Self::now_s());
+    }
+
+    fn marker_at(&mut self, kind: &str, peer: Option<u32>, at_s: f64) {
         self.convergence.push(ConvergenceRecord {
             kind: kind.to_string(),
             peer,
-            at_s: Self::now_s(),
+            at_s,
             converged_after_s: None,
         });
         self.pending.push(self.convergence.len() - 1);
-        self.check();
+        self.check(at_s);
     }
 
     /// Appends a sample to the time series.
     pub fn sample(&mut self) {
+        self.sample_at(Self::now_s());
+    }
+
+    fn sample_at(&mut self, t_s: f64) {
         self.series.push(RootSample {
-            t_s: Self::now_s(),
+            t_s,
             live_peers: self.live_peers(),
             distinct_roots: self.distinct_roots(),
         });
+    }
+
+    /// The history metrics of a partitioned run from its partitions' (in
+    /// partition order; each kept its root log, see
+    /// [`HistoryMetrics::keep_root_log`]). Every partition recorded the
+    /// same markers and sample times and the root changes of its own peers:
+    /// the root changes of all partitions are replayed in time order (at
+    /// equal times, partition by partition, before markers and samples),
+    /// which gives the convergence times and the distinct-roots series of
+    /// the whole network. Syncs, flags and counters add up.
+    pub fn merge_partitions(parts: Vec<HistoryMetrics>) -> HistoryMetrics {
+        let peers = parts.first().map_or(0, |p| p.roots.len());
+        let mut m = HistoryMetrics::new(peers);
+        let Some(first) = parts.first() else {
+            return m;
+        };
+        let ns = |s: f64| (s * 1e9).round() as u64;
+        // (time, order at equal times, partition, index) -> what happens.
+        enum Step<'a> {
+            Root(u32, Option<Hash>),
+            Marker(&'a ConvergenceRecord),
+            Sample(f64),
+        }
+        let mut steps: Vec<((u64, u8, usize, usize), Step)> = Vec::new();
+        for (k, p) in parts.iter().enumerate() {
+            for (i, &(t, peer, root)) in p.log.iter().flatten().enumerate() {
+                steps.push(((t, 0, k, i), Step::Root(peer, root)));
+            }
+        }
+        for (i, c) in first.convergence.iter().enumerate() {
+            steps.push(((ns(c.at_s), 1, 0, i), Step::Marker(c)));
+        }
+        for (i, r) in first.series.iter().enumerate() {
+            steps.push(((ns(r.t_s), 2, 0, i), Step::Sample(r.t_s)));
+        }
+        steps.sort_by_key(|s| s.0);
+        for ((t, ..), step) in steps {
+            match step {
+                Step::Root(peer, root) => m.on_root_at(peer, root, t as f64 / 1e9),
+                Step::Marker(c) => m.marker_at(&c.kind, c.peer, c.at_s),
+                Step::Sample(t_s) => m.sample_at(t_s),
+            }
+        }
+        for p in &parts {
+            for (a, b) in m.flags.iter_mut().zip(&p.flags) {
+                if a.len() < b.len() {
+                    a.resize(b.len(), 0);
+                }
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= y;
+                }
+            }
+            m.syncs.extend(p.syncs.iter().cloned());
+            m.missing_parent_ignored += p.missing_parent_ignored;
+            m.applied_by_gossip += p.applied_by_gossip;
+            m.rejected += p.rejected;
+            m.server_aborts += p.server_aborts;
+        }
+        m.syncs.sort_by(|a, b| {
+            a.started_s
+                .total_cmp(&b.started_s)
+                .then(a.client.cmp(&b.client))
+                .then(a.server.cmp(&b.server))
+        });
+        m
     }
 
     fn flag(&mut self, peer: u32, seq: u64, bit: u8) {
