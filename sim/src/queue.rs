@@ -39,7 +39,9 @@ pub enum Event {
         /// Dial slot.
         dial: u32,
     },
-    /// Network: a message from another partition of a partitioned run is due.
+    /// Network: a message in the world's inbox is due (from another
+    /// partition of a partitioned run, or bytes reaching a download-limited
+    /// reader's downlink).
     Remote {
         /// Slot of the message in the world's inbox.
         slot: u32,

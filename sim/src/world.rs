@@ -30,8 +30,9 @@ const SPARE_CHUNKS_MAX: usize = 4096;
 
 /// Sees every write on every substream (for wire-level metrics).
 pub trait WireTap {
-    /// `bytes` were written by `from` to `to` on substream `stream` and become
-    /// readable at `deliver_at_ns`.
+    /// `bytes` were written by `from` to `to` on substream `stream` and reach
+    /// `to` at `deliver_at_ns` (before its downlink queue, when `to` has a
+    /// download limit: they are readable once through it).
     fn on_write(&mut self, from: u32, to: u32, stream: u64, deliver_at_ns: u64, bytes: &[u8]);
 }
 
@@ -61,7 +62,8 @@ pub trait WireFilter {
     ) -> bool;
 
     /// The bytes of the last [`WireFilter::rewrite`] call for this write
-    /// (rewritten or not) were sent at `sent_ns` and arrive at `deliver_at_ns`.
+    /// (rewritten or not) were sent at `sent_ns` and arrive at `deliver_at_ns`
+    /// (before the receiver's downlink queue, if it has a download limit).
     /// Not called when the rewrite sent nothing.
     fn delivered(&mut self, from: u32, to: u32, stream: u64, sent_ns: u64, deliver_at_ns: u64) {
         let _ = (from, to, stream, sent_ns, deliver_at_ns);
@@ -124,6 +126,10 @@ struct Pipe {
     last_at: u64,
     reader_waker: Option<Waker>,
     write_closed: bool,
+    /// Bytes go through the reader's downlink queue (it had a download
+    /// limit when they were written): decided for good at the first such
+    /// write, so that later bytes never overtake queued ones.
+    queued: bool,
 }
 
 #[derive(Debug)]
@@ -224,12 +230,13 @@ enum RemoteMsg {
     Fin { xstream: u64, dir: u8 },
     /// Side `side` closed (or dropped) the connection.
     Close { xconn: u64, side: u8 },
-    /// Bytes written in this world reach a download-limited reader (as
+    /// Bytes written in this world reach a download-limited reader `to` (as
     /// `Data`, for a local stream).
     Arrive {
         stream: u32,
         gen: u32,
         dir: u8,
+        to: u32,
         bytes: Vec<u8>,
         head_at: u64,
     },
@@ -522,11 +529,14 @@ impl World {
     /// If the world is not partitioned or a message is due in the past.
     pub fn deliver(&mut self, msgs: Vec<Remote>) {
         let now = now();
-        assert!(self.part.is_some(), "deliver on a partitioned world");
+        assert!(
+            self.part.is_some(),
+            "deliver on a world that is not partitioned"
+        );
         for m in msgs {
             assert!(
                 m.at > now,
-                "a remote message due at {} ns arrived at {now} ns: the window is longer than a link latency",
+                "a message from another partition due at {} ns arrived at {now} ns: the window is longer than a link latency",
                 m.at
             );
             let slot = self.inbox.insert(m.msg) as u32;
@@ -996,11 +1006,16 @@ impl World {
                 stream,
                 gen,
                 dir,
+                to,
                 bytes,
                 head_at,
             } => {
                 if self.stream(stream, gen).is_some() {
                     self.arrive(stream, dir, bytes, head_at);
+                } else {
+                    // Nobody reads them any more, but they still cross the downlink.
+                    self.downlink(to, head_at, bytes.len());
+                    self.recycle(bytes);
                 }
                 return;
             }
@@ -1109,16 +1124,7 @@ impl World {
     fn arrive(&mut self, s: u32, dir: u8, bytes: Vec<u8>, head_at: u64) {
         let now = now();
         let to = self.streams[s as usize].nodes[1 - dir as usize];
-        let mut at = now;
-        let down = self.nodes[to as usize]
-            .down_bps
-            .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
-        if let Some(bps) = down {
-            let n = &mut self.nodes[to as usize];
-            let d_start = head_at.max(n.down_free_at);
-            at = at.max(d_start + transfer_ns(bytes.len() as u64, bps));
-            n.down_free_at = at;
-        }
+        let at = self.downlink(to, head_at, bytes.len()).max(now);
         let gen = self.streams[s as usize].gen;
         let pipe = &mut self.streams[s as usize].pipes[dir as usize];
         let at = at.max(pipe.chunks.back().map_or(0, |c| c.0));
@@ -1134,6 +1140,32 @@ impl World {
             );
         } else if let Some(w) = pipe.reader_waker.take() {
             self.to_wake.push(w);
+        }
+    }
+
+    /// `len` bytes arriving now at `to`, whose head reached its downlink at
+    /// `head_at`, pass its downlink queue (if it has a limit): when their
+    /// tail is through.
+    fn downlink(&mut self, to: u32, head_at: u64, len: usize) -> u64 {
+        let now = now();
+        let down = self.nodes[to as usize]
+            .down_bps
+            .map(|b| ((b as f64 * self.bandwidth_factor(to)) as u64).max(1));
+        let Some(bps) = down else {
+            return now;
+        };
+        let n = &mut self.nodes[to as usize];
+        let d_start = head_at.max(n.down_free_at);
+        let at = now.max(d_start + transfer_ns(len as u64, bps));
+        n.down_free_at = at;
+        at
+    }
+
+    /// Keeps a small chunk buffer for a later write.
+    fn recycle(&mut self, mut data: Vec<u8>) {
+        if data.capacity() <= SPARE_CHUNK_MAX_BYTES && self.spare_chunks.len() < SPARE_CHUNKS_MAX {
+            data.clear();
+            self.spare_chunks.push(data);
         }
     }
 
@@ -1406,7 +1438,8 @@ impl World {
     /// Timing: the bytes leave after the sender's uplink has sent what it
     /// queued before (`S / up_bps`), travel the link latency (plus jitter,
     /// plus one RTO per loss), and complete at the receiver no earlier than
-    /// its downlink allows (`S / down_bps` after its previous download).
+    /// its downlink allows: a queue in arrival order, `S / down_bps` after
+    /// what arrived before (see `arrive`).
     /// For an idle path this is `latency + S / min(up, down)`. Delivery stays
     /// FIFO per direction.
     pub(crate) fn write(
@@ -1498,12 +1531,13 @@ impl World {
         // A receiver's downlink is a queue in arrival order: bytes for a
         // download-limited receiver go through it when they arrive (see
         // `arrive`), in its own partition when that is another one.
-        let queued = !cross && self.nodes[to as usize].down_bps.is_some();
+        let limited = !cross && self.nodes[to as usize].down_bps.is_some();
         let st = self
             .streams
             .get_mut(s as usize)
             .filter(|x| x.gen == gen)
             .ok_or(())?;
+        let queued = limited || st.pipes[e].queued;
         let at = arrival.max(st.pipes[e].last_at);
         if let Some(f) = self.filter.as_mut() {
             if f.wants(from, to) {
@@ -1512,12 +1546,14 @@ impl World {
         }
         if queued {
             st.pipes[e].last_at = at;
+            st.pipes[e].queued = true;
             let mut data = self.spare_chunks.pop().unwrap_or_default();
             data.extend_from_slice(buf);
             let slot = self.inbox.insert(RemoteMsg::Arrive {
                 stream: s,
                 gen,
                 dir: end,
+                to,
                 bytes: data,
                 head_at: start + lat,
             }) as u32;
@@ -1529,7 +1565,9 @@ impl World {
             // The reader is in another partition: the bytes travel as a message.
             st.pipes[e].last_at = at;
             // Writes that land at the same instant merge into one delivery,
-            // as on a local pipe (when nothing was sent in between).
+            // as on a local pipe (when nothing was sent in between), unless
+            // the reader's downlink times each write on its own.
+            let remote_limited = self.nodes[to as usize].down_bps.is_some();
             let last = self
                 .part
                 .as_mut()
@@ -1544,7 +1582,7 @@ impl World {
                             bytes,
                             ..
                         },
-                }) if *last_at == at && *x == xstream && *d == end => {
+                }) if *last_at == at && *x == xstream && *d == end && !remote_limited => {
                     bytes.extend_from_slice(buf);
                 }
                 _ => {
@@ -1687,7 +1725,8 @@ impl World {
             self.send(part, at, RemoteMsg::Fin { xstream, dir: end });
             return;
         }
-        if self.nodes[reader as usize].down_bps.is_some() {
+        let queued = self.streams[s as usize].pipes[end as usize].queued;
+        if queued || self.nodes[reader as usize].down_bps.is_some() {
             // After the bytes still on their way to the reader's downlink.
             let slot = self.inbox.insert(RemoteMsg::ArriveFin {
                 stream: s,

@@ -245,9 +245,11 @@ impl HistoryMetrics {
             m.rejected += p.rejected;
             m.server_aborts += p.server_aborts;
         }
+        // In the order they ended, as one thread records them.
+        let end = |r: &SyncRecord| r.started_s + r.duration_ms / 1e3;
         m.syncs.sort_by(|a, b| {
-            a.started_s
-                .total_cmp(&b.started_s)
+            end(a)
+                .total_cmp(&end(b))
                 .then(a.client.cmp(&b.client))
                 .then(a.server.cmp(&b.server))
         });
