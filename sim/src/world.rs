@@ -876,17 +876,7 @@ impl World {
             self.schedule(now + lat, Event::DialDone { dial });
             return;
         }
-        let gen = self.gen();
-        let c = self.conns.insert(Conn {
-            gen,
-            nodes: [from, to],
-            latency_ns: lat,
-            inbound: [VecDeque::new(), VecDeque::new()],
-            closed_at: [None, None],
-            waker: [None, None],
-            dropped: [false, false],
-            cross: None,
-        }) as u32;
+        let (c, gen) = self.insert_conn([from, to], lat, None);
         self.stats.connections_opened += 1;
         let t = &mut self.nodes[to as usize];
         t.incoming.push_back((c, gen));
@@ -938,20 +928,7 @@ impl World {
                 (now + lat, Err(DialError::Refused))
             } else {
                 let xid = self.part.as_mut().map_or(0, |p| p.xid());
-                let gen = self.gen();
-                let c = self.conns.insert(Conn {
-                    gen,
-                    nodes: [from, to],
-                    latency_ns: lat,
-                    inbound: [VecDeque::new(), VecDeque::new()],
-                    closed_at: [None, None],
-                    waker: [None, None],
-                    dropped: [false, false],
-                    cross: Some((back, xid)),
-                }) as u32;
-                if let Some(p) = self.part.as_mut() {
-                    p.conns.insert(xid, c);
-                }
+                let (c, gen) = self.insert_conn([from, to], lat, Some((back, xid)));
                 self.stats.connections_opened += 1;
                 let t = &mut self.nodes[to as usize];
                 t.incoming.push_back((c, gen));
@@ -961,6 +938,27 @@ impl World {
                 (now + lat, Ok(xid))
             };
         self.send(back, at, RemoteMsg::DialDone { dial, result });
+    }
+
+    /// A new open connection `[dialer, listener]` (with, for a half of a
+    /// connection between partitions, the other partition and the run-wide
+    /// id); returns its slot and generation.
+    fn insert_conn(&mut self, nodes: [u32; 2], lat: u64, cross: Option<(u16, u64)>) -> (u32, u32) {
+        let gen = self.gen();
+        let c = self.conns.insert(Conn {
+            gen,
+            nodes,
+            latency_ns: lat,
+            inbound: [VecDeque::new(), VecDeque::new()],
+            closed_at: [None, None],
+            waker: [None, None],
+            dropped: [false, false],
+            cross,
+        }) as u32;
+        if let (Some((_, xid)), Some(p)) = (cross, self.part.as_mut()) {
+            p.conns.insert(xid, c);
+        }
+        (c, gen)
     }
 
     /// The outcome of a dial to another partition reaches the dialer.
@@ -975,21 +973,7 @@ impl World {
                 let back = self
                     .remote_part(to)
                     .expect("a remote dial goes to another partition");
-                let gen = self.gen();
-                let c = self.conns.insert(Conn {
-                    gen,
-                    nodes: [from, to],
-                    latency_ns: lat,
-                    inbound: [VecDeque::new(), VecDeque::new()],
-                    closed_at: [None, None],
-                    waker: [None, None],
-                    dropped: [false, false],
-                    cross: Some((back, xid)),
-                }) as u32;
-                if let Some(p) = self.part.as_mut() {
-                    p.conns.insert(xid, c);
-                }
-                DialState::Done(Ok((c, gen)))
+                DialState::Done(Ok(self.insert_conn([from, to], lat, Some((back, xid)))))
             }
             Err(e) => DialState::Done(Err(e)),
         };

@@ -45,6 +45,64 @@ fn dial_opts() -> DialOpts {
     }
 }
 
+/// Two nodes with ids from fixed keys.
+fn add_two_nodes(w: &mut world::World) {
+    for i in 0..2u8 {
+        w.add_node(
+            Keypair::ed25519_from_bytes([i + 1; 32])
+                .unwrap()
+                .public()
+                .to_peer_id(),
+        );
+    }
+}
+
+/// Node 0's side of [`transfer`]: dials node 1, opens a substream, writes
+/// `sizes` back to back and closes it, keeping the connection open;
+/// `dialed` gets the dial's completion time.
+async fn send_sizes(sizes: Vec<usize>, dialed: Rc<RefCell<u64>>) {
+    let mut t = SimTransport::new(0);
+    let (_, mut muxer) = t.dial(node_addr(1), dial_opts()).unwrap().await.unwrap();
+    *dialed.borrow_mut() = now();
+    let mut s = poll_fn(|cx| muxer.poll_outbound_unpin(cx)).await.unwrap();
+    for n in sizes {
+        s.write_all(&vec![7u8; n]).await.unwrap();
+    }
+    s.close().await.unwrap();
+    futures::future::pending::<()>().await; // keep the connection open
+}
+
+/// Node 1's side of [`transfer`]: listens, reads `sizes` messages from its
+/// first inbound substream, recording when each completes in `reads`, then
+/// the end of the stream in `eof`.
+async fn receive_sizes(
+    sizes: Vec<usize>,
+    reads: Rc<RefCell<Vec<u64>>>,
+    eof: Rc<RefCell<Option<u64>>>,
+) {
+    let mut t = SimTransport::new(1);
+    t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
+    let upgrade = loop {
+        if let TransportEvent::Incoming { upgrade, .. } =
+            poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
+        {
+            break upgrade;
+        }
+    };
+    let (_, mut muxer) = upgrade.await.unwrap();
+    let mut s = poll_fn(|cx| muxer.poll_inbound_unpin(cx)).await.unwrap();
+    for n in sizes {
+        let mut buf = vec![0u8; n];
+        s.read_exact(&mut buf).await.unwrap();
+        assert!(buf.iter().all(|&b| b == 7));
+        reads.borrow_mut().push(now());
+    }
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
+    *eof.borrow_mut() = Some(now());
+}
+
 /// Node 1 listens and reads `sizes` messages from its first inbound
 /// substream, recording when each completes; node 0 dials, opens a substream
 /// and writes them back to back. Returns (dial completion, read completions).
@@ -55,50 +113,22 @@ fn transfer(
 ) -> (u64, Vec<u64>) {
     sim::runner::run_on_sim_thread(1, cfg, EntropyMode::Seeded, move || {
         world::with(|w| {
-            for i in 0..2u8 {
-                w.add_node(
-                    Keypair::ed25519_from_bytes([i + 1; 32])
-                        .unwrap()
-                        .public()
-                        .to_peer_id(),
-                );
-            }
+            add_two_nodes(w);
             setup(w);
         });
         let reads = Rc::new(RefCell::new(Vec::new()));
         let dialed = Rc::new(RefCell::new(0u64));
+        let eof = Rc::new(RefCell::new(None));
         let mut engine: Engine<Task> = Engine::new(Limits::default());
-        let sizes2 = sizes.clone();
-        let dialed2 = dialed.clone();
-        engine.add_node(Task(Some(Box::pin(async move {
-            let mut t = SimTransport::new(0);
-            let (_, mut muxer) = t.dial(node_addr(1), dial_opts()).unwrap().await.unwrap();
-            *dialed2.borrow_mut() = now();
-            let mut s = poll_fn(|cx| muxer.poll_outbound_unpin(cx)).await.unwrap();
-            for n in sizes2 {
-                s.write_all(&vec![7u8; n]).await.unwrap();
-            }
-            futures::future::pending::<()>().await; // keep the connection open
-        }))));
-        let reads2 = reads.clone();
-        engine.add_node(Task(Some(Box::pin(async move {
-            let mut t = SimTransport::new(1);
-            t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
-            let upgrade = loop {
-                if let TransportEvent::Incoming { upgrade, .. } =
-                    poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
-                {
-                    break upgrade;
-                }
-            };
-            let (_, mut muxer) = upgrade.await.unwrap();
-            let mut s = poll_fn(|cx| muxer.poll_inbound_unpin(cx)).await.unwrap();
-            for n in sizes {
-                let mut buf = vec![0u8; n];
-                s.read_exact(&mut buf).await.unwrap();
-                reads2.borrow_mut().push(now());
-            }
-        }))));
+        engine.add_node(Task(Some(Box::pin(send_sizes(
+            sizes.clone(),
+            dialed.clone(),
+        )))));
+        engine.add_node(Task(Some(Box::pin(receive_sizes(
+            sizes,
+            reads.clone(),
+            eof,
+        )))));
         engine.run_until(120_000 * MS, &mut NoApp).unwrap();
         let r = reads.borrow().clone();
         let d = *dialed.borrow();
@@ -356,7 +386,8 @@ fn a_dial_given_up_in_flight_does_not_answer_the_next_one() {
 }
 
 /// [`transfer`] with node 0 and node 1 in different partitions of a
-/// partitioned run (two threads, windows of `window_ns`).
+/// partitioned run (two threads, windows of `window_ns`); the end of the
+/// stream's time is appended to the read completions.
 fn transfer_partitioned(
     cfg: NetConfig,
     setup: fn(&mut world::World),
@@ -365,67 +396,26 @@ fn transfer_partitioned(
 ) -> (u64, Vec<u64>) {
     let results = sim::runner::run_partitions(1, cfg, 2, EntropyMode::Seeded, move |k, ex| {
         world::with(|w| {
-            for i in 0..2u8 {
-                w.add_node(
-                    Keypair::ed25519_from_bytes([i + 1; 32])
-                        .unwrap()
-                        .public()
-                        .to_peer_id(),
-                );
-            }
+            add_two_nodes(w);
             setup(w);
             w.set_partitioning(k, 2, vec![0, 1]);
         });
         let reads = Rc::new(RefCell::new(Vec::new()));
         let dialed = Rc::new(RefCell::new(0u64));
+        let eof = Rc::new(RefCell::new(None));
         let mut engine: Engine<Task> = Engine::new(Limits::default());
-        let (sizes2, dialed2, reads2) = (sizes.clone(), dialed.clone(), reads.clone());
-        let sizes = sizes.clone();
-        let dialer = Task((k == 0).then(|| -> Pin<Box<dyn Future<Output = ()>>> {
-            Box::pin(async move {
-                let mut t = SimTransport::new(0);
-                let (_, mut muxer) = t.dial(node_addr(1), dial_opts()).unwrap().await.unwrap();
-                *dialed2.borrow_mut() = now();
-                let mut s = poll_fn(|cx| muxer.poll_outbound_unpin(cx)).await.unwrap();
-                for n in sizes2 {
-                    s.write_all(&vec![7u8; n]).await.unwrap();
-                }
-                s.close().await.unwrap();
-                futures::future::pending::<()>().await;
-            })
-        }));
-        let listener = Task((k == 1).then(|| -> Pin<Box<dyn Future<Output = ()>>> {
-            Box::pin(async move {
-                let mut t = SimTransport::new(1);
-                t.listen_on(ListenerId::next(), node_addr(1)).unwrap();
-                let upgrade = loop {
-                    if let TransportEvent::Incoming { upgrade, .. } =
-                        poll_fn(|cx| Pin::new(&mut t).poll(cx)).await
-                    {
-                        break upgrade;
-                    }
-                };
-                let (_, mut muxer) = upgrade.await.unwrap();
-                let mut s = poll_fn(|cx| muxer.poll_inbound_unpin(cx)).await.unwrap();
-                for n in sizes {
-                    let mut buf = vec![0u8; n];
-                    s.read_exact(&mut buf).await.unwrap();
-                    assert!(buf.iter().all(|&b| b == 7));
-                    reads2.borrow_mut().push(now());
-                }
-                // Then the end of the stream, after the data.
-                let mut rest = Vec::new();
-                s.read_to_end(&mut rest).await.unwrap();
-                assert!(rest.is_empty());
-                reads2.borrow_mut().push(now());
-            })
-        }));
-        engine.add_node(dialer);
-        engine.add_node(listener);
+        // Each partition runs its own node; the other is an inert stand-in.
+        let sender: Pin<Box<dyn Future<Output = ()>>> =
+            Box::pin(send_sizes(sizes.clone(), dialed.clone()));
+        let receiver: Pin<Box<dyn Future<Output = ()>>> =
+            Box::pin(receive_sizes(sizes.clone(), reads.clone(), eof.clone()));
+        engine.add_node(Task((k == 0).then_some(sender)));
+        engine.add_node(Task((k == 1).then_some(receiver)));
         engine
             .run_windows(120_000 * MS, window_ns, &mut NoApp, ex, k)
             .unwrap();
-        let r = reads.borrow().clone();
+        let mut r = reads.borrow().clone();
+        r.extend(*eof.borrow());
         let d = *dialed.borrow();
         (d, r)
     });
