@@ -303,6 +303,12 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             "--components applies to the per-case benchmark, not to --sweep".into(),
         ));
     }
+    if a.partitions == 0 || a.peers.iter().any(|&p| u32::from(a.partitions) > p) {
+        return Err(options_error(format!(
+            "--partitions {} must be at least 1 and at most the smallest --peers",
+            a.partitions
+        )));
+    }
     if a.sweep && a.partitions != 1 {
         return Err(options_error(
             "--partitions applies to the per-case benchmark, not to --sweep".into(),

@@ -147,9 +147,32 @@ fn bench_options_that_do_not_go_together_exit_2() {
             &["bench", "--peers", "100", "--components", "3"][..],
             "--components 3",
         ),
+        (
+            &["bench", "--peers", "100", "--partitions", "0"][..],
+            "--partitions 0",
+        ),
+        (
+            &["bench", "--sweep", "--partitions", "2"][..],
+            "--partitions",
+        ),
     ] {
         assert_input_error(&meshsim(args), &[names]);
     }
+}
+
+#[test]
+fn run_with_partitions_and_trace_exits_2() {
+    let out = meshsim(&[
+        "run",
+        "--set",
+        "peers=20",
+        "--set",
+        "partitions=2",
+        "--trace",
+        "/tmp/meshsim-partitions-trace.jsonl",
+        "--no-write",
+    ]);
+    assert_input_error(&out, &["--trace", "partitions"]);
 }
 
 #[test]
