@@ -236,6 +236,31 @@ fn same_seed_same_hash_in_separate_processes() {
     assert_ne!(a, trace_hash("22"));
 }
 
+/// A partitioned run (two threads that exchange messages every window) gives
+/// the same trace in separate processes, and not the one-thread trace.
+#[test]
+fn partitioned_runs_give_the_same_hash_in_separate_processes() {
+    let hash = |parts: &str| {
+        let mut args = vec!["run", "--seed", "21"];
+        for s in SMALL_RUN {
+            args.extend(["--set", s]);
+        }
+        let set = format!("partitions={parts}");
+        args.extend(["--set", &set, "--json", "--no-write"]);
+        let out = meshsim(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        v["trace_hash"].as_str().expect("trace_hash").to_string()
+    };
+    let a = hash("2");
+    assert_eq!(a, hash("2"));
+    assert_ne!(a, hash("1"));
+}
+
 /// The `meshsim` binary allocates with mimalloc; the library, and so this
 /// test process, with the system allocator. The same run must give the same
 /// trace either way.
