@@ -428,6 +428,15 @@ pub fn transfer_ns(bytes: u64, bps: u64) -> u64 {
     bits.div_ceil(u128::from(bps.max(1))) as u64
 }
 
+/// Keeps `data` in the pool of buffers for later writes (a bounded pool of
+/// small buffers; larger ones are freed).
+fn recycle(spare: &mut Vec<Vec<u8>>, mut data: Vec<u8>) {
+    if data.capacity() <= SPARE_CHUNK_MAX_BYTES && spare.len() < SPARE_CHUNKS_MAX {
+        data.clear();
+        spare.push(data);
+    }
+}
+
 fn pair(a: u32, b: u32) -> (u32, u32) {
     (a.min(b), a.max(b))
 }
@@ -1109,11 +1118,18 @@ impl World {
         let now = now();
         let to = self.streams[s as usize].nodes[1 - dir as usize];
         let at = self.downlink(to, head_at, bytes.len()).max(now);
-        let gen = self.streams[s as usize].gen;
         let pipe = &mut self.streams[s as usize].pipes[dir as usize];
         let at = at.max(pipe.chunks.back().map_or(0, |c| c.0));
         pipe.chunks.push_back((at, bytes));
-        if at > now {
+        self.wake_reader_at(s, dir, at);
+    }
+
+    /// Wakes the reader of direction `dir` of stream `s` at `at` (now, or
+    /// by an event then).
+    fn wake_reader_at(&mut self, s: u32, dir: u8, at: u64) {
+        let st = &mut self.streams[s as usize];
+        if at > now() {
+            let gen = st.gen;
             self.schedule(
                 at,
                 Event::WakePipe {
@@ -1122,7 +1138,7 @@ impl World {
                     dir,
                 },
             );
-        } else if let Some(w) = pipe.reader_waker.take() {
+        } else if let Some(w) = st.pipes[dir as usize].reader_waker.take() {
             self.to_wake.push(w);
         }
     }
@@ -1146,33 +1162,17 @@ impl World {
     }
 
     /// Keeps a small chunk buffer for a later write.
-    fn recycle(&mut self, mut data: Vec<u8>) {
-        if data.capacity() <= SPARE_CHUNK_MAX_BYTES && self.spare_chunks.len() < SPARE_CHUNKS_MAX {
-            data.clear();
-            self.spare_chunks.push(data);
-        }
+    fn recycle(&mut self, data: Vec<u8>) {
+        recycle(&mut self.spare_chunks, data);
     }
 
     /// The end of direction `dir` of stream `s` reaches its reader now,
     /// after the data its downlink still holds.
     fn arrive_fin(&mut self, s: u32, dir: u8) {
-        let now = now();
-        let gen = self.streams[s as usize].gen;
         let pipe = &mut self.streams[s as usize].pipes[dir as usize];
-        let at = now.max(pipe.chunks.back().map_or(0, |c| c.0));
+        let at = now().max(pipe.chunks.back().map_or(0, |c| c.0));
         pipe.fin_at = Some(at);
-        if at > now {
-            self.schedule(
-                at,
-                Event::WakePipe {
-                    stream: s,
-                    gen,
-                    dir,
-                },
-            );
-        } else if let Some(w) = pipe.reader_waker.take() {
-            self.to_wake.push(w);
-        }
+        self.wake_reader_at(s, dir, at);
     }
 
     // ----- connections -----
@@ -1666,14 +1666,8 @@ impl World {
             n += k;
             pipe.head_off += k;
             if pipe.head_off == data.len() {
-                if let Some((_, mut data)) = pipe.chunks.pop_front() {
-                    // Recycle the buffer for a later write (bounded pool of small buffers).
-                    if data.capacity() <= SPARE_CHUNK_MAX_BYTES
-                        && self.spare_chunks.len() < SPARE_CHUNKS_MAX
-                    {
-                        data.clear();
-                        self.spare_chunks.push(data);
-                    }
+                if let Some((_, data)) = pipe.chunks.pop_front() {
+                    recycle(&mut self.spare_chunks, data);
                 }
                 pipe.head_off = 0;
             }

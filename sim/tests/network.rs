@@ -45,9 +45,9 @@ fn dial_opts() -> DialOpts {
     }
 }
 
-/// Two nodes with ids from fixed keys.
-fn add_two_nodes(w: &mut world::World) {
-    for i in 0..2u8 {
+/// `n` nodes with ids from fixed keys.
+fn add_nodes(w: &mut world::World, n: u8) {
+    for i in 0..n {
         w.add_node(
             Keypair::ed25519_from_bytes([i + 1; 32])
                 .unwrap()
@@ -113,7 +113,7 @@ fn transfer(
 ) -> (u64, Vec<u64>) {
     sim::runner::run_on_sim_thread(1, cfg, EntropyMode::Seeded, move || {
         world::with(|w| {
-            add_two_nodes(w);
+            add_nodes(w, 2);
             setup(w);
         });
         let reads = Rc::new(RefCell::new(Vec::new()));
@@ -250,14 +250,7 @@ fn dials_across_a_partition_or_to_a_vanished_address_time_out() {
         let out =
             sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, move || {
                 world::with(|w| {
-                    for i in 0..2u8 {
-                        w.add_node(
-                            Keypair::ed25519_from_bytes([i + 1; 32])
-                                .unwrap()
-                                .public()
-                                .to_peer_id(),
-                        );
-                    }
+                    add_nodes(w, 2);
                     setup(w);
                 });
                 let result = Rc::new(RefCell::new(None));
@@ -346,14 +339,7 @@ fn a_dial_given_up_in_flight_does_not_answer_the_next_one() {
     }
     let out = sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, || {
         world::with(|w| {
-            for i in 0..2u8 {
-                w.add_node(
-                    Keypair::ed25519_from_bytes([i + 1; 32])
-                        .unwrap()
-                        .public()
-                        .to_peer_id(),
-                );
-            }
+            add_nodes(w, 2);
         });
         let out = Rc::new(RefCell::new(None));
         let mut engine: Engine<Either> = Engine::new(Limits::default());
@@ -396,7 +382,7 @@ fn transfer_partitioned(
 ) -> (u64, Vec<u64>) {
     let results = sim::runner::run_partitions(1, cfg, 2, EntropyMode::Seeded, move |k, ex| {
         world::with(|w| {
-            add_two_nodes(w);
+            add_nodes(w, 2);
             setup(w);
             w.set_partitioning(k, 2, vec![0, 1]);
         });
@@ -474,14 +460,7 @@ fn small_writes_between_partitions_take_the_same_time() {
 fn a_downlink_serves_bytes_in_arrival_order() {
     let out = sim::runner::run_on_sim_thread(1, constant(10.0), EntropyMode::Seeded, || {
         world::with(|w| {
-            for i in 0..3u8 {
-                w.add_node(
-                    Keypair::ed25519_from_bytes([i + 1; 32])
-                        .unwrap()
-                        .public()
-                        .to_peer_id(),
-                );
-            }
+            add_nodes(w, 3);
             w.set_link_latency_ns(0, 2, 100 * MS);
             w.set_link_latency_ns(1, 2, 10 * MS);
             w.set_bandwidth(2, None, Some(1_000_000));
