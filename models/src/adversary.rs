@@ -41,6 +41,15 @@ pub struct ForgedCounts {
     pub prunes_seen: u64,
 }
 
+impl ForgedCounts {
+    /// Adds `other`'s counts (another partition's).
+    pub fn add(&mut self, other: &ForgedCounts) {
+        self.fake_ihave_ids += other.fake_ihave_ids;
+        self.backoff_grafts += other.backoff_grafts;
+        self.prunes_seen += other.prunes_seen;
+    }
+}
+
 #[derive(Default)]
 enum Phase {
     #[default]
@@ -130,6 +139,24 @@ struct PendingPrune {
     backoff_s: u64,
 }
 
+/// What one partition's filter learns from a write observed in another
+/// (partitioned runs): what the single filter of a one-thread run records
+/// when that write is delivered.
+#[derive(Debug)]
+enum Fact {
+    /// `from` agreed to GossipSub on `stream` (its echo of the protocol).
+    Echo { stream: u64, from: u32 },
+    /// `from` pruned `adv` from `topic`: its backoff lasts from `start`
+    /// (when the PRUNE arrives) to `until`.
+    Prune {
+        adv: u32,
+        from: u32,
+        topic: String,
+        start: u64,
+        until: u64,
+    },
+}
+
 /// A GRAFT spammer forges GRAFTs to a neighbour only until this long before
 /// the neighbour's backoff ends, so they still arrive inside it.
 const BACKOFF_MARGIN_NS: u64 = 1_000_000_000;
@@ -149,6 +176,9 @@ pub struct WireAdversary {
     backoffs: BTreeMap<(u32, u32), BTreeMap<String, (u64, u64)>>,
     /// PRUNEs written to graft spammers, not yet timed by the engine.
     pending: Vec<PendingPrune>,
+    /// The last write (`rewrite`) made its writer's direction GossipSub:
+    /// the protocol's echo, for [`Fact::Echo`].
+    echoed_now: bool,
     fake_ids: u64,
     counts: std::rc::Rc<std::cell::Cell<ForgedCounts>>,
 }
@@ -175,6 +205,7 @@ impl WireAdversary {
             next_at: BTreeMap::new(),
             backoffs: BTreeMap::new(),
             pending: Vec::new(),
+            echoed_now: false,
             fake_ids: 0,
             counts,
         }
@@ -182,6 +213,55 @@ impl WireAdversary {
 
     fn attack(&self, node: u32) -> Option<Attack> {
         self.attacks.get(node as usize).copied().flatten()
+    }
+
+    /// Records `fact` (from a delivered write, here or in another partition).
+    fn apply(&mut self, fact: Fact) {
+        match fact {
+            Fact::Echo { stream, from } => {
+                self.dirs.entry((stream, from)).or_default().phase = Phase::Gossipsub;
+            }
+            Fact::Prune {
+                adv,
+                from,
+                topic,
+                start,
+                until,
+            } => {
+                self.backoffs
+                    .entry((adv, from))
+                    .or_default()
+                    .insert(topic, (start, until));
+                self.bump(|c| c.prunes_seen += 1);
+            }
+        }
+    }
+
+    /// The PRUNEs waiting for this write's timing (`from` on `stream`), as facts.
+    fn prunes_delivered(
+        &mut self,
+        from: u32,
+        stream: u64,
+        sent_ns: u64,
+        deliver_at_ns: u64,
+    ) -> Vec<Fact> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        let (now, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.stream == stream && p.from == from);
+        self.pending = rest;
+        now.into_iter()
+            .map(|p| Fact::Prune {
+                adv: p.adv,
+                from: p.from,
+                topic: p.topic,
+                start: deliver_at_ns,
+                // The neighbour's backoff runs from when it wrote the PRUNE.
+                until: sent_ns.saturating_add(p.backoff_s.saturating_mul(1_000_000_000)),
+            })
+            .collect()
     }
 
     fn bump(&self, f: impl FnOnce(&mut ForgedCounts)) {
@@ -280,6 +360,7 @@ impl sim::world::WireFilter for WireAdversary {
         out: &mut Vec<u8>,
     ) -> bool {
         let mut dir = self.dirs.remove(&(stream, from)).unwrap_or_default();
+        let was_gossipsub = matches!(dir.phase, Phase::Gossipsub);
         let to_spammer = self.attack(to) == Some(Attack::GraftDuringBackoff);
         let mut prunes = Vec::new();
         let mut on_rpc = |rpc: &[u8]| {
@@ -323,26 +404,43 @@ impl sim::world::WireFilter for WireAdversary {
                 backoff_s,
             });
         }
+        self.echoed_now = !was_gossipsub && matches!(dir.phase, Phase::Gossipsub);
         self.dirs.insert((stream, from), dir);
         changed
     }
 
     fn delivered(&mut self, from: u32, _to: u32, stream: u64, sent_ns: u64, deliver_at_ns: u64) {
-        if self.pending.is_empty() {
-            return;
+        for fact in self.prunes_delivered(from, stream, sent_ns, deliver_at_ns) {
+            self.apply(fact);
         }
-        let (now, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|p| p.stream == stream && p.from == from);
-        self.pending = rest;
-        for p in now {
-            // The neighbour's backoff runs from when it wrote the PRUNE.
-            let until = sent_ns.saturating_add(p.backoff_s.saturating_mul(1_000_000_000));
-            self.backoffs
-                .entry((p.adv, p.from))
-                .or_default()
-                .insert(p.topic, (deliver_at_ns, until));
-            self.bump(|c| c.prunes_seen += 1);
+    }
+
+    /// The receiver's partition learns the echo and the PRUNEs when they
+    /// arrive (a one-thread run's filter sees the echo as soon as it is
+    /// written).
+    fn delivered_elsewhere(
+        &mut self,
+        from: u32,
+        _to: u32,
+        stream: u64,
+        sent_ns: u64,
+        deliver_at_ns: u64,
+    ) -> Vec<sim::world::FilterNote> {
+        let mut facts = self.prunes_delivered(from, stream, sent_ns, deliver_at_ns);
+        if std::mem::take(&mut self.echoed_now) {
+            facts.push(Fact::Echo { stream, from });
+        }
+        if facts.is_empty() {
+            return Vec::new();
+        }
+        vec![sim::world::FilterNote(Box::new(facts))]
+    }
+
+    fn learn(&mut self, note: sim::world::FilterNote) {
+        if let Ok(facts) = note.0.downcast::<Vec<Fact>>() {
+            for fact in *facts {
+                self.apply(fact);
+            }
         }
     }
 }

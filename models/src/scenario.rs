@@ -1530,6 +1530,7 @@ struct PartOut {
     samples_len: usize,
     prometheus: Vec<String>,
     scored: Vec<crate::scoring::ScoredPeer>,
+    forged: crate::adversary::ForgedCounts,
 }
 
 /// Runs `spec` split into `spec.partitions` partitions, one thread each
@@ -1625,6 +1626,7 @@ fn run_partitioned(
                     .iter()
                     .map(crate::scoring::ScoredPeer::of)
                     .collect(),
+                forged: s.forged.get(),
             };
             if skip_teardown {
                 std::mem::forget(s);
@@ -1685,7 +1687,7 @@ fn run_partitioned(
     let first = outs.next().expect("at least one partition");
     let (mut c, mut degrees, mut bytes_sent, mut rows) =
         (first.collector, first.degrees, first.bytes_sent, first.rows);
-    let (mut stats, mut dialer) = (first.stats, first.dialer);
+    let (mut stats, mut dialer, mut forged) = (first.stats, first.dialer, first.forged);
     let owner = |p: usize| (p as u64 * u64::from(parts) / u64::from(spec.peers)) as usize;
     for (k, o) in outs.enumerate() {
         let k = k + 1;
@@ -1713,6 +1715,7 @@ fn run_partitioned(
         for (a, b) in dialer.iter_mut().zip(o.dialer) {
             *a += b;
         }
+        forged.add(&o.forged);
     }
     c.sort_merged();
     if let Some(h) = history {
@@ -1744,6 +1747,8 @@ fn run_partitioned(
     summary.dialer_failures = dialer[1];
     summary.dialer_given_up = dialer[2];
     summary.dialer_px_learned = dialer[3];
+    summary.forged_ihave_ids = forged.fake_ihave_ids;
+    summary.forged_grafts = forged.backoff_grafts;
     summary.entropy_served = entropy_served;
     summary.entropy_os_fallbacks = entropy_fallbacks;
     summary.memo_hits = memo_hits;

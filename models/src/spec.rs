@@ -738,8 +738,8 @@ impl Experiment {
         min
     }
 
-    /// What a partitioned run supports: everything but wire-level
-    /// adversaries and links without a positive minimum latency.
+    /// What a partitioned run supports: everything but links without a
+    /// positive minimum latency (no window).
     fn validate_partitions(&self) -> Result<(), SpecError> {
         let p = self.partitions;
         if p == 0 || p > MAX_PARTITIONS || u32::from(p) > self.peers {
@@ -754,22 +754,6 @@ impl Experiment {
         }
         if p == 1 {
             return Ok(());
-        }
-        let unsupported = |key: &str, v: &dyn std::fmt::Display, what: &str| {
-            err(
-                key,
-                v,
-                format!("{what} with partitions = 1 (partitioned runs do not support it yet)"),
-            )
-        };
-        for (i, c) in self.classes.iter().enumerate() {
-            if c.behaviour.wire_attack().is_some() {
-                return Err(unsupported(
-                    &format!("class[{i}].behaviour"),
-                    &format!("{:?}", c.behaviour),
-                    "no wire-level adversary, or keep wire-level adversaries",
-                ));
-            }
         }
         let min = self.min_link_latency_ns();
         if min == 0 {

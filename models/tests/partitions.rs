@@ -288,6 +288,111 @@ fn history_sync_converges_across_partitions_as_in_one_thread() {
     assert_eq!(two, with(2), "reproducible");
 }
 
+/// Wire-level adversaries across partitions. Peers 0-15 are honest, 16-19
+/// promise breakers and 20-23 GRAFT spammers; at 2 partitions peers 0-11 run
+/// in the first and 12-23 in the second, and every adversary's neighbours
+/// are among peers 0-11: whatever it learns of them (that they agreed to
+/// GossipSub, that they pruned it) comes from the other partition, through
+/// notes between the partitions' wire filters. Only the behaviour penalty
+/// (P7) scores.
+fn adversarial(partitions: u16) -> Experiment {
+    use models::classes::{ClassSpec, PeerBehaviourKind};
+    let mut e = small(partitions);
+    e.peers = 24;
+    e.duration_s = 30.0;
+    e.topology.kind = models::spec::TopologyKind::Edges;
+    // Honest peers: a ring with chords (degree 8).
+    for i in 0..16u32 {
+        for k in 1..=4 {
+            e.topology.edges.push([i, (i + k) % 16]);
+        }
+    }
+    // Each adversary: 6 of peers 0-11.
+    for a in 16..24u32 {
+        for k in 0..6 {
+            e.topology.edges.push([a, (a * 5 + k * 2) % 12]);
+        }
+    }
+    e.workload.rate_per_s = 4.0;
+    e.measure.wire = true;
+    e.gossipsub.mesh_n = Some(4);
+    e.gossipsub.mesh_n_low = Some(3);
+    e.gossipsub.mesh_n_high = Some(5);
+    e.gossipsub.mesh_outbound_min = Some(1);
+    let bad = |name: &str, b| ClassSpec {
+        spam_rate_per_s: 2.0,
+        ..ClassSpec::new(name, 4, b)
+    };
+    e.classes = vec![
+        ClassSpec::new("honest", 16, PeerBehaviourKind::Honest),
+        bad("breaker", PeerBehaviourKind::PromiseBreaker),
+        bad("spammer", PeerBehaviourKind::GraftSpammer),
+    ];
+    let mut s = models::scoring::ScoringSpec {
+        preset: models::scoring::ScoringPreset::Default,
+        behaviour_penalty_weight: Some(-10.0),
+        slow_peer_weight: Some(0.0),
+        ip_colocation_factor_weight: Some(0.0),
+        ..Default::default()
+    };
+    let t = &mut s.topic;
+    t.time_in_mesh_weight = Some(0.0);
+    t.first_message_deliveries_weight = Some(0.0);
+    t.mesh_message_deliveries_weight = Some(0.0);
+    t.mesh_failure_penalty_weight = Some(0.0);
+    t.invalid_message_deliveries_weight = Some(0.0);
+    e.scoring = s;
+    e.validate().expect("valid");
+    e
+}
+
+#[test]
+fn wire_level_adversaries_are_penalised_across_partitions_as_in_one_thread() {
+    let lowest = |o: &models::RunOutput, metric: &str| {
+        o.samples
+            .iter()
+            .flat_map(|s| s.extra.iter().filter(|(n, _)| n == metric))
+            .map(|x| x.1)
+            .fold(0.0f64, f64::min)
+    };
+    let prunes_to_spammers = |o: &models::RunOutput| -> u64 {
+        o.peers
+            .iter()
+            .filter(|p| p.class == "spammer")
+            .map(|p| p.wire.prune_received)
+            .sum()
+    };
+    let (one, two) = (run(&adversarial(1), 1), run(&adversarial(2), 1));
+    for (o, what) in [(&one, "one thread"), (&two, "2 partitions")] {
+        let s = &o.summary;
+        println!(
+            "{what}: {} fake ids, {} GRAFTs in backoff ({} PRUNEs to spammers), lowest mean score: breakers {}, spammers {}, honest {}",
+            s.forged_ihave_ids,
+            s.forged_grafts,
+            prunes_to_spammers(o),
+            lowest(o, "score_mean.breaker"),
+            lowest(o, "score_mean.spammer"),
+            s.score_min_honest,
+        );
+        // Forging needs the neighbour's echo; GRAFTs need its PRUNEs.
+        assert!(s.forged_ihave_ids > 100, "{what}: {}", s.forged_ihave_ids);
+        assert!(s.forged_grafts > 10, "{what}: {}", s.forged_grafts);
+        assert!(prunes_to_spammers(o) > 10, "{what}");
+        assert!(lowest(o, "score_mean.breaker") < 0.0, "{what}");
+        assert!(lowest(o, "score_mean.spammer") < 0.0, "{what}");
+        assert_eq!(
+            s.score_min_honest, 0.0,
+            "{what}: honest peers keep the rules"
+        );
+    }
+    // Promise breakers forge at their rate once a neighbour has agreed to
+    // GossipSub: as many fake ids as with one thread, within 5% (GRAFTs
+    // depend on GossipSub's random prunes, which differ as between seeds).
+    let (f1, f2) = (one.summary.forged_ihave_ids, two.summary.forged_ihave_ids);
+    assert!(f1.abs_diff(f2) * 20 <= f1, "{f1} vs {f2}");
+    assert_eq!(run(&adversarial(2), 1).summary, two.summary, "reproducible");
+}
+
 #[test]
 fn partitioned_runs_refuse_what_they_do_not_support() {
     let check = |e: Experiment, key: &str| {
@@ -301,16 +406,6 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
         sigma: 0.5,
     };
     check(e, "partitions");
-    let mut e = small(2);
-    e.classes = vec![
-        models::classes::ClassSpec::new("honest", 36, Default::default()),
-        models::classes::ClassSpec::new(
-            "breakers",
-            4,
-            models::classes::PeerBehaviourKind::PromiseBreaker,
-        ),
-    ];
-    check(e, "class[1].behaviour");
     let mut e = small(41);
     e.partitions = 41;
     check(e, "partitions");

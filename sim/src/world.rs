@@ -68,6 +68,40 @@ pub trait WireFilter {
     fn delivered(&mut self, from: u32, to: u32, stream: u64, sent_ns: u64, deliver_at_ns: u64) {
         let _ = (from, to, stream, sent_ns, deliver_at_ns);
     }
+
+    /// In a partitioned run, instead of [`WireFilter::delivered`] when the
+    /// receiver `to` is simulated in another partition: what the filter
+    /// there must learn from this write. Each note is handed to that
+    /// partition's filter ([`WireFilter::learn`]) at `deliver_at_ns`, when
+    /// the bytes arrive, in the order returned. By default: `delivered`,
+    /// and nothing to tell.
+    fn delivered_elsewhere(
+        &mut self,
+        from: u32,
+        to: u32,
+        stream: u64,
+        sent_ns: u64,
+        deliver_at_ns: u64,
+    ) -> Vec<FilterNote> {
+        self.delivered(from, to, stream, sent_ns, deliver_at_ns);
+        Vec::new()
+    }
+
+    /// A note from [`WireFilter::delivered_elsewhere`] in another
+    /// partition, at the time the write it describes arrives here.
+    fn learn(&mut self, note: FilterNote) {
+        let _ = note;
+    }
+}
+
+/// What a [`WireFilter`] in one partition tells the filter in another
+/// (opaque to the engine; the filter downcasts it).
+pub struct FilterNote(pub Box<dyn std::any::Any + Send>);
+
+impl std::fmt::Debug for FilterNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FilterNote(..)")
+    }
 }
 
 /// Per-node network state.
@@ -245,6 +279,8 @@ enum RemoteMsg {
     /// The connection was lost (crash, cut link, network partition): both
     /// sides notice now.
     Lost { xconn: u64 },
+    /// For this partition's wire filter, from the filter of the writer's.
+    Note(FilterNote),
 }
 
 /// Lookups only (never iterated), with a fixed hash function: a
@@ -1018,13 +1054,19 @@ impl World {
                 }
                 return;
             }
+            RemoteMsg::Note(note) => {
+                if let Some(f) = self.filter.as_mut() {
+                    f.learn(note);
+                }
+                return;
+            }
             _ => {}
         }
         let Some(p) = self.part.as_mut() else {
             return;
         };
         match msg {
-            RemoteMsg::Arrive { .. } | RemoteMsg::ArriveFin { .. } => {}
+            RemoteMsg::Arrive { .. } | RemoteMsg::ArriveFin { .. } | RemoteMsg::Note(_) => {}
             RemoteMsg::DialArrive { dial, from, to } => self.on_remote_dial_arrive(dial, from, to),
             RemoteMsg::DialDone { dial, result } => self.on_remote_dial_done(dial, result),
             RemoteMsg::StreamOpen {
@@ -1523,9 +1565,13 @@ impl World {
             .ok_or(())?;
         let queued = limited || st.pipes[e].queued;
         let at = arrival.max(st.pipes[e].last_at);
+        let mut notes = Vec::new();
         if let Some(f) = self.filter.as_mut() {
             if f.wants(from, to) {
-                f.delivered(from, to, id, now, at);
+                match st.cross {
+                    None => f.delivered(from, to, id, now, at),
+                    Some(_) => notes = f.delivered_elsewhere(from, to, id, now, at),
+                }
             }
         }
         if queued {
@@ -1583,6 +1629,9 @@ impl World {
                         },
                     );
                 }
+            }
+            for note in notes {
+                self.send(part, at, RemoteMsg::Note(note));
             }
             self.count_write(from, to, id, at, buf);
             return Ok(Some(written));
