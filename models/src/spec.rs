@@ -175,12 +175,17 @@ pub enum LatencySpec {
         #[serde(default)]
         min_ms: f64,
     },
-    /// Log-normal with median `median_ms` and `sigma` of ln(latency).
+    /// Log-normal with median `median_ms` and `sigma` of ln(latency),
+    /// clamped at `min_ms` (default 0: no clamp).
     Lognormal {
         /// Median, milliseconds.
         median_ms: f64,
         /// Sigma of the underlying normal.
         sigma: f64,
+        /// Lower clamp, milliseconds: no link is faster (what partitioned
+        /// runs need from a log-normal).
+        #[serde(default)]
+        min_ms: f64,
     },
 }
 
@@ -200,7 +205,15 @@ impl LatencySpec {
                 std_ms,
                 min_ms,
             },
-            LatencySpec::Lognormal { median_ms, sigma } => M::LogNormal { median_ms, sigma },
+            LatencySpec::Lognormal {
+                median_ms,
+                sigma,
+                min_ms,
+            } => M::LogNormal {
+                median_ms,
+                sigma,
+                min_ms,
+            },
         }
     }
 }
@@ -230,7 +243,11 @@ pub fn validate_latency(key: &str, l: &LatencySpec) -> Result<(), SpecError> {
             finite_nonneg(&format!("{key}.std_ms"), std_ms)?;
             finite_nonneg(&format!("{key}.min_ms"), min_ms)
         }
-        LatencySpec::Lognormal { median_ms, sigma } => {
+        LatencySpec::Lognormal {
+            median_ms,
+            sigma,
+            min_ms,
+        } => {
             if !(median_ms.is_finite() && median_ms > 0.0) {
                 return Err(err(
                     &format!("{key}.median_ms"),
@@ -238,7 +255,8 @@ pub fn validate_latency(key: &str, l: &LatencySpec) -> Result<(), SpecError> {
                     "a latency in ms > 0",
                 ));
             }
-            finite_nonneg(&format!("{key}.sigma"), sigma)
+            finite_nonneg(&format!("{key}.sigma"), sigma)?;
+            finite_nonneg(&format!("{key}.min_ms"), min_ms)
         }
     }
 }
@@ -760,7 +778,7 @@ impl Experiment {
             return Err(err(
                 "partitions",
                 p,
-                "1 unless every link has a positive minimum latency (a log-normal or 0 ms model has none)",
+                "1 unless every link has a positive minimum latency (a 0 ms model has none, nor a log-normal without min_ms: add e.g. min_ms = 5.0 to it)",
             ));
         }
         Ok(())

@@ -404,8 +404,17 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
     e.network.latency = LatencySpec::Lognormal {
         median_ms: 50.0,
         sigma: 0.5,
+        min_ms: 0.0,
     };
-    check(e, "partitions");
+    check(e.clone(), "partitions");
+    // With a clamp it has a window.
+    e.network.latency = LatencySpec::Lognormal {
+        median_ms: 50.0,
+        sigma: 0.5,
+        min_ms: 10.0,
+    };
+    assert!(e.validate().is_ok());
+    assert_eq!(e.min_link_latency_ns(), 10_000_000);
     let mut e = small(41);
     e.partitions = 41;
     check(e, "partitions");

@@ -30,12 +30,15 @@ pub enum LatencyModel {
         /// Lower clamp.
         min_ms: f64,
     },
-    /// Log-normal given by its median and the sigma of the underlying normal.
+    /// Log-normal given by its median and the sigma of the underlying normal,
+    /// clamped at `min_ms` (>= 0: draws below it are raised to it).
     LogNormal {
         /// Median.
         median_ms: f64,
         /// Sigma of ln(latency).
         sigma: f64,
+        /// Lower clamp.
+        min_ms: f64,
     },
 }
 
@@ -59,12 +62,14 @@ impl LatencyModel {
                 Ok(d) => d.sample(rng).max(min_ms),
                 Err(_) => mean_ms,
             },
-            LatencyModel::LogNormal { median_ms, sigma } => {
-                match LogNormal::new(median_ms.max(1e-9).ln(), sigma) {
-                    Ok(d) => d.sample(rng),
-                    Err(_) => median_ms,
-                }
-            }
+            LatencyModel::LogNormal {
+                median_ms,
+                sigma,
+                min_ms,
+            } => match LogNormal::new(median_ms.max(1e-9).ln(), sigma) {
+                Ok(d) => d.sample(rng).max(min_ms),
+                Err(_) => median_ms.max(min_ms),
+            },
         };
         ms.max(0.0)
     }
@@ -74,14 +79,14 @@ impl LatencyModel {
         ms_to_ns(self.sample_ms(rng))
     }
 
-    /// The smallest latency this model can draw, nanoseconds (0 for the
-    /// log-normal, which has no positive lower bound).
+    /// The smallest latency this model can draw, nanoseconds (for the
+    /// log-normal, its clamp: 0 without one).
     pub fn min_ns(&self) -> u64 {
         match *self {
             LatencyModel::Constant { ms } => ms_to_ns(ms),
             LatencyModel::Uniform { min_ms, .. } => ms_to_ns(min_ms),
             LatencyModel::Normal { min_ms, .. } => ms_to_ns(min_ms),
-            LatencyModel::LogNormal { .. } => 0,
+            LatencyModel::LogNormal { min_ms, .. } => ms_to_ns(min_ms),
         }
     }
 
@@ -96,8 +101,8 @@ impl LatencyModel {
             LatencyModel::Normal { mean_ms, std_ms, min_ms } if !(ok(mean_ms) && ok(std_ms) && ok(min_ms)) => Err(format!(
                 "normal latency needs finite mean_ms, std_ms, min_ms >= 0, got {mean_ms}, {std_ms}, {min_ms}"
             )),
-            LatencyModel::LogNormal { median_ms, sigma } if !(ok(median_ms) && median_ms > 0.0 && ok(sigma)) => Err(format!(
-                "log-normal latency needs median_ms > 0 and sigma >= 0, got {median_ms}, {sigma}"
+            LatencyModel::LogNormal { median_ms, sigma, min_ms } if !(ok(median_ms) && median_ms > 0.0 && ok(sigma) && ok(min_ms)) => Err(format!(
+                "log-normal latency needs median_ms > 0, sigma >= 0 and min_ms >= 0, got {median_ms}, {sigma}, {min_ms}"
             )),
             _ => Ok(()),
         }
@@ -197,11 +202,45 @@ mod tests {
             &LatencyModel::LogNormal {
                 median_ms: 50.0,
                 sigma: 0.5,
+                min_ms: 0.0,
             },
             N,
         );
         let d = ks(&v, |x| normal_cdf((x.ln() - 50f64.ln()) / 0.5));
         assert!(d < KS_MAX, "KS {d}");
+    }
+
+    #[test]
+    fn a_clamped_lognormal_raises_only_the_draws_below_its_clamp() {
+        let (free, clamped) = (
+            LatencyModel::LogNormal {
+                median_ms: 50.0,
+                sigma: 0.5,
+                min_ms: 0.0,
+            },
+            LatencyModel::LogNormal {
+                median_ms: 50.0,
+                sigma: 0.5,
+                min_ms: 30.0,
+            },
+        );
+        assert_eq!((free.min_ns(), clamped.min_ns()), (0, 30_000_000));
+        let (a, b) = (sample(&free, N), sample(&clamped, N));
+        // The same draws: raised to 30 ms below it, unchanged above.
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(*y, x.max(30.0));
+        }
+        // P(X < 30 ms) = Phi(ln(30/50)/0.5), about 15%, sits at the clamp.
+        let at = b.iter().filter(|&&y| y == 30.0).count() as f64 / N as f64;
+        let p = normal_cdf((30f64 / 50.0).ln() / 0.5);
+        assert!((at - p).abs() < 0.01, "{at} vs {p}");
+        assert!(LatencyModel::LogNormal {
+            median_ms: 50.0,
+            sigma: 0.5,
+            min_ms: -1.0
+        }
+        .validate()
+        .is_err());
     }
 
     #[test]
@@ -220,7 +259,8 @@ mod tests {
         .is_err());
         assert!(LatencyModel::LogNormal {
             median_ms: 0.0,
-            sigma: 1.0
+            sigma: 1.0,
+            min_ms: 0.0
         }
         .validate()
         .is_err());
