@@ -368,13 +368,6 @@ fn cmd_run(
     force: bool,
 ) -> anyhow::Result<ExitCode> {
     let (exp, label) = load::load(file, sets)?;
-    if opts.trace.is_some() && exp.partitions > 1 {
-        return Err(load::InputError::Options(format!(
-            "--trace needs partitions = 1 ({label} has partitions = {}: each partition keeps its own trace)",
-            exp.partitions
-        ))
-        .into());
-    }
     crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
     let wall = std::time::Instant::now();

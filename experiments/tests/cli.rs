@@ -160,19 +160,96 @@ fn bench_options_that_do_not_go_together_exit_2() {
     }
 }
 
+/// `--trace` lists every publish, first delivery, connection and mesh entry
+/// as JSON Lines in time order, with one thread and with 2 partitions
+/// (whose records are merged: each once).
 #[test]
-fn run_with_partitions_and_trace_exits_2() {
-    let out = meshsim(&[
-        "run",
-        "--set",
-        "peers=20",
-        "--set",
-        "partitions=2",
-        "--trace",
-        "/tmp/meshsim-partitions-trace.jsonl",
-        "--no-write",
-    ]);
-    assert_input_error(&out, &["--trace", "partitions"]);
+fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
+    let dir = std::env::temp_dir().join(format!("meshsim-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |parts: &str| {
+        let file = dir.join(format!("trace-{parts}.jsonl"));
+        let partitions = format!("partitions={parts}");
+        let out = meshsim(&[
+            "run",
+            "--set",
+            "peers=20",
+            "--set",
+            "duration_s=8",
+            "--set",
+            "workload.start_s=1",
+            "--set",
+            &partitions,
+            "--trace",
+            file.to_str().unwrap(),
+            "--json",
+            "--no-write",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        (summary, lines)
+    };
+    let count = |lines: &[serde_json::Value], kind: &str| {
+        lines.iter().filter(|l| l["kind"] == kind).count() as u64
+    };
+    let publishes = |lines: &[serde_json::Value]| -> Vec<(u64, u64, u64)> {
+        lines
+            .iter()
+            .filter(|l| l["kind"] == "publish")
+            .map(|l| {
+                let n = |k: &str| l[k].as_u64().unwrap();
+                (n("t_ns"), n("peer"), n("msg"))
+            })
+            .collect()
+    };
+    let (s1, one) = run("1");
+    let (s2, two) = run("2");
+    for (s, lines) in [(&s1, &one), (&s2, &two)] {
+        let t: Vec<u64> = lines.iter().map(|l| l["t_ns"].as_u64().unwrap()).collect();
+        assert!(t.windows(2).all(|w| w[0] <= w[1]), "in time order");
+        assert_eq!(
+            count(lines, "publish"),
+            s["messages_published"].as_u64().unwrap()
+        );
+        assert_eq!(count(lines, "delivery"), s["deliveries"].as_u64().unwrap());
+        // Each side of each connection sees it open.
+        assert_eq!(
+            count(lines, "conn_open"),
+            2 * s["connections_opened"].as_u64().unwrap()
+        );
+        // Every (peer, message) is delivered once.
+        let mut d: Vec<(u64, u64)> = lines
+            .iter()
+            .filter(|l| l["kind"] == "delivery")
+            .map(|l| (l["peer"].as_u64().unwrap(), l["msg"].as_u64().unwrap()))
+            .collect();
+        let n = d.len();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), n);
+        assert!(count(lines, "mesh") > 0);
+    }
+    // Both draw the same workload.
+    assert_eq!(publishes(&one), publishes(&two));
+    assert!(!publishes(&one).is_empty());
+    assert!(
+        !std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-")),
+        "no temporary file left"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

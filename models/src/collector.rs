@@ -12,7 +12,7 @@ use libp2p_identity::PeerId;
 use std::collections::BTreeMap;
 
 /// Record kinds in the trace.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Rec {
     /// A message published: (publisher, message seq).
@@ -46,6 +46,43 @@ impl Rec {
             Rec::Action => ("action", "code", "arg"),
             Rec::Sync => ("sync", "peers", "outcome"),
         }
+    }
+}
+
+/// One trace record, kept for a partitioned run's merged `--trace` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRec {
+    /// Virtual time, ns.
+    pub t_ns: u64,
+    /// What happened.
+    pub kind: Rec,
+    /// First field.
+    pub a: u64,
+    /// Second field.
+    pub b: u64,
+}
+
+impl TraceRec {
+    /// The record as one `--trace` JSON Lines line (with its newline).
+    pub fn json_line(&self) -> String {
+        let (t, a, b) = (self.t_ns, self.a, self.b);
+        let (name, fa, fb) = self.kind.schema();
+        match self.kind {
+            // Mesh entries pack (peer, topic) into one field.
+            Rec::Mesh => format!(
+                "{{\"t_ns\":{t},\"kind\":\"{name}\",\"peer\":{},\"topic\":{},\"{fb}\":{b}}}\n",
+                a >> 32,
+                a & 0xffff_ffff
+            ),
+            _ => format!("{{\"t_ns\":{t},\"kind\":\"{name}\",\"{fa}\":{a},\"{fb}\":{b}}}\n"),
+        }
+    }
+
+    /// Records every partition makes alike (publishes and scenario actions:
+    /// every partition draws the workload and runs the scenario): a merged
+    /// trace keeps them from the first partition only.
+    pub fn in_every_partition(&self) -> bool {
+        matches!(self.kind, Rec::Publish | Rec::Action)
     }
 }
 
@@ -159,6 +196,7 @@ pub struct Collector {
     /// Counters.
     pub counters: Counters,
     trace_out: Option<Box<dyn std::io::Write + Send>>,
+    trace_keep: Option<Vec<TraceRec>>,
     /// Per-peer wire counters, by peer index.
     pub peers: Vec<PeerCounters>,
     /// Seconds each peer spent without mesh peers (sampled), by peer index.
@@ -199,6 +237,7 @@ impl Collector {
             deliveries: None,
             samples: Vec::new(),
             trace_out: None,
+            trace_keep: None,
             probe_peers: std::collections::BTreeSet::new(),
             up_since: vec![0; peer_ids.len()],
             peers: vec![PeerCounters::default(); peer_ids.len()],
@@ -229,23 +268,34 @@ impl Collector {
         r[17..25].copy_from_slice(&b.to_le_bytes());
         self.trace.update(&r);
         self.counters.trace_records += 1;
+        if self.trace_out.is_none() && self.trace_keep.is_none() {
+            return;
+        }
+        let rec = TraceRec {
+            t_ns: Self::now(),
+            kind,
+            a,
+            b,
+        };
+        if let Some(keep) = self.trace_keep.as_mut() {
+            keep.push(rec);
+        }
         if let Some(out) = self.trace_out.as_mut() {
             use std::io::Write as _;
-            let (name, fa, fb) = kind.schema();
-            let t = Self::now();
-            let line = match kind {
-                // Mesh entries pack (peer, topic) into one field.
-                Rec::Mesh => format!(
-                    "{{\"t_ns\":{t},\"kind\":\"{name}\",\"peer\":{},\"topic\":{},\"{fb}\":{b}}}\n",
-                    a >> 32,
-                    a & 0xffff_ffff
-                ),
-                _ => format!("{{\"t_ns\":{t},\"kind\":\"{name}\",\"{fa}\":{a},\"{fb}\":{b}}}\n"),
-            };
-            if out.write_all(line.as_bytes()).is_err() {
+            if out.write_all(rec.json_line().as_bytes()).is_err() {
                 self.trace_out = None;
             }
         }
+    }
+
+    /// Keeps every trace record from now on (see [`Collector::take_trace`]).
+    pub fn keep_trace(&mut self) {
+        self.trace_keep.get_or_insert_with(Vec::new);
+    }
+
+    /// The trace records kept since [`Collector::keep_trace`], in the order made.
+    pub fn take_trace(&mut self) -> Vec<TraceRec> {
+        self.trace_keep.take().unwrap_or_default()
     }
 
     /// Flushes and closes the JSON Lines trace, if any.

@@ -1531,6 +1531,41 @@ struct PartOut {
     prometheus: Vec<String>,
     scored: Vec<crate::scoring::ScoredPeer>,
     forged: crate::adversary::ForgedCounts,
+    /// Its trace records, when the run writes a trace.
+    trace: Vec<crate::collector::TraceRec>,
+}
+
+/// Writes a partitioned run's trace to `dst` (atomically): the records of
+/// every partition, in partition order, merged in time order (at one
+/// instant, partition by partition), with the records every partition makes
+/// alike (publishes, scenario actions) once.
+fn write_merged_trace(
+    dst: &std::path::Path,
+    parts: impl Iterator<Item = Vec<crate::collector::TraceRec>>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut all = Vec::new();
+    for (k, recs) in parts.enumerate() {
+        all.extend(
+            recs.into_iter()
+                .filter(|r| k == 0 || !r.in_every_partition()),
+        );
+    }
+    // Stable: within an instant, partition order, then each one's own order.
+    all.sort_by_key(|r| r.t_ns);
+    let tmp = dst.with_extension(format!("tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        for r in &all {
+            f.write_all(r.json_line().as_bytes())?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, dst)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Runs `spec` split into `spec.partitions` partitions, one thread each
@@ -1541,12 +1576,6 @@ fn run_partitioned(
     entropy: EntropyMode,
     opts: &RunOptions,
 ) -> Result<RunOutput, RunFailure> {
-    if opts.trace.is_some() {
-        return Err(RunFailure::Panic(
-            "--trace needs partitions = 1 (a partitioned run has one trace per partition)"
-                .to_string(),
-        ));
-    }
     if let Err(e) = spec.validate() {
         // (The CLI validates on loading; this guards library callers: a
         // partitioned run needs a positive window.)
@@ -1555,6 +1584,7 @@ fn run_partitioned(
     let parts = spec.partitions;
     let spec2 = spec.clone();
     let (skip_teardown, no_memo) = (opts.skip_teardown, opts.no_memo);
+    let keep_trace = opts.trace.is_some();
     let results = sim::runner::run_partitions(
         seed,
         spec.net_config(),
@@ -1566,6 +1596,9 @@ fn run_partitioned(
             }
             let spec = &spec2;
             let mut s = Sim::new_part(spec, seed, Some(k));
+            if keep_trace {
+                s.driver.collector.borrow_mut().keep_trace();
+            }
             let until = ms_to_ns(spec.duration_s * 1000.0);
             s.engine
                 .run_windows(until, spec.min_link_latency_ns(), &mut s.driver, ex, k)?;
@@ -1607,8 +1640,9 @@ fn run_partitioned(
                     dialer[3] += d.stats.px_learned;
                 }
             }
-            let collector =
+            let mut collector =
                 std::mem::replace(&mut *s.driver.collector.borrow_mut(), Collector::new(&[]));
+            let trace = collector.take_trace();
             let out = PartOut {
                 samples_len: collector.samples.len(),
                 collector,
@@ -1627,6 +1661,7 @@ fn run_partitioned(
                     .map(crate::scoring::ScoredPeer::of)
                     .collect(),
                 forged: s.forged.get(),
+                trace,
             };
             if skip_teardown {
                 std::mem::forget(s);
@@ -1669,6 +1704,11 @@ fn run_partitioned(
         h.update(o.collector.trace_hash().as_bytes());
     }
     let trace_hash = h.finalize().to_hex()[..32].to_string();
+    if let Some(dst) = &opts.trace {
+        write_merged_trace(dst, outs.iter_mut().map(|o| std::mem::take(&mut o.trace))).map_err(
+            |e| RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display())),
+        )?;
+    }
     let metrics_prom = spec.measure.prometheus.then(|| {
         crate::prom::aggregate(
             outs.iter()
