@@ -160,6 +160,7 @@ pub fn cmd_bench_one(
         trace: None,
         skip_teardown: true,
         no_memo,
+        progress: None,
     };
     let s = models::run_with(&exp, 1, sim::EntropyMode::Seeded, &opts)?.summary;
     let wall = t.elapsed().as_secs_f64();

@@ -261,6 +261,7 @@ pub fn main() -> ExitCode {
                 // freeing the simulated network at its end.
                 skip_teardown: true,
                 no_memo,
+                progress: None,
             },
             force,
         ),
@@ -370,9 +371,13 @@ fn cmd_run(
     let (exp, label) = load::load(file, sets)?;
     crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
+    let mut opts = opts;
+    let progress = RunProgress::start(exp.duration_s);
+    opts.progress = Some(progress.reached.clone());
     let wall = std::time::Instant::now();
     let result = models::run_with(&exp, seed, sim::EntropyMode::Seeded, &opts);
     let wall_s = wall.elapsed().as_secs_f64();
+    progress.finish();
     let output = match result {
         Ok(s) => s,
         Err(e) => {
@@ -405,6 +410,66 @@ fn cmd_run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar for one long run, on stderr when it is a terminal: the
+/// simulated seconds reached, drawn from the second second of wall time on
+/// (short runs show none).
+struct RunProgress {
+    reached: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunProgress {
+    fn start(duration_s: f64) -> RunProgress {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let reached = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let (reached, done) = (reached.clone(), done.clone());
+            std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                let tick = std::time::Duration::from_millis(100);
+                for _ in 0..10 {
+                    if done.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(tick);
+                }
+                let total_ms = (duration_s * 1000.0) as u64;
+                let bar = indicatif::ProgressBar::new(total_ms.max(1));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30} {msg}  eta {eta}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                while !done.load(Ordering::Relaxed) {
+                    let ms = reached.load(Ordering::Relaxed) / 1_000_000;
+                    let speed = ms as f64 / 1000.0 / start.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_position(ms.min(total_ms));
+                    bar.set_message(format!(
+                        "{:.1}/{duration_s} s simulated, {speed:.2}x real time",
+                        ms as f64 / 1000.0
+                    ));
+                    std::thread::sleep(tick);
+                }
+                bar.finish_and_clear();
+            })
+        });
+        RunProgress {
+            reached,
+            done,
+            thread,
+        }
+    }
+
+    fn finish(mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn write_run(

@@ -1438,6 +1438,10 @@ pub struct RunOptions {
     /// `sim/ed25519-dalek/src/meshsim_memo.rs`). Every result is the same;
     /// only CPU time differs. For measuring what the memo saves.
     pub no_memo: bool,
+    /// Receives the virtual time reached (ns) as the run goes, for a
+    /// progress display (with partitions: the time of whichever partition
+    /// moved last; they are at most one window apart).
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Like [`run`], with the detail behind the CSV files.
@@ -1463,6 +1467,7 @@ pub fn run_with(
     let duration = spec.duration_s;
     let skip_teardown = opts.skip_teardown;
     let no_memo = opts.no_memo;
+    let progress = opts.progress.clone();
     let trace_tmp = opts
         .trace
         .as_ref()
@@ -1478,6 +1483,7 @@ pub fn run_with(
             sim::clock::set_memo(false);
         }
         let mut s = Sim::new(&spec2, seed);
+        s.engine.set_progress(progress);
         if let Some(f) = trace_file {
             s.driver
                 .collector
@@ -1585,6 +1591,7 @@ fn run_partitioned(
     let spec2 = spec.clone();
     let (skip_teardown, no_memo) = (opts.skip_teardown, opts.no_memo);
     let keep_trace = opts.trace.is_some();
+    let progress = opts.progress.clone();
     let results = sim::runner::run_partitions(
         seed,
         spec.net_config(),
@@ -1599,6 +1606,7 @@ fn run_partitioned(
             if keep_trace {
                 s.driver.collector.borrow_mut().keep_trace();
             }
+            s.engine.set_progress(progress.clone());
             let until = ms_to_ns(spec.duration_s * 1000.0);
             s.engine
                 .run_windows(until, spec.min_link_latency_ns(), &mut s.driver, ex, k)?;

@@ -446,3 +446,26 @@ fn the_shipped_large_experiment_validates_and_runs_cut_down() {
     assert!(s.deliveries_expected > 0);
     assert_eq!(s.deliveries, s.deliveries_expected);
 }
+
+/// `RunOptions::progress` receives the virtual time reached, with one thread
+/// and with partitions, and changes nothing in the run.
+#[test]
+fn progress_reports_the_virtual_time_reached_and_changes_nothing() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    for parts in [1, 2] {
+        let e = small(parts);
+        let reached = std::sync::Arc::new(AtomicU64::new(0));
+        let opts = models::RunOptions {
+            progress: Some(reached.clone()),
+            ..Default::default()
+        };
+        let with = models::run_with(&e, 5, EntropyMode::Seeded, &opts).unwrap();
+        let t = reached.load(Ordering::Relaxed);
+        // The last event or timer before the end (15 s): heartbeats are 1 s apart.
+        assert!(
+            (14_000_000_000..=15_000_000_000).contains(&t),
+            "{parts} partitions: {t} ns"
+        );
+        assert_eq!(with.summary, run(&e, 5).summary, "{parts} partitions");
+    }
+}

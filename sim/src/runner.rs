@@ -10,7 +10,7 @@ use crate::queue::Event;
 use crate::seeds::Seeds;
 use crate::world::{self, NetConfig, World};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 
@@ -107,6 +107,7 @@ pub struct Engine<N> {
     pub limits: Limits,
     /// Counters.
     pub stats: EngineStats,
+    progress: Option<Arc<AtomicU64>>,
 }
 
 impl<N: Node> Engine<N> {
@@ -117,7 +118,15 @@ impl<N: Node> Engine<N> {
             wakers: Vec::new(),
             limits,
             stats: EngineStats::default(),
+            progress: None,
         }
+    }
+
+    /// From now on, stores the virtual time (ns) in `progress` whenever the
+    /// clock moves on, for a progress display on another thread. Nothing in
+    /// the run reads it.
+    pub fn set_progress(&mut self, progress: Option<Arc<AtomicU64>>) {
+        self.progress = progress;
     }
 
     /// Adds a node (its index must match its index in the world); it is polled at once.
@@ -222,6 +231,9 @@ impl<N: Node> Engine<N> {
             if next > now {
                 meshsim_clock::advance_to(next);
                 self.stats.steps += 1;
+                if let Some(p) = &self.progress {
+                    p.store(next, Ordering::Relaxed);
+                }
             }
             self.stats.timers_fired += meshsim_clock::fire_due() as u64;
             let t = world::now();
