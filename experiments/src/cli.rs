@@ -373,7 +373,8 @@ fn cmd_run(
     let seed = seed.unwrap_or(exp.seed);
     let mut opts = opts;
     let progress = RunProgress::start(exp.duration_s);
-    opts.progress = Some(progress.reached.clone());
+    // Only when a bar is drawn (the engine then stores its clock at every step).
+    opts.progress = progress.thread.is_some().then(|| progress.reached.clone());
     let wall = std::time::Instant::now();
     let result = models::run_with(&exp, seed, sim::EntropyMode::Seeded, &opts);
     let wall_s = wall.elapsed().as_secs_f64();

@@ -410,6 +410,7 @@ impl sim::world::WireFilter for WireAdversary {
     }
 
     fn delivered(&mut self, from: u32, _to: u32, stream: u64, sent_ns: u64, deliver_at_ns: u64) {
+        self.echoed_now = false;
         for fact in self.prunes_delivered(from, stream, sent_ns, deliver_at_ns) {
             self.apply(fact);
         }

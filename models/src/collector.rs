@@ -34,6 +34,21 @@ pub enum Rec {
 }
 
 impl Rec {
+    /// The kind stored as `kind as u8`.
+    pub fn from_u8(k: u8) -> Option<Rec> {
+        Some(match k {
+            1 => Rec::Publish,
+            2 => Rec::Delivery,
+            3 => Rec::ConnOpen,
+            4 => Rec::ConnClose,
+            5 => Rec::Subscribed,
+            6 => Rec::Mesh,
+            7 => Rec::Action,
+            8 => Rec::Sync,
+            _ => return None,
+        })
+    }
+
     /// The record's name and the names of its two fields, as in `--trace` JSON Lines.
     pub fn schema(self) -> (&'static str, &'static str, &'static str) {
         match self {
@@ -49,7 +64,8 @@ impl Rec {
     }
 }
 
-/// One trace record, kept for a partitioned run's merged `--trace` file.
+/// One trace record (as in a partitioned run's record files, merged into
+/// one `--trace` file at the end).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceRec {
     /// Virtual time, ns.
@@ -63,6 +79,21 @@ pub struct TraceRec {
 }
 
 impl TraceRec {
+    /// Bytes of one record in a record file: kind, then time, `a` and `b`
+    /// (little-endian), as hashed into the trace hash.
+    pub const BYTES: usize = 25;
+
+    /// The record from its [`TraceRec::BYTES`] bytes (`None`: unknown kind).
+    pub fn from_bytes(r: &[u8; TraceRec::BYTES]) -> Option<TraceRec> {
+        let u = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().expect("8 bytes"));
+        Some(TraceRec {
+            kind: Rec::from_u8(r[0])?,
+            t_ns: u(1),
+            a: u(9),
+            b: u(17),
+        })
+    }
+
     /// The record as one `--trace` JSON Lines line (with its newline).
     pub fn json_line(&self) -> String {
         let (t, a, b) = (self.t_ns, self.a, self.b);
@@ -196,7 +227,8 @@ pub struct Collector {
     /// Counters.
     pub counters: Counters,
     trace_out: Option<Box<dyn std::io::Write + Send>>,
-    trace_keep: Option<Vec<TraceRec>>,
+    trace_bin: Option<Box<dyn std::io::Write + Send>>,
+    trace_bin_failed: Option<String>,
     /// Per-peer wire counters, by peer index.
     pub peers: Vec<PeerCounters>,
     /// Seconds each peer spent without mesh peers (sampled), by peer index.
@@ -237,7 +269,8 @@ impl Collector {
             deliveries: None,
             samples: Vec::new(),
             trace_out: None,
-            trace_keep: None,
+            trace_bin: None,
+            trace_bin_failed: None,
             probe_peers: std::collections::BTreeSet::new(),
             up_since: vec![0; peer_ids.len()],
             peers: vec![PeerCounters::default(); peer_ids.len()],
@@ -261,41 +294,50 @@ impl Collector {
 
     /// Adds a record to the trace hash.
     pub fn record(&mut self, kind: Rec, a: u64, b: u64) {
-        let mut r = [0u8; 25];
+        let mut r = [0u8; TraceRec::BYTES];
         r[0] = kind as u8;
         r[1..9].copy_from_slice(&Self::now().to_le_bytes());
         r[9..17].copy_from_slice(&a.to_le_bytes());
         r[17..25].copy_from_slice(&b.to_le_bytes());
         self.trace.update(&r);
         self.counters.trace_records += 1;
-        if self.trace_out.is_none() && self.trace_keep.is_none() {
-            return;
-        }
-        let rec = TraceRec {
-            t_ns: Self::now(),
-            kind,
-            a,
-            b,
-        };
-        if let Some(keep) = self.trace_keep.as_mut() {
-            keep.push(rec);
+        if let Some(bin) = self.trace_bin.as_mut() {
+            use std::io::Write as _;
+            if let Err(e) = bin.write_all(&r) {
+                self.trace_bin = None;
+                self.trace_bin_failed = Some(e.to_string());
+            }
         }
         if let Some(out) = self.trace_out.as_mut() {
             use std::io::Write as _;
+            let rec = TraceRec {
+                t_ns: Self::now(),
+                kind,
+                a,
+                b,
+            };
             if out.write_all(rec.json_line().as_bytes()).is_err() {
                 self.trace_out = None;
             }
         }
     }
 
-    /// Keeps every trace record from now on (see [`Collector::take_trace`]).
-    pub fn keep_trace(&mut self) {
-        self.trace_keep.get_or_insert_with(Vec::new);
+    /// Also writes every trace record, as its [`TraceRec::BYTES`] bytes, to
+    /// `out` (a partitioned run's record file).
+    pub fn trace_records_to(&mut self, out: Box<dyn std::io::Write + Send>) {
+        self.trace_bin = Some(out);
     }
 
-    /// The trace records kept since [`Collector::keep_trace`], in the order made.
-    pub fn take_trace(&mut self) -> Vec<TraceRec> {
-        self.trace_keep.take().unwrap_or_default()
+    /// Flushes and closes the record file of [`Collector::trace_records_to`];
+    /// the error of any write that failed.
+    pub fn trace_records_finish(&mut self) -> Result<(), String> {
+        if let Some(e) = self.trace_bin_failed.take() {
+            return Err(e);
+        }
+        match self.trace_bin.take() {
+            Some(mut out) => out.flush().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 
     /// Flushes and closes the JSON Lines trace, if any.

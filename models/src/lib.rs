@@ -34,6 +34,7 @@ pub mod scoring;
 pub mod spec;
 pub mod summary;
 pub mod topology;
+mod trace;
 pub mod wire;
 
 pub use scenario::{

@@ -105,6 +105,9 @@ mod action_code {
     pub(super) const HEAL: u64 = 5;
 }
 
+/// The trace code of a partition's healing (see `crate::trace`).
+pub(crate) const HEAL_ACTION: u64 = action_code::HEAL;
+
 /// The scenario side of the event loop.
 pub struct Driver {
     actions: Vec<Action>,
@@ -393,11 +396,16 @@ impl Driver {
     }
 
     fn partition_heal(&mut self, engine: &mut Engine<Peer>) {
-        self.collector.borrow_mut().record(
-            Rec::Action,
-            action_code::HEAL,
-            self.cut_pairs.len() as u64,
-        );
+        // The connections the split had cut (in a partitioned run, those
+        // whose first end is this partition's: the merged trace adds them up).
+        let cut = self
+            .cut_pairs
+            .iter()
+            .filter(|&&(a, _)| !engine.nodes[a as usize].is_remote())
+            .count();
+        self.collector
+            .borrow_mut()
+            .record(Rec::Action, action_code::HEAL, cut as u64);
         sim::world::with(|w| w.heal_partition());
         for (a, b) in std::mem::take(&mut self.cut_pairs) {
             if engine.nodes[a as usize].is_up() && engine.nodes[b as usize].is_up() {
@@ -1537,41 +1545,8 @@ struct PartOut {
     prometheus: Vec<String>,
     scored: Vec<crate::scoring::ScoredPeer>,
     forged: crate::adversary::ForgedCounts,
-    /// Its trace records, when the run writes a trace.
-    trace: Vec<crate::collector::TraceRec>,
-}
-
-/// Writes a partitioned run's trace to `dst` (atomically): the records of
-/// every partition, in partition order, merged in time order (at one
-/// instant, partition by partition), with the records every partition makes
-/// alike (publishes, scenario actions) once.
-fn write_merged_trace(
-    dst: &std::path::Path,
-    parts: impl Iterator<Item = Vec<crate::collector::TraceRec>>,
-) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut all = Vec::new();
-    for (k, recs) in parts.enumerate() {
-        all.extend(
-            recs.into_iter()
-                .filter(|r| k == 0 || !r.in_every_partition()),
-        );
-    }
-    // Stable: within an instant, partition order, then each one's own order.
-    all.sort_by_key(|r| r.t_ns);
-    let tmp = dst.with_extension(format!("tmp-{}", std::process::id()));
-    let written = (|| {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        for r in &all {
-            f.write_all(r.json_line().as_bytes())?;
-        }
-        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, dst)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    /// Whether its trace records were all written (when the run writes a trace).
+    trace_written: Result<(), String>,
 }
 
 /// Runs `spec` split into `spec.partitions` partitions, one thread each
@@ -1590,7 +1565,15 @@ fn run_partitioned(
     let parts = spec.partitions;
     let spec2 = spec.clone();
     let (skip_teardown, no_memo) = (opts.skip_teardown, opts.no_memo);
-    let keep_trace = opts.trace.is_some();
+    let trace_files = match &opts.trace {
+        Some(dst) => Some(std::sync::Arc::new(
+            crate::trace::PartTraceFiles::create(dst, parts).map_err(|e| {
+                RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display()))
+            })?,
+        )),
+        None => None,
+    };
+    let files = trace_files.clone();
     let progress = opts.progress.clone();
     let results = sim::runner::run_partitions(
         seed,
@@ -1603,10 +1586,16 @@ fn run_partitioned(
             }
             let spec = &spec2;
             let mut s = Sim::new_part(spec, seed, Some(k));
-            if keep_trace {
-                s.driver.collector.borrow_mut().keep_trace();
+            if let Some(f) = files.as_ref().and_then(|f| f.take(k)) {
+                s.driver
+                    .collector
+                    .borrow_mut()
+                    .trace_records_to(Box::new(std::io::BufWriter::new(f)));
             }
-            s.engine.set_progress(progress.clone());
+            // One partition's clock is the run's progress.
+            if k == 0 {
+                s.engine.set_progress(progress.clone());
+            }
             let until = ms_to_ns(spec.duration_s * 1000.0);
             s.engine
                 .run_windows(until, spec.min_link_latency_ns(), &mut s.driver, ex, k)?;
@@ -1650,7 +1639,7 @@ fn run_partitioned(
             }
             let mut collector =
                 std::mem::replace(&mut *s.driver.collector.borrow_mut(), Collector::new(&[]));
-            let trace = collector.take_trace();
+            let trace_written = collector.trace_records_finish();
             let out = PartOut {
                 samples_len: collector.samples.len(),
                 collector,
@@ -1669,7 +1658,7 @@ fn run_partitioned(
                     .map(crate::scoring::ScoredPeer::of)
                     .collect(),
                 forged: s.forged.get(),
-                trace,
+                trace_written,
             };
             if skip_teardown {
                 std::mem::forget(s);
@@ -1712,10 +1701,13 @@ fn run_partitioned(
         h.update(o.collector.trace_hash().as_bytes());
     }
     let trace_hash = h.finalize().to_hex()[..32].to_string();
-    if let Some(dst) = &opts.trace {
-        write_merged_trace(dst, outs.iter_mut().map(|o| std::mem::take(&mut o.trace))).map_err(
-            |e| RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display())),
-        )?;
+    if let (Some(files), Some(dst)) = (&trace_files, &opts.trace) {
+        let cannot =
+            |e: String| RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display()));
+        for o in &mut outs {
+            std::mem::replace(&mut o.trace_written, Ok(())).map_err(cannot)?;
+        }
+        files.merge().map_err(|e| cannot(e.to_string()))?;
     }
     let metrics_prom = spec.measure.prometheus.then(|| {
         crate::prom::aggregate(

@@ -184,7 +184,7 @@ pub enum LatencySpec {
         sigma: f64,
         /// Lower clamp, milliseconds: no link is faster (what partitioned
         /// runs need from a log-normal).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "is_zero")]
         min_ms: f64,
     },
 }
@@ -783,6 +783,11 @@ impl Experiment {
         }
         Ok(())
     }
+}
+
+/// Leaves a zero `min_ms` out of a written experiment file.
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn finite_nonneg(key: &str, v: f64) -> Result<(), SpecError> {

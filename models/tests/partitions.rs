@@ -190,6 +190,82 @@ fn churn_and_network_partitions_reach_both_halves_of_a_connection() {
     );
 }
 
+/// A partitioned run's `--trace` file lists every scenario action once, with
+/// the values one thread writes (the heal counts the cut connections of
+/// every partition), and every connection seen closed from both ends.
+#[test]
+fn a_partitioned_trace_lists_the_scenario_actions_as_one_thread_does() {
+    let dir = std::env::temp_dir().join(format!("meshsim-parts-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let traced = |parts: u16| {
+        let file = dir.join(format!("faults-{parts}.jsonl"));
+        let opts = models::RunOptions {
+            trace: Some(file.clone()),
+            ..Default::default()
+        };
+        let out = models::run_with(&faulty(parts), 3, EntropyMode::Seeded, &opts).unwrap();
+        (out.summary, std::fs::read_to_string(&file).unwrap())
+    };
+    let lines = |text: &str, kind: &str| -> Vec<String> {
+        let tag = format!("\"kind\":\"{kind}\"");
+        text.lines()
+            .filter(|l| l.contains(&tag))
+            .map(str::to_owned)
+            .collect()
+    };
+    // 3 partitions: the split's first group spans more than one of them,
+    // so the heal's count adds up several partitions' counts.
+    let ((s1, one), (s2, two)) = (traced(1), traced(3));
+    let actions = lines(&one, "action");
+    // Downs and ups of 5 peers, the split and its healing.
+    assert!(actions.len() >= 12, "{actions:?}");
+    let heal: Vec<&String> = actions
+        .iter()
+        .filter(|l| l.contains("\"code\":5,"))
+        .collect();
+    assert_eq!(heal.len(), 1);
+    assert!(
+        !heal[0].ends_with("\"arg\":0}"),
+        "the split cut connections: {}",
+        heal[0]
+    );
+    assert_eq!(lines(&two, "action"), actions);
+    assert_eq!(lines(&two, "publish"), lines(&one, "publish"));
+    for (s, text) in [(&s1, &one), (&s2, &two)] {
+        assert_eq!(
+            lines(text, "conn_close").len() as u64,
+            2 * s.connections_closed
+        );
+        // Every first delivery (the summary counts those to peers that were
+        // up when the message was published), each once.
+        let mut d: Vec<String> = lines(text, "delivery")
+            .iter()
+            .map(|l| l[l.find("\"kind\"").unwrap()..].to_owned())
+            .collect();
+        let n = d.len();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), n);
+        assert!(n as u64 >= s.deliveries);
+    }
+    assert!(
+        !std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-")),
+        "record files removed"
+    );
+    // A trace that cannot be written fails before the run.
+    let opts = models::RunOptions {
+        trace: Some(dir.join("no-such-dir").join("t.jsonl")),
+        ..Default::default()
+    };
+    let err = models::run_with(&faulty(2), 3, EntropyMode::Seeded, &opts).unwrap_err();
+    assert!(err.to_string().contains("cannot write the trace"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// GossipSub's own metrics are summed over the peers of every partition.
 #[test]
 fn prometheus_metrics_cover_every_partition() {

@@ -1575,6 +1575,8 @@ impl World {
             }
         }
         if queued {
+            // (Only local streams queue: notes are for other partitions.)
+            debug_assert!(notes.is_empty());
             st.pipes[e].last_at = at;
             st.pipes[e].queued = true;
             let mut data = self.spare_chunks.pop().unwrap_or_default();
@@ -1630,8 +1632,18 @@ impl World {
                     );
                 }
             }
-            for note in notes {
-                self.send(part, at, RemoteMsg::Note(note));
+            if !notes.is_empty() {
+                // Before the bytes' message, which stays last so that a
+                // later write at the same instant still merges into it.
+                if let Some(p) = self.part.as_mut() {
+                    let out = &mut p.outbox[part as usize];
+                    let data = out.pop();
+                    out.extend(notes.into_iter().map(|n| Remote {
+                        at,
+                        msg: RemoteMsg::Note(n),
+                    }));
+                    out.extend(data);
+                }
             }
             self.count_write(from, to, id, at, buf);
             return Ok(Some(written));
