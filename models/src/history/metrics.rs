@@ -88,9 +88,42 @@ pub struct HistoryMetrics {
     pub rejected: u64,
     /// Syncs aborted by their server at the deadline.
     pub server_aborts: u64,
-    /// Every root change as (ns, peer, root), kept in a partition of a
-    /// partitioned run (see [`HistoryMetrics::merge_partitions`]).
-    log: Option<Vec<(u64, u32, Option<Hash>)>>,
+    /// Every root change, kept in a partition of a partitioned run (see
+    /// [`HistoryMetrics::merge_partitions`]).
+    log: Option<RootLog>,
+}
+
+/// Root changes as (ns, peer, root id), 16 bytes each: the roots themselves
+/// are stored once (most changes are to a root other peers already have).
+#[derive(Clone, Debug, Default)]
+struct RootLog {
+    changes: Vec<(u64, u32, u32)>,
+    /// Root id (from 1; 0 is no root) by root.
+    ids: BTreeMap<Hash, u32>,
+    /// Root by id - 1.
+    roots: Vec<Hash>,
+}
+
+impl RootLog {
+    fn push(&mut self, t: u64, peer: u32, root: Option<Hash>) {
+        let id = match root {
+            None => 0,
+            Some(r) => match self.ids.get(&r) {
+                Some(&id) => id,
+                None => {
+                    self.roots.push(r);
+                    let id = self.roots.len() as u32;
+                    self.ids.insert(r, id);
+                    id
+                }
+            },
+        };
+        self.changes.push((t, peer, id));
+    }
+
+    fn root(&self, id: u32) -> Option<Hash> {
+        id.checked_sub(1).map(|i| self.roots[i as usize])
+    }
 }
 
 impl HistoryMetrics {
@@ -109,13 +142,13 @@ impl HistoryMetrics {
 
     /// Keeps every root change, for [`HistoryMetrics::merge_partitions`].
     pub fn keep_root_log(&mut self) {
-        self.log.get_or_insert_with(Vec::new);
+        self.log.get_or_insert_with(RootLog::default);
     }
 
     /// Peer `peer`'s root is now `root` (`None`: the peer went down).
     pub fn on_root(&mut self, peer: u32, root: Option<Hash>) {
         if let Some(log) = self.log.as_mut() {
-            log.push((sim::clock::now_ns().unwrap_or(0), peer, root));
+            log.push(sim::clock::now_ns().unwrap_or(0), peer, root);
         }
         self.on_root_at(peer, root, Self::now_s());
     }
@@ -204,30 +237,52 @@ impl HistoryMetrics {
             return m;
         };
         let ns = |s: f64| (s * 1e9).round() as u64;
-        // (time, order at equal times, partition, index) -> what happens.
-        enum Step<'a> {
-            Root(u32, Option<Hash>),
-            Marker(&'a ConvergenceRecord),
-            Sample(f64),
-        }
-        let mut steps: Vec<((u64, u8, usize, usize), Step)> = Vec::new();
-        for (k, p) in parts.iter().enumerate() {
-            for (i, &(t, peer, root)) in p.log.iter().flatten().enumerate() {
-                steps.push(((t, 0, k, i), Step::Root(peer, root)));
+        // A merge of lists each in time order, by (time, order at equal
+        // times: root changes, markers, samples; partition): every
+        // partition's root changes, the first one's markers and samples.
+        let empty = RootLog::default();
+        let logs: Vec<&RootLog> = parts
+            .iter()
+            .map(|p| p.log.as_ref().unwrap_or(&empty))
+            .collect();
+        let mut next = vec![0usize; logs.len()];
+        let (mut marker, mut sample) = (0, 0);
+        loop {
+            // (key, what: partition k's root change, or a marker, or a sample)
+            let mut best: Option<((u64, u8, usize), Option<usize>)> = None;
+            let mut consider = |key: (u64, u8, usize), what: Option<usize>| {
+                if best.is_none_or(|(b, _)| key < b) {
+                    best = Some((key, what));
+                }
+            };
+            for (k, log) in logs.iter().enumerate() {
+                if let Some(&(t, ..)) = log.changes.get(next[k]) {
+                    consider((t, 0, k), Some(k));
+                }
             }
-        }
-        for (i, c) in first.convergence.iter().enumerate() {
-            steps.push(((ns(c.at_s), 1, 0, i), Step::Marker(c)));
-        }
-        for (i, r) in first.series.iter().enumerate() {
-            steps.push(((ns(r.t_s), 2, 0, i), Step::Sample(r.t_s)));
-        }
-        steps.sort_by_key(|s| s.0);
-        for ((t, ..), step) in steps {
-            match step {
-                Step::Root(peer, root) => m.on_root_at(peer, root, t as f64 / 1e9),
-                Step::Marker(c) => m.marker_at(&c.kind, c.peer, c.at_s),
-                Step::Sample(t_s) => m.sample_at(t_s),
+            if let Some(c) = first.convergence.get(marker) {
+                consider((ns(c.at_s), 1, 0), None);
+            }
+            if let Some(r) = first.series.get(sample) {
+                consider((ns(r.t_s), 2, 0), None);
+            }
+            match best {
+                None => break,
+                Some(((t, _, _), Some(k))) => {
+                    let (_, peer, id) = logs[k].changes[next[k]];
+                    next[k] += 1;
+                    m.on_root_at(peer, logs[k].root(id), t as f64 / 1e9);
+                }
+                Some(((_, 1, _), None)) => {
+                    let c = &first.convergence[marker];
+                    marker += 1;
+                    m.marker_at(&c.kind, c.peer, c.at_s);
+                }
+                Some(_) => {
+                    let t_s = first.series[sample].t_s;
+                    sample += 1;
+                    m.sample_at(t_s);
+                }
             }
         }
         for p in &parts {
