@@ -405,7 +405,7 @@ fn cmd_run(
             .with_context(|| format!("writing {}", dir.display()))?;
         if !json {
             println!(
-                "  results               {}/ (experiment.toml, meta.json, runs.csv, timing.csv, timeseries.csv, messages.csv)",
+                "  results               {}/ (experiment.toml, meta.json, runs.csv, timing.csv, timeseries.csv, messages.csv, peers.csv)",
                 dir.display()
             );
         }

@@ -142,7 +142,8 @@ pub fn check(
         message: format!(
             "this run would need about {est} MiB ({} peers, about {} KiB each), \
              more than the limit of {limit} MiB ({source}); \
-             reduce peers or the workload, raise limits.max_memory_mib, or pass --force",
+             reduce peers or the workload, raise limits.max_memory_mib, \
+             or (meshsim run only) pass --force",
             exp.peers,
             ((estimate_bytes(exp) - BASE) / u64::from(exp.peers.max(1))) >> 10
         ),
