@@ -481,7 +481,11 @@ fn write_run(
     s: &RunSummary,
     detail: &models::RunOutput,
 ) -> anyhow::Result<()> {
-    let as_run = toml::to_string_pretty(exp)?;
+    // The seed actually used (`--seed` overrides the file's): the file
+    // reproduces the run as it is.
+    let mut exp = exp.clone();
+    exp.seed = seed;
+    let as_run = toml::to_string_pretty(&exp)?;
     let exp_hash = blake3::hash(as_run.as_bytes()).to_hex()[..16].to_string();
     output::write_atomic(&dir.join("experiment.toml"), as_run.as_bytes())?;
     let meta = serde_json::json!({

@@ -366,6 +366,9 @@ fn run_writes_results_atomically_named() {
         "duration_s=4",
         "--set",
         "topology.degree=4",
+        "--seed",
+        "7",
+        "--json",
         "--out",
         dir.to_str().unwrap(),
     ]);
@@ -388,7 +391,7 @@ fn run_writes_results_atomically_named() {
     assert!(header.starts_with("run_id,experiment,seed,peers"));
     assert!(header.contains("latency_ms_p99") && header.contains("trace_hash"));
     assert_eq!(lines.count(), 1, "one row per run");
-    // The experiment as run parses back.
+    // The experiment as run parses back and, seed included, reproduces the run.
     let again = meshsim(&[
         "run",
         dir.join("experiment.toml").to_str().unwrap(),
@@ -396,6 +399,15 @@ fn run_writes_results_atomically_named() {
         "--json",
     ]);
     assert!(again.status.success());
+    let hash = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            v["seed"].as_u64(),
+            v["trace_hash"].as_str().map(str::to_owned),
+        )
+    };
+    assert_eq!(hash(&again), hash(&out));
+    assert_eq!(hash(&out).0, Some(7));
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(Result::ok)
