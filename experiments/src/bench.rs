@@ -214,6 +214,7 @@ fn run_case(
     a: &BenchArgs,
     peers: u32,
     signing: &str,
+    partitions: u16,
 ) -> anyhow::Result<String> {
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -232,7 +233,7 @@ fn run_case(
         cmd.arg("--no-memo");
     }
     cmd.args(["--components", &a.components.to_string()]);
-    cmd.args(["--partitions", &a.partitions.to_string()]);
+    cmd.args(["--partitions", &partitions.to_string()]);
     let out = cmd.output()?;
     if !out.status.success() {
         anyhow::bail!(
@@ -266,8 +267,9 @@ pub struct BenchArgs {
     pub components: u32,
     /// Turn off the ed25519 memo (`RunOptions::no_memo`).
     pub no_memo: bool,
-    /// Partitions (threads) per case (the experiment key `partitions`).
-    pub partitions: u16,
+    /// Partitions (threads) per case (the experiment key `partitions`);
+    /// every case runs at each count.
+    pub partitions: Vec<u16>,
 }
 
 /// CPU seconds (user + system) of one `bench-one` result line.
@@ -304,13 +306,22 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             "--components applies to the per-case benchmark, not to --sweep".into(),
         ));
     }
-    if a.partitions == 0 || a.peers.iter().any(|&p| u32::from(a.partitions) > p) {
+    let min_peers = a.peers.iter().copied().min().unwrap_or(1);
+    if let Some(&k) = a
+        .partitions
+        .iter()
+        .find(|&&k| k == 0 || u32::from(k) > min_peers)
+    {
         return Err(options_error(format!(
-            "--partitions {} must be at least 1 and at most the smallest --peers",
-            a.partitions
+            "--partitions {k} must be at least 1 and at most the smallest --peers ({min_peers})"
         )));
     }
-    if a.sweep && a.partitions != 1 {
+    if a.partitions.is_empty() {
+        return Err(options_error(
+            "--partitions needs at least one count".into(),
+        ));
+    }
+    if a.sweep && a.partitions.iter().any(|&k| k != 1) {
         return Err(options_error(
             "--partitions applies to the per-case benchmark, not to --sweep".into(),
         ));
@@ -327,11 +338,8 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
     if !a.json {
         println!("allocator: {}", crate::alloc::allocator());
-        if a.partitions > 1 {
-            println!(
-                "partitions: {} (one thread each; cpu_s adds up all threads)",
-                a.partitions
-            );
+        if a.partitions.iter().any(|&k| k > 1) {
+            println!("partitions: one thread each; cpu_s adds up all threads");
         }
         println!(
             "ed25519 memo: {}",
@@ -342,9 +350,10 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
         );
         println!(
-            "{:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
+            "{:>7} {:>8} {:>5} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",
             "signing",
+            "parts",
             "wall_s",
             "cpu_s",
             "sim/wall",
@@ -359,26 +368,28 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     for &p in &a.peers {
         for sg in &a.signing {
-            let mut runs = Vec::new();
-            for _ in 0..a.repeat.max(1) {
-                let line = run_case(&exe, a, p, sg)?;
-                runs.push(serde_json::from_str::<serde_json::Value>(&line)?);
-            }
-            let v = median_run(runs)?;
-            if a.json {
-                println!("{v}");
-                continue;
-            }
-            let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
-            println!(
-                "{:>7} {:>8} {:>8.2} {:>8.2} {:>9.1} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
+            for &k in &a.partitions {
+                let mut runs = Vec::new();
+                for _ in 0..a.repeat.max(1) {
+                    let line = run_case(&exe, a, p, sg, k)?;
+                    runs.push(serde_json::from_str::<serde_json::Value>(&line)?);
+                }
+                let v = median_run(runs)?;
+                if a.json {
+                    println!("{v}");
+                    continue;
+                }
+                let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
+                println!(
+                "{:>7} {:>8} {:>5} {:>8.2} {:>8.2} {:>9.1} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
                 p,
                 sg,
+                k,
                 f("wall_seconds"),
                 f("cpu_user_seconds") + f("cpu_sys_seconds"),
                 f("sim_per_wall"),
                 f("cpu_us_per_peer_second"),
-                v["events"],
+                v["events"].as_u64().unwrap_or(0),
                 f("events_per_s"),
                 f("peak_rss_mib"),
                 f("bytes_per_peer") / 1024.0,
@@ -386,21 +397,21 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
                 f("latency_ms_p50"),
                 f("latency_ms_p99"),
             );
-            if a.repeat > 1 {
-                println!(
-                    "{:>7} median of {} runs by CPU time; CPU range {:.2}-{:.2} s",
-                    "",
-                    a.repeat,
-                    f("cpu_min_seconds"),
-                    f("cpu_max_seconds"),
-                );
-            }
-            if a.phases {
-                let ph = &v["phases"];
-                let g = |k: &str| ph[k].as_f64().unwrap_or(0.0);
-                let total = g("swarm_s") + g("engine_s") + g("metrics_s") + g("app_s");
-                let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
-                println!(
+                if a.repeat > 1 {
+                    println!(
+                        "{:>7} median of {} runs by CPU time; CPU range {:.2}-{:.2} s",
+                        "",
+                        a.repeat,
+                        f("cpu_min_seconds"),
+                        f("cpu_max_seconds"),
+                    );
+                }
+                if a.phases {
+                    let ph = &v["phases"];
+                    let g = |k: &str| ph[k].as_f64().unwrap_or(0.0);
+                    let total = g("swarm_s") + g("engine_s") + g("metrics_s") + g("app_s");
+                    let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
+                    println!(
                     "{:>7} phases: swarm polls {:.2} s ({:.0}%), engine {:.2} s ({:.0}%), metrics {:.2} s ({:.0}%), scenario {:.2} s ({:.0}%)",
                     "",
                     g("swarm_s"),
@@ -412,14 +423,15 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
                     g("app_s"),
                     pct(g("app_s")),
                 );
-                // The yardstick: meshsim's own cost against the floor
-                // (the real libp2p code, polled inside the swarms).
-                if g("swarm_s") > 0.0 {
-                    println!(
-                        "{:>7} overhead: engine + metrics = {:.2}x the time inside the swarms",
-                        "",
-                        (g("engine_s") + g("metrics_s")) / g("swarm_s"),
-                    );
+                    // The yardstick: meshsim's own cost against the floor
+                    // (the real libp2p code, polled inside the swarms).
+                    if g("swarm_s") > 0.0 {
+                        println!(
+                            "{:>7} overhead: engine + metrics = {:.2}x the time inside the swarms",
+                            "",
+                            (g("engine_s") + g("metrics_s")) / g("swarm_s"),
+                        );
+                    }
                 }
             }
         }

@@ -108,8 +108,10 @@ enum Cmd {
         /// experiment key `partitions`): on a machine with that many free
         /// cores, large networks run up to that many times faster. Results
         /// (and trace hashes) differ from one partition's, as between seeds.
-        #[arg(long, default_value_t = 1)]
-        partitions: u16,
+        /// A list (`1,2,4`) runs every case at each count: the speedup curve
+        /// of this machine.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        partitions: Vec<u16>,
     },
     /// Regenerate DIR/plots/*.png, DIR/plots/*.svg and DIR/report.html from
     /// the CSV files in DIR (runs.csv; deliveries.csv and timeseries.csv if present).
