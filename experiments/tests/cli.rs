@@ -135,6 +135,43 @@ fn bad_experiment_files_give_clear_errors_and_exit_2() {
     }
 }
 
+/// `meshsim bench --partitions 1,2` runs every case at each partition count,
+/// each in its own process.
+#[test]
+fn bench_runs_each_case_at_every_partition_count() {
+    let out = meshsim(&[
+        "bench",
+        "--peers",
+        "16",
+        "--signing",
+        "none",
+        "--seconds",
+        "3",
+        "--partitions",
+        "1,2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let parts: Vec<u64> = rows
+        .iter()
+        .map(|r| r["partitions"].as_u64().unwrap())
+        .collect();
+    assert_eq!(parts, [1, 2]);
+    assert!(rows
+        .iter()
+        .all(|r| r["peers"] == 16 && r["events"].as_u64() > Some(0)));
+    let out = meshsim(&["bench", "--peers", "16", "--partitions", "2,17"]);
+    assert_input_error(&out, &["--partitions 17"]);
+}
+
 #[test]
 fn bench_options_that_do_not_go_together_exit_2() {
     for (args, names) in [
