@@ -253,8 +253,9 @@ impl PeerTemplate {
 pub struct Peer {
     /// Index in the world and the engine.
     pub index: u32,
-    /// The swarm; `None` while the peer is down.
-    pub swarm: Option<Swarm<PeerBehaviour>>,
+    /// The swarm; `None` while the peer is down. Boxed: a peer that is
+    /// down, or simulated in another partition, takes no room for it.
+    pub swarm: Option<Box<Swarm<PeerBehaviour>>>,
     /// Replies to [`history::Behaviour::send_raw`] probes.
     pub raw_replies: Vec<RawReply>,
     /// Messages this peer's application reported `Reject` (invalid messages
@@ -462,7 +463,7 @@ impl Peer {
             .template
             .prometheus
             .then(prometheus_client::registry::Registry::default);
-        self.swarm = Some(self.build_swarm(log, registry.as_mut()));
+        self.swarm = Some(Box::new(self.build_swarm(log, registry.as_mut())));
         if let Some(old) = std::mem::replace(&mut self.registry, registry) {
             self.metrics_history.push(crate::prom::encode(&old));
         }

@@ -948,6 +948,7 @@ impl Sim {
             max_events: spec.limits.max_events,
             ..Limits::default()
         });
+        engine.reserve(keys.len());
         for (i, k) in keys.into_iter().enumerate() {
             let t = templates[class_of[i] as usize % n_templates].clone();
             let local = sim::world::with(|w| w.is_local(i as u32));

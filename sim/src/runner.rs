@@ -129,6 +129,13 @@ impl<N: Node> Engine<N> {
         self.progress = progress;
     }
 
+    /// Makes room for `n` more nodes (exactly: a large network's node
+    /// array is not rounded up to a power of two).
+    pub fn reserve(&mut self, n: usize) {
+        self.nodes.reserve_exact(n);
+        self.wakers.reserve_exact(n);
+    }
+
     /// Adds a node (its index must match its index in the world); it is polled at once.
     pub fn add_node(&mut self, node: N) -> u32 {
         let idx = self.nodes.len() as u32;
