@@ -300,8 +300,11 @@ impl<N: Node> Engine<N> {
         me: u16,
     ) -> Result<(), RunError> {
         let window_ns = window_ns.max(1);
+        // Nothing happens anywhere before `next` (the first meeting: now).
+        let mut next = world::now();
         loop {
-            let end = world::now()
+            let end = next
+                .max(world::now())
                 .saturating_add(window_ns - 1)
                 .min(until_ns)
                 .max(world::now());
@@ -309,7 +312,7 @@ impl<N: Node> Engine<N> {
                 ex.abort();
                 return Err(e);
             }
-            ex.step(me)?;
+            next = ex.step(me)?;
             if end >= until_ns {
                 return Ok(());
             }
@@ -327,6 +330,9 @@ pub struct Exchange {
     parts: u16,
     /// Two sets of mailboxes `[from][to]`, alternating by window.
     slots: Vec<std::sync::Mutex<Vec<world::Remote>>>,
+    /// Two sets (alternating by window) of each partition's earliest
+    /// pending event, timer or message sent (ns; `u64::MAX`: none).
+    next: Vec<std::sync::atomic::AtomicU64>,
     state: std::sync::Mutex<BarrierState>,
     cv: std::sync::Condvar,
 }
@@ -346,6 +352,9 @@ impl Exchange {
         Exchange {
             parts,
             slots: (0..n).map(|_| std::sync::Mutex::new(Vec::new())).collect(),
+            next: (0..2 * usize::from(parts))
+                .map(|_| std::sync::atomic::AtomicU64::new(u64::MAX))
+                .collect(),
             state: std::sync::Mutex::new(BarrierState {
                 windows: vec![0; usize::from(parts)],
                 ..BarrierState::default()
@@ -367,19 +376,30 @@ impl Exchange {
     }
 
     /// Ends partition `me`'s current window (see the type's documentation).
-    pub fn step(&self, me: u16) -> Result<(), RunError> {
+    /// Returns the time before which nothing happens in any partition: the
+    /// earliest event, timer or message still to come anywhere. No message
+    /// can be sent before it, so the next window may run to that time plus
+    /// one link latency (windows skip the quiet stretches between bursts,
+    /// and their meetings).
+    pub fn step(&self, me: u16) -> Result<u64, RunError> {
         let window = {
             let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             st.windows[usize::from(me)]
         };
         let parity = window % 2;
+        let mut next = world::with(|w| w.queue.peek_time()).unwrap_or(u64::MAX);
+        next = next.min(meshsim_clock::next_deadline().unwrap_or(u64::MAX));
         for to in (0..self.parts).filter(|&t| t != me) {
             let out = world::with(|w| w.take_outbox(to));
+            next = out.iter().map(|m| m.at).fold(next, u64::min);
             self.slot(parity, me, to)
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(out);
         }
+        let p = usize::from(self.parts);
+        self.next[parity as usize * p + usize::from(me)]
+            .store(next, std::sync::atomic::Ordering::Relaxed);
         {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if st.aborted {
@@ -414,7 +434,13 @@ impl Exchange {
                 world::with(|w| w.deliver(msgs));
             }
         }
-        Ok(())
+        // (Stored before the meeting, whose lock orders them before this.)
+        let next = self.next[parity as usize * p..(parity as usize + 1) * p]
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        Ok(next)
     }
 }
 
@@ -563,7 +589,7 @@ mod tests {
             let mut steps = 0u32;
             loop {
                 match ex.step(k) {
-                    Ok(()) => steps += 1,
+                    Ok(_) => steps += 1,
                     Err(e) => return (steps, e),
                 }
             }
@@ -574,6 +600,24 @@ mod tests {
         let (steps, e) = &results[1].as_ref().expect("partition 1 returns").0;
         assert_eq!(*steps, 0, "no meeting can complete without partition 0");
         assert_eq!(*e, RunError::PartitionStopped);
+    }
+
+    /// A meeting tells every partition the earliest event still to come in
+    /// any of them (the next window starts from there).
+    #[test]
+    fn a_meeting_returns_the_earliest_event_of_every_partition() {
+        let results = run_partitions(3, NetConfig::default(), 2, EntropyMode::Seeded, |k, ex| {
+            let quiet = ex.step(k).expect("meets");
+            if k == 1 {
+                world::with(|w| w.queue.push(5_000_000_000, Event::App { node: 1, tag: 0 }));
+            }
+            (quiet, ex.step(k).expect("meets"))
+        });
+        for r in results {
+            let (quiet, next) = r.expect("no panic").0;
+            assert_eq!(quiet, u64::MAX, "nothing pending anywhere");
+            assert_eq!(next, 5_000_000_000, "partition 1's event, seen by both");
+        }
     }
 
     /// Three partitions meet in lock-step: every meeting completes.
