@@ -399,7 +399,7 @@ fn cmd_run(
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        print_summary(&summary);
+        print_summary(&summary, exp.partitions);
     }
     if !no_write {
         let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
@@ -523,9 +523,16 @@ fn write_run(
     Ok(())
 }
 
-fn print_summary(s: &RunSummary) {
+fn print_summary(s: &RunSummary, partitions: u16) {
     println!("meshsim run: {} (seed {})", s.experiment, s.seed);
-    println!("  peers                 {}", s.peers);
+    if partitions > 1 {
+        println!(
+            "  peers                 {}  ({partitions} partitions, one thread each)",
+            s.peers
+        );
+    } else {
+        println!("  peers                 {}", s.peers);
+    }
     println!(
         "  simulated / wall      {:.1} s / {:.2} s  ({:.1}x real time)",
         s.sim_seconds,
