@@ -373,6 +373,18 @@ fn cmd_run(
     let (exp, label) = load::load(file, sets)?;
     crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
+    if let Some(t) = &opts.trace {
+        // The trace's folder is made like the results folder.
+        if let Some(dir) = t.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                load::InputError::Options(format!(
+                    "--trace {}: cannot create {}: {e}",
+                    t.display(),
+                    dir.display()
+                ))
+            })?;
+        }
+    }
     let mut opts = opts;
     let progress = RunProgress::start(exp.duration_s);
     // Only when a bar is drawn (the engine then stores its clock at every step).

@@ -277,6 +277,33 @@ fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
     }
     // Both draw the same workload.
     assert_eq!(publishes(&one), publishes(&two));
+    // The trace's folder is made if missing; one that cannot be made is bad input.
+    let nested = dir.join("new").join("sub").join("t.jsonl");
+    let out = meshsim(&[
+        "run",
+        "--set",
+        "peers=12",
+        "--set",
+        "duration_s=2",
+        "--trace",
+        nested.to_str().unwrap(),
+        "--no-write",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(nested.exists());
+    let out = meshsim(&[
+        "run",
+        "--set",
+        "peers=12",
+        "--trace",
+        "/proc/meshsim-no/t.jsonl",
+        "--no-write",
+    ]);
+    assert_input_error(&out, &["--trace", "cannot create"]);
     assert!(!publishes(&one).is_empty());
     assert!(
         !std::fs::read_dir(&dir).unwrap().any(|e| e

@@ -1384,6 +1384,9 @@ pub enum RunFailure {
     /// Something panicked.
     #[error("run panicked: {0}")]
     Panic(String),
+    /// An output of the run (the `--trace` file) could not be written.
+    #[error("{0}")]
+    Output(String),
 }
 
 /// Runs experiment `spec` with `seed` on a fresh simulation thread.
@@ -1483,7 +1486,7 @@ pub fn run_with(
         .map(|p| p.with_extension(format!("tmp-{}", std::process::id())));
     let trace_file = match &trace_tmp {
         Some(p) => Some(std::fs::File::create(p).map_err(|e| {
-            RunFailure::Panic(format!("cannot write the trace {}: {e}", p.display()))
+            RunFailure::Output(format!("cannot write the trace {}: {e}", p.display()))
         })?),
         None => None,
     };
@@ -1522,7 +1525,7 @@ pub fn run_with(
     let mut output = output?;
     if let (Some(tmp), Some(dst)) = (&trace_tmp, &opts.trace) {
         std::fs::rename(tmp, dst).map_err(|e| {
-            RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display()))
+            RunFailure::Output(format!("cannot write the trace {}: {e}", dst.display()))
         })?;
     }
     output.summary.entropy_served = report.entropy.served;
@@ -1569,7 +1572,7 @@ fn run_partitioned(
     let trace_files = match &opts.trace {
         Some(dst) => Some(std::sync::Arc::new(
             crate::trace::PartTraceFiles::create(dst, parts).map_err(|e| {
-                RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display()))
+                RunFailure::Output(format!("cannot write the trace {}: {e}", dst.display()))
             })?,
         )),
         None => None,
@@ -1703,8 +1706,9 @@ fn run_partitioned(
     }
     let trace_hash = h.finalize().to_hex()[..32].to_string();
     if let (Some(files), Some(dst)) = (&trace_files, &opts.trace) {
-        let cannot =
-            |e: String| RunFailure::Panic(format!("cannot write the trace {}: {e}", dst.display()));
+        let cannot = |e: String| {
+            RunFailure::Output(format!("cannot write the trace {}: {e}", dst.display()))
+        };
         for o in &mut outs {
             std::mem::replace(&mut o.trace_written, Ok(())).map_err(cannot)?;
         }
