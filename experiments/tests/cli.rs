@@ -11,6 +11,18 @@ fn meshsim(args: &[&str]) -> Output {
         .expect("run meshsim")
 }
 
+/// Runs meshsim with `args` (which print one JSON object) and parses it;
+/// the run must succeed.
+fn meshsim_json(args: &[&str]) -> serde_json::Value {
+    let out = meshsim(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
 fn temp_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("meshsim-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -207,7 +219,7 @@ fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
     let run = |parts: &str| {
         let file = dir.join(format!("trace-{parts}.jsonl"));
         let partitions = format!("partitions={parts}");
-        let out = meshsim(&[
+        let summary = meshsim_json(&[
             "run",
             "--set",
             "peers=20",
@@ -222,12 +234,6 @@ fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
             "--json",
             "--no-write",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
             .unwrap()
             .lines()
@@ -342,13 +348,7 @@ fn trace_hash(seed: &str) -> String {
         args.extend(["--set", s]);
     }
     args.extend(["--json", "--no-write"]);
-    let out = meshsim(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = meshsim_json(&args);
     for k in [
         "trace_hash",
         "peers",
@@ -388,13 +388,7 @@ fn partitioned_runs_give_the_same_hash_in_separate_processes() {
         }
         let set = format!("partitions={parts}");
         args.extend(["--set", &set, "--json", "--no-write"]);
-        let out = meshsim(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        let v = meshsim_json(&args);
         v["trace_hash"].as_str().expect("trace_hash").to_string()
     };
     let a = hash("2");
@@ -483,7 +477,7 @@ fn run_writes_results_atomically_named() {
 #[test]
 fn churn_runs_give_the_same_hash_in_separate_processes() {
     let run = || {
-        let out = meshsim(&[
+        let v = meshsim_json(&[
             "run",
             concat!(env!("CARGO_MANIFEST_DIR"), "/churn.toml"),
             "--set",
@@ -495,12 +489,6 @@ fn churn_runs_give_the_same_hash_in_separate_processes() {
             "--json",
             "--no-write",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(
             v["connections_closed"].as_u64().unwrap() > 0,
             "churn happened"
