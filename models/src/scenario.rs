@@ -1305,12 +1305,16 @@ impl Sim {
         summary
     }
 
-    fn summarise(&mut self) -> RunSummary {
-        let n = self.driver.spec.peers;
+    /// Records every final mesh into the trace (peers simulated here) and
+    /// returns the mesh sizes of their subscribed peers.
+    fn record_final_meshes(&mut self) -> Vec<u32> {
         let mut degrees = Vec::new();
         for t in 0..self.driver.spec.workload.topics as usize {
             let subs: BTreeSet<u32> = self.driver.subscribers[t].iter().copied().collect();
-            for p in 0..n {
+            for p in 0..self.driver.spec.peers {
+                if self.engine.nodes[p as usize].is_remote() {
+                    continue;
+                }
                 let mesh = self.mesh(p, t);
                 if subs.contains(&p) {
                     degrees.push(mesh.len() as u32);
@@ -1321,6 +1325,30 @@ impl Sim {
                 }
             }
         }
+        degrees
+    }
+
+    /// The dialers' counters (dials, failures, given up, learned by PX) of
+    /// the peers' current incarnations.
+    fn dialer_counts(&self) -> [u64; 4] {
+        let mut dialer = [0u64; 4];
+        for node in &self.engine.nodes {
+            if let Some(d) = node
+                .swarm
+                .as_ref()
+                .and_then(|s| s.behaviour().dialer.as_ref())
+            {
+                dialer[0] += d.stats.dials;
+                dialer[1] += d.stats.failures;
+                dialer[2] += d.stats.given_up;
+                dialer[3] += d.stats.px_learned;
+            }
+        }
+        dialer
+    }
+
+    fn summarise(&mut self) -> RunSummary {
+        let degrees = self.record_final_meshes();
         let bytes_sent: Vec<u64> =
             sim::world::with(|w| w.nodes.iter().map(|n| n.bytes_sent).collect());
         let c = self.driver.collector.borrow();
@@ -1334,24 +1362,20 @@ impl Sim {
             self.initial_components,
             self.engine.now_ns(),
         );
-        // The dialers' counters (of the peers' current incarnations).
-        for node in &self.engine.nodes {
-            if let Some(d) = node
-                .swarm
-                .as_ref()
-                .and_then(|s| s.behaviour().dialer.as_ref())
-            {
-                summary.dialer_dials += d.stats.dials;
-                summary.dialer_failures += d.stats.failures;
-                summary.dialer_given_up += d.stats.given_up;
-                summary.dialer_px_learned += d.stats.px_learned;
-            }
-        }
+        set_dialer_counts(&mut summary, self.dialer_counts());
         let forged = self.forged.get();
         summary.forged_ihave_ids = forged.fake_ihave_ids;
         summary.forged_grafts = forged.backoff_grafts;
         summary
     }
+}
+
+/// Puts the dialers' counters (see `Sim::dialer_counts`) into `summary`.
+fn set_dialer_counts(summary: &mut RunSummary, d: [u64; 4]) {
+    summary.dialer_dials = d[0];
+    summary.dialer_failures = d[1];
+    summary.dialer_given_up = d[2];
+    summary.dialer_px_learned = d[3];
 }
 
 /// Builds the scenario of `spec` on a fresh, seeded simulation thread (the
@@ -1604,23 +1628,7 @@ fn run_partitioned(
             s.engine
                 .run_windows(until, spec.min_link_latency_ns(), &mut s.driver, ex, k)?;
             // This partition's meshes (the others are remote here).
-            let mut degrees = Vec::new();
-            for t in 0..spec.workload.topics as usize {
-                let subs: BTreeSet<u32> = s.driver.subscribers[t].iter().copied().collect();
-                for p in 0..spec.peers {
-                    if s.engine.nodes[p as usize].is_remote() {
-                        continue;
-                    }
-                    let mesh = s.mesh(p, t);
-                    if subs.contains(&p) {
-                        degrees.push(mesh.len() as u32);
-                    }
-                    let mut c = s.driver.collector.borrow_mut();
-                    for m in mesh {
-                        c.record(Rec::Mesh, (u64::from(p) << 32) | t as u64, u64::from(m));
-                    }
-                }
-            }
+            let degrees = s.record_final_meshes();
             let rows = s.peer_rows();
             let prometheus = if spec.measure.prometheus {
                 s.prometheus_texts()
@@ -1628,19 +1636,7 @@ fn run_partitioned(
                 Vec::new()
             };
             let bytes_sent = sim::world::with(|w| w.nodes.iter().map(|n| n.bytes_sent).collect());
-            let mut dialer = [0u64; 4];
-            for node in &s.engine.nodes {
-                if let Some(d) = node
-                    .swarm
-                    .as_ref()
-                    .and_then(|s| s.behaviour().dialer.as_ref())
-                {
-                    dialer[0] += d.stats.dials;
-                    dialer[1] += d.stats.failures;
-                    dialer[2] += d.stats.given_up;
-                    dialer[3] += d.stats.px_learned;
-                }
-            }
+            let dialer = s.dialer_counts();
             let mut collector =
                 std::mem::replace(&mut *s.driver.collector.borrow_mut(), Collector::new(&[]));
             let trace_written = collector.trace_records_finish();
@@ -1788,10 +1784,7 @@ fn run_partitioned(
         first.now_ns,
     );
     summary.trace_hash = trace_hash;
-    summary.dialer_dials = dialer[0];
-    summary.dialer_failures = dialer[1];
-    summary.dialer_given_up = dialer[2];
-    summary.dialer_px_learned = dialer[3];
+    set_dialer_counts(&mut summary, dialer);
     summary.forged_ihave_ids = forged.fake_ihave_ids;
     summary.forged_grafts = forged.backoff_grafts;
     summary.entropy_served = entropy_served;
