@@ -152,15 +152,13 @@ pub fn runs_csv(runs: &[(String, RunSummary)]) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
-/// The git commit of the working directory, if any (for `meta.json`).
+/// The git commit meshsim was built from, if built from a git checkout (for `meta.json`).
 pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    // Recorded when meshsim was built (build.rs): the commit of meshsim's
+    // own source, not of whatever repository the run happens in.
+    Some(env!("MESHSIM_GIT_COMMIT"))
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
 }
 
 /// The detail files of one run: `timeseries.csv` (long: run_id, t_s, metric,

@@ -402,6 +402,13 @@ pub fn validate(
             }
         }
     }
+    if peers > 1 && !classes.is_empty() && classes.iter().all(|c| !c.accepts_inbound) {
+        return Err(err(
+            "class[].accepts_inbound",
+            "false in every class",
+            "true in at least one class: a peer can only dial one that accepts inbound connections, so no connection could form",
+        ));
+    }
     if !classes.is_empty() {
         let shares: Vec<f64> = classes.iter().filter_map(|c| c.share).collect();
         let fixed: u32 = classes.iter().filter_map(|c| c.count).sum();

@@ -719,8 +719,29 @@ impl Experiment {
         self.probes.validate(self.peers)?;
         self.churn.validate(self.peers, self.duration_s)?;
         self.topology.validate(self.peers)?;
+        if let (TopologyKind::HubAndSpoke, Some(h)) =
+            (self.topology.kind, self.topology.hub_class.as_ref())
+        {
+            if !self.classes.iter().any(|c| &c.name == h) {
+                let names: Vec<String> = self
+                    .classes
+                    .iter()
+                    .map(|c| format!("{:?}", c.name))
+                    .collect();
+                return Err(err(
+                    "topology.hub_class",
+                    format!("{h:?}"),
+                    if names.is_empty() {
+                        "the name of a [[class]] (this experiment defines none)".to_string()
+                    } else {
+                        format!("the name of a [[class]]: {}", names.join(", "))
+                    },
+                ));
+            }
+        }
         self.gossipsub.validate()?;
         self.workload.validate(self.peers)?;
+        self.validate_workload_fits()?;
         if let Some(t) = self.limits.panic_at_s {
             finite_nonneg("limits.panic_at_s", t)?;
         }
@@ -738,6 +759,43 @@ impl Experiment {
             }
         }
         self.validate_partitions()
+    }
+
+    /// Messages larger than GossipSub's transmit limit can never be
+    /// published: a mistake, not an experiment. (A run that ends before
+    /// publishing starts is allowed, for short smoke runs; its summary says
+    /// that no message was published.)
+    fn validate_workload_fits(&self) -> Result<(), SpecError> {
+        let w = &self.workload;
+        let limit = |g: &GossipsubSpec| {
+            g.max_transmit_size
+                .unwrap_or(libp2p_gossipsub::Config::default().max_transmit_size())
+        };
+        let mut limits = vec![(
+            "gossipsub.max_transmit_size".to_string(),
+            limit(&self.gossipsub),
+        )];
+        for (i, c) in self.classes.iter().enumerate() {
+            if let Some(g) = &c.gossipsub {
+                limits.push((
+                    format!("class[{i}].gossipsub.max_transmit_size"),
+                    limit(&self.gossipsub.merged(g)),
+                ));
+            }
+        }
+        for (key, max) in limits {
+            if w.message_bytes > max {
+                return Err(err(
+                    "workload.message_bytes",
+                    w.message_bytes,
+                    format!(
+                        "at most {key} ({max}): larger messages fail to publish \
+                         (raise {key} or lower workload.message_bytes)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The smallest one-way latency any link can have, ns (the window of a
@@ -869,7 +927,14 @@ impl TopologySpec {
         finite_nonneg("topology.dial_stagger_ms", self.dial_stagger_ms)?;
         match self.kind {
             TopologyKind::RandomRegular => {
-                if self.degree == 0 || self.degree >= peers.max(2) {
+                if peers < 2 {
+                    return Err(err(
+                        "topology.kind",
+                        "\"random_regular\"",
+                        "a kind that allows a single peer (\"chain\"), or peers >= 2",
+                    ));
+                }
+                if self.degree == 0 || self.degree >= peers {
                     return Err(err(
                         "topology.degree",
                         self.degree,
@@ -893,7 +958,7 @@ impl TopologySpec {
                 other => {
                     return Err(err(
                         "topology.p",
-                        format!("{other:?}"),
+                        other.map_or("(missing)".to_string(), |p| p.to_string()),
                         "an edge probability in (0, 1] for kind = \"erdos_renyi\"",
                     ))
                 }
@@ -989,6 +1054,50 @@ impl GossipsubSpec {
                 hi,
                 format!("at least mesh_n ({n})"),
             ));
+        }
+        // libp2p-gossipsub 0.50.1 checks these only for per-topic settings.
+        let out_min = self.mesh_outbound_min.unwrap_or(d.mesh_outbound_min());
+        if out_min > lo || out_min * 2 > n {
+            return Err(err(
+                "gossipsub.mesh_outbound_min",
+                out_min,
+                format!(
+                    "at most mesh_n_low ({lo}) and at most mesh_n / 2 ({}){}",
+                    n / 2,
+                    if self.mesh_outbound_min.is_none() {
+                        " (this is libp2p-gossipsub's default: set mesh_outbound_min for a mesh this small)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let (hl, hg) = (
+            self.history_length.unwrap_or(d.history_length()),
+            self.history_gossip.unwrap_or(d.history_gossip()),
+        );
+        if hg > hl {
+            return Err(err(
+                "gossipsub.history_gossip",
+                hg,
+                format!("at most history_length ({hl})"),
+            ));
+        }
+        if self.unsubscribe_backoff_ms == Some(0) {
+            return Err(err(
+                "gossipsub.unsubscribe_backoff_ms",
+                0,
+                "a positive number of milliseconds",
+            ));
+        }
+        if let Some(m) = self.max_transmit_size {
+            if m < 100 {
+                return Err(err(
+                    "gossipsub.max_transmit_size",
+                    m,
+                    "at least 100 bytes (libp2p-gossipsub's minimum)",
+                ));
+            }
         }
         if let Some(f) = self.gossip_factor {
             if !(f.is_finite() && (0.0..=1.0).contains(&f)) {
@@ -1505,6 +1614,81 @@ mod tests {
         let x = e.validate().unwrap_err();
         assert_eq!(x.key, "gossipsub.mesh_n_low");
         assert!(x.allowed.contains("mesh_n (8)"));
+    }
+
+    #[test]
+    fn settings_the_crate_accepts_but_cannot_use_are_refused() {
+        let key = |f: &dyn Fn(&mut Experiment)| {
+            let mut e = Experiment::default();
+            f(&mut e);
+            e.validate().map(|_| ()).map_err(|x| x.key)
+        };
+        assert_eq!(key(&|_| ()), Ok(()));
+        // Checked by libp2p-gossipsub for per-topic settings only.
+        assert_eq!(
+            key(&|e| e.gossipsub.max_transmit_size = Some(50)),
+            Err("gossipsub.max_transmit_size".into())
+        );
+        assert_eq!(
+            key(&|e| e.gossipsub.mesh_outbound_min = Some(4)),
+            Err("gossipsub.mesh_outbound_min".into())
+        );
+        // The default D_out (2) in a mesh of 3 is named too.
+        assert_eq!(
+            key(&|e| {
+                e.gossipsub.mesh_n = Some(3);
+                e.gossipsub.mesh_n_low = Some(2);
+            }),
+            Err("gossipsub.mesh_outbound_min".into())
+        );
+        // The crate's own errors, named by key instead of "(combination)".
+        assert_eq!(
+            key(&|e| e.gossipsub.history_gossip = Some(9)),
+            Err("gossipsub.history_gossip".into())
+        );
+        assert_eq!(
+            key(&|e| e.gossipsub.unsubscribe_backoff_ms = Some(0)),
+            Err("gossipsub.unsubscribe_backoff_ms".into())
+        );
+        // Messages that can never be published.
+        assert_eq!(
+            key(&|e| e.workload.message_bytes = 100_000),
+            Err("workload.message_bytes".into())
+        );
+        assert_eq!(
+            key(&|e| {
+                e.workload.message_bytes = 100_000;
+                e.gossipsub.max_transmit_size = Some(200_000);
+            }),
+            Ok(())
+        );
+        // A hub class that does not exist, a network nobody can dial into.
+        assert_eq!(
+            key(&|e| {
+                e.topology.kind = TopologyKind::HubAndSpoke;
+                e.topology.hub_class = Some("server".into());
+            }),
+            Err("topology.hub_class".into())
+        );
+        let mut c = crate::classes::ClassSpec::new(
+            "browser",
+            Experiment::default().peers,
+            crate::classes::PeerBehaviourKind::default(),
+        );
+        c.accepts_inbound = false;
+        assert_eq!(
+            key(&|e| e.classes = vec![c.clone()]),
+            Err("class[].accepts_inbound".into())
+        );
+        // One peer: the default random regular graph cannot be built.
+        assert_eq!(key(&|e| e.peers = 1), Err("topology.kind".into()));
+        assert_eq!(
+            key(&|e| {
+                e.peers = 1;
+                e.topology.kind = TopologyKind::Chain;
+            }),
+            Ok(())
+        );
     }
 
     #[test]
