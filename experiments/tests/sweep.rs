@@ -140,11 +140,18 @@ fn killed_sweep_resumes_without_recomputing() {
         .spawn()
         .unwrap();
     let runs = out.join("runs");
-    let count = || {
+    // Finished runs: `<run_id>.json` (not the temporary file of a run being written).
+    let finished_files = || -> Vec<PathBuf> {
         std::fs::read_dir(&runs)
-            .map(|r| r.filter_map(Result::ok).count())
-            .unwrap_or(0)
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
+    let count = || finished_files().len();
     // Wait (bounded) until a few runs are finished, then SIGKILL.
     let mut waited = 0;
     while count() < 3 && waited < 6000 {
@@ -153,14 +160,13 @@ fn killed_sweep_resumes_without_recomputing() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let finished: Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> = std::fs::read_dir(&runs)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| {
+    let finished: Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> = finished_files()
+        .into_iter()
+        .map(|p| {
             (
-                e.path(),
-                e.metadata().unwrap().modified().unwrap(),
-                std::fs::read(e.path()).unwrap(),
+                p.clone(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+                std::fs::read(&p).unwrap(),
             )
         })
         .collect();
