@@ -189,7 +189,19 @@ enum Cmd {
     /// Run an experiment and compare its metrics with a baseline CSV.
     ///
     /// Exit code 0 when every metric is within the tolerances of the file's [check]
-    /// section, 1 on a regression, 2 on bad input (including a malformed baseline).
+    /// section, 1 on a regression, 2 on bad input (including a malformed or missing
+    /// baseline). The baseline must match the sweep: a point or metric that it does
+    /// not have ("NOT IN BASELINE"), and a baseline point that is no longer swept,
+    /// also fail the check (exit 1, counted apart from regressions); rerun with
+    /// --update when the change is intended. Baseline rows of metrics no longer in
+    /// [check] are ignored.
+    ///
+    /// A time that is -1 in runs.csv because it never happened (convergence_s,
+    /// delivery_recovered_s; an empty sync_convergence_s or sync_convergence_max_s
+    /// after a return or healing) is "never": worse than any time, whatever the
+    /// tolerance; a point is never if any of its seeds is. A metric that does not
+    /// apply (-1 attacker_* without attacker peers, sync convergence without a
+    /// return or healing) is "n/a", comparable only with n/a.
     ///
     /// Example:
     ///   meshsim check experiments/ci.toml --baseline results/baselines/ci.csv --markdown check.md

@@ -168,29 +168,25 @@ pub fn checkable_metrics() -> Vec<&'static str> {
         .collect()
 }
 
-/// Mean of each metric over the seeds of each point.
+/// Each metric's value at each point (see [`check::mean`]), from the runs
+/// of the points in `labels`.
 pub fn point_means(
     records: &[sweep::RunRecord],
     labels: &BTreeMap<usize, String>,
-) -> BTreeMap<(String, String), f64> {
-    let mut sums: BTreeMap<(String, String), (f64, usize)> = BTreeMap::new();
+) -> BTreeMap<(String, String), check::Value> {
+    let mut runs: BTreeMap<(String, String), Vec<check::Value>> = BTreeMap::new();
     for r in records {
-        let point = labels
-            .get(&r.point_id)
-            .cloned()
-            .unwrap_or_else(|| r.point_id.to_string());
-        for (k, v) in crate::output::run_columns(&r.run_id, &r.summary) {
-            if let Ok(x) = v.parse::<f64>() {
-                let e = sums
-                    .entry((point.clone(), k.to_string()))
-                    .or_insert((0.0, 0));
-                e.0 += x;
-                e.1 += 1;
-            }
+        let Some(point) = labels.get(&r.point_id) else {
+            continue;
+        };
+        for (k, v) in check::run_values(&r.summary) {
+            runs.entry((point.clone(), k.to_string()))
+                .or_default()
+                .push(v);
         }
     }
-    sums.into_iter()
-        .map(|(k, (s, n))| (k, s / n as f64))
+    runs.into_iter()
+        .map(|(k, vs)| (k, check::mean(&vs)))
         .collect()
 }
 
@@ -240,28 +236,33 @@ pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("baseline written: {}", a.baseline.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let rows = check::compare(&spec, &baseline.expect("read above"), &now);
+    let baseline = baseline.expect("read above");
+    let rows = check::compare(&spec, &baseline, &now);
+    let gone = check::gone_points(&baseline, &now);
     print!("{}", check::text_table(&rows));
-    let failed = rows.iter().filter(|r| r.verdict.fails()).count();
+    print!("{}", check::gone_lines(&gone));
     if let Some(md) = &a.markdown {
         write_atomic(
             md,
-            check::markdown_table(&rows, &plan.loaded.exp.name).as_bytes(),
+            check::markdown_table(&rows, &gone, &plan.loaded.exp.name).as_bytes(),
         )?;
     }
-    if failed == 0 {
-        let same = rows.iter().all(|r| r.verdict == check::Verdict::Same);
-        println!(
-            "check passed{}",
-            if same {
-                ": every metric reproduces the baseline exactly"
-            } else {
-                ": within tolerance"
-            }
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("check FAILED: {failed} metric(s) regressed (if intended, rerun with --update)");
-        Ok(ExitCode::from(1))
+    match check::failure_summary(&rows, &gone) {
+        None => {
+            let same = rows.iter().all(|r| r.verdict == check::Verdict::Same);
+            println!(
+                "check passed{}",
+                if same {
+                    ": every metric reproduces the baseline exactly"
+                } else {
+                    ": within tolerance"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(what) => {
+            println!("check FAILED: {what} (if intended, rerun with --update)");
+            Ok(ExitCode::from(1))
+        }
     }
 }

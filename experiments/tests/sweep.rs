@@ -387,3 +387,178 @@ fn invalid_sweep_points_are_reported_before_anything_runs() {
     ok(&o);
     assert_eq!(read(out.join("runs.csv")).lines().count(), 1 + 2 * 3);
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Exit code 2, no panic, and a message mentioning each of `must`.
+fn input_error(o: &Output, must: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code 2 expected: {err}");
+    assert!(!err.contains("panicked"), "no panic: {err}");
+    for s in must {
+        assert!(err.contains(s), "stderr should mention {s:?}: {err}");
+    }
+}
+
+/// One point, one seed, checking `delivery_recovered_s` (-1: never).
+const RECOVERY: &str = r#"
+name = "r"
+peers = 12
+duration_s = 6.0
+[network]
+latency = { model = "uniform", min_ms = 20.0, max_ms = 80.0 }
+[topology]
+degree = 4
+[gossipsub]
+signing = "none"
+heartbeat_initial_delay_ms = 500
+[workload]
+start_s = 1.0
+rate_per_s = 2.0
+message_bytes = 64
+[check.metrics.delivery_recovered_s]
+better = "lower"
+[check.metrics.convergence_s]
+better = "lower"
+"#;
+
+/// The same with a partition from 3 s to past the end: the last messages
+/// never reach everyone (`delivery_recovered_s` = -1).
+fn partitioned() -> String {
+    format!("{RECOVERY}\n[[timeline]]\naction = \"partition\"\nat_s = 3.0\nduration_s = 100.0\nshare = 0.5\n")
+}
+
+#[test]
+fn check_treats_never_as_worse_than_any_time() {
+    let d = tmp("never");
+    let healthy = write(&d, "h.toml", RECOVERY);
+    let cut = write(&d, "p.toml", &partitioned());
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    let base = d.join("base.csv");
+    let b = base.to_str().unwrap();
+    ok(&meshsim(&[
+        "check",
+        &healthy,
+        "--baseline",
+        b,
+        "--update",
+        "--out",
+        o,
+    ]));
+    // Recovered at 1 s in the baseline, never now: a regression.
+    let worse = meshsim(&["check", &cut, "--baseline", b, "--out", o]);
+    let table = stdout(&worse);
+    assert_eq!(worse.status.code(), Some(1), "{table}{}", stderr(&worse));
+    let line = table
+        .lines()
+        .find(|l| l.contains("delivery_recovered_s"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains("never") && line.contains("REGRESSION"),
+        "{line}"
+    );
+    assert!(!line.contains("-1") && !line.contains('%'), "{line}");
+    // Never in the baseline, recovered now: an improvement.
+    ok(&meshsim(&[
+        "check",
+        &cut,
+        "--baseline",
+        b,
+        "--update",
+        "--out",
+        o,
+    ]));
+    assert!(read(base.clone()).contains("delivery_recovered_s,never"));
+    let better = meshsim(&["check", &healthy, "--baseline", b, "--out", o]);
+    ok(&better);
+    let table = stdout(&better);
+    let line = table
+        .lines()
+        .find(|l| l.contains("delivery_recovered_s"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains("never") && line.contains("improved"),
+        "{line}"
+    );
+    // Never in both: the same.
+    let same = meshsim(&["check", &cut, "--baseline", b, "--out", o]);
+    ok(&same);
+    assert!(
+        stdout(&same).contains("reproduces the baseline exactly"),
+        "{}",
+        stdout(&same)
+    );
+    // A baseline written before "never" was a word (-1) still means never.
+    std::fs::write(
+        &base,
+        read(base.clone()).replace("delivery_recovered_s,never", "delivery_recovered_s,-1"),
+    )
+    .unwrap();
+    ok(&meshsim(&["check", &cut, "--baseline", b, "--out", o]));
+}
+
+#[test]
+fn check_reports_missing_baselines_gone_points_and_new_points_apart() {
+    let d = tmp("gone");
+    let two = SWEEP.replace("seeds = 3", "seeds = 1").replace(
+        "range = { start = 40.0, stop = 80.0, step = 40.0 }",
+        "values = [80.0]",
+    ) + "[check.metrics.delivery_ratio]\nbetter = \"higher\"\n";
+    let one = two.replace("values = [500, 1000]", "values = [500]");
+    let two = write(&d, "two.toml", &two);
+    let one = write(&d, "one.toml", &one);
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    let base = d.join("base.csv");
+    let b = base.to_str().unwrap();
+    // No baseline yet, no --update: the message is about the baseline.
+    let missing = meshsim(&["check", &two, "--baseline", b, "--out", o]);
+    input_error(&missing, &[b, "baseline", "--update"]);
+    assert!(
+        !stderr(&missing).contains("experiment file"),
+        "{}",
+        stderr(&missing)
+    );
+    ok(&meshsim(&[
+        "check",
+        &two,
+        "--baseline",
+        b,
+        "--update",
+        "--out",
+        o,
+    ]));
+    // A point of the baseline is no longer swept: reported, and a failure.
+    let fewer = meshsim(&["check", &one, "--baseline", b, "--out", o]);
+    let text = stdout(&fewer);
+    assert_eq!(fewer.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("gossipsub.heartbeat_interval_ms=1000,network.latency.max_ms=80.0")
+            && text.contains("not in the sweep"),
+        "{text}"
+    );
+    assert!(!text.contains("regressed"), "{text}");
+    // A new point is not in the baseline: said so, not counted as a regression.
+    ok(&meshsim(&[
+        "check",
+        &one,
+        "--baseline",
+        b,
+        "--update",
+        "--out",
+        o,
+    ]));
+    let more = meshsim(&["check", &two, "--baseline", b, "--out", o]);
+    let text = stdout(&more);
+    assert_eq!(more.status.code(), Some(1), "{text}");
+    assert!(text.contains("NOT IN BASELINE"), "{text}");
+    assert!(!text.contains("regressed"), "{text}");
+    assert!(text.contains("1 value(s) not in the baseline"), "{text}");
+}
