@@ -42,8 +42,8 @@ enum Cmd {
         /// Print the summary as one JSON object instead of text.
         #[arg(long)]
         json: bool,
-        /// Write no files.
-        #[arg(long)]
+        /// Write no files (not with --out).
+        #[arg(long, conflicts_with = "out")]
         no_write: bool,
         /// Write the event trace as JSON Lines to FILE (schema in the README).
         #[arg(long, value_name = "FILE")]
@@ -142,8 +142,8 @@ enum Cmd {
         /// Print the summary as one JSON object instead of text.
         #[arg(long)]
         json: bool,
-        /// Write no files.
-        #[arg(long)]
+        /// Write no files (not with --out).
+        #[arg(long, conflicts_with = "out")]
         no_write: bool,
     },
     /// Run a parameter sweep: every point of the file's [sweep] section x its seeds, in parallel.
@@ -164,20 +164,28 @@ enum Cmd {
         /// Override any key by its dotted path. Repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Parallel runs (default: one per core; for `partitions = N`, one per N cores).
-        #[arg(long)]
+        /// Parallel runs, at least 1 (default: one per core; for `partitions = N`, one per N cores).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Output directory (default: results/<experiment name>).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Skip runs already finished in the output directory.
+        /// Skip runs already finished in the output directory (refused if they are of
+        /// a different experiment: another file or --set). Without it, the runs are
+        /// redone, and the results of a different experiment there are removed.
         #[arg(long)]
         resume: bool,
-        /// Run only slice I of N (0 <= I < N) of the sweep's runs.
+        /// Run only slice I of N (0 <= I < N, I counted from 0) of the sweep's runs:
+        /// those whose index is I mod N.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
     },
     /// Combine the output directories of sweep shards into one.
+    ///
+    /// Refuses (exit code 2, nothing written) a directory named twice, two
+    /// directories that hold the same run (the same shard twice), directories of
+    /// different experiments, and directories that together miss runs of the sweep
+    /// (a shard missing or unfinished: finish it with `sweep --resume`).
     Merge {
         /// Where the merged results go.
         #[arg(long)]
@@ -221,8 +229,8 @@ enum Cmd {
         /// Rewrite the baseline from this run (deliberately).
         #[arg(long)]
         update: bool,
-        /// Parallel runs (default: one per core; for `partitions = N`, one per N cores).
-        #[arg(long)]
+        /// Parallel runs, at least 1 (default: one per core; for `partitions = N`, one per N cores).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Output directory for the runs (default: results/<name>-check).
         #[arg(long)]
@@ -371,6 +379,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `--jobs`: at least one run at a time.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected the number of runs at once, at least 1".into()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn cmd_run(
     file: Option<&Path>,
@@ -385,7 +401,28 @@ fn cmd_run(
     let (exp, label) = load::load(file, sets)?;
     crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
+    // Output paths are checked before the run, not after it.
+    let out = (!no_write).then(|| {
+        let option = if out.is_some() {
+            "--out"
+        } else {
+            "results directory"
+        };
+        let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+        (option, dir)
+    });
+    if let Some((option, dir)) = &out {
+        crate::commands::make_out_dir(option, dir)?;
+    }
     if let Some(t) = &opts.trace {
+        if t.is_dir() {
+            return Err(load::InputError::Options(format!(
+                "--trace {}: is a directory; name a file, e.g. --trace {}",
+                t.display(),
+                t.join("trace.jsonl").display()
+            ))
+            .into());
+        }
         // The trace's folder is made like the results folder.
         if let Some(dir) = t.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -407,6 +444,8 @@ fn cmd_run(
     progress.finish();
     let output = match result {
         Ok(s) => s,
+        // The run went well; an output could not be written: rerunning is no help.
+        Err(e @ models::RunFailure::Output(_)) => anyhow::bail!("{e}"),
         Err(e) => {
             let mut cmd = format!(
                 "meshsim run {} --seed {seed}",
@@ -425,8 +464,7 @@ fn cmd_run(
     } else {
         print_summary(&summary, exp.partitions);
     }
-    if !no_write {
-        let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    if let Some((_, dir)) = out {
         write_run(&dir, &exp, &label, seed, &summary, &output)
             .with_context(|| format!("writing {}", dir.display()))?;
         if !json {

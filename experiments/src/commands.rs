@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn parse_shard(s: &str) -> Result<(usize, usize), InputError> {
-    let bad = || InputError::Set {
-        arg: format!("--shard {s}"),
-        message: "expected I/N with 0 <= I < N, e.g. --shard 0/4".into(),
+    let bad = || {
+        InputError::Options(format!(
+            "--shard {s}: expected I/N, shard I (counted from 0) of N, with 0 <= I < N, e.g. --shard 0/4 ... --shard 3/4"
+        ))
     };
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n): (usize, usize) = (
@@ -50,6 +51,25 @@ pub struct SweepArgs {
     pub shard: Option<String>,
 }
 
+/// Makes the output directory `dir` (of option `option`) before anything
+/// runs: one that cannot be made is bad input.
+pub fn make_out_dir(option: &str, dir: &Path) -> Result<(), InputError> {
+    let why = if dir.exists() && !dir.is_dir() {
+        Some("it exists and is not a directory".to_string())
+    } else {
+        std::fs::create_dir_all(dir)
+            .err()
+            .map(|e| format!("cannot create the directory: {e}"))
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(InputError::Options(format!(
+            "{option} {}: {why}",
+            dir.display()
+        ))),
+    }
+}
+
 /// Runs at once when `--jobs` is not given: one per core, or one per
 /// `partitions` cores for partitioned runs (each uses that many threads,
 /// which wait for each other every window: more threads than cores would
@@ -68,14 +88,21 @@ fn default_jobs(plan: &sweep::Plan) -> usize {
 /// `meshsim sweep`.
 pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let loaded = load::load_full(Some(&a.file), &a.sets)?;
+    sweep::refuse_swept_sets(&loaded, &a.sets)?;
     let shard = a.shard.as_deref().map(parse_shard).transpose()?;
     let plan = sweep::plan(loaded)?;
     for (p, why) in &plan.skipped {
         eprintln!("skipping invalid point {p}: {why}");
     }
+    let option = if a.out.is_some() {
+        "--out"
+    } else {
+        "output directory"
+    };
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(&plan.loaded.exp.name));
+    make_out_dir(option, &out)?;
     let opts = ExecOptions {
         jobs: a.jobs.unwrap_or_else(|| default_jobs(&plan)),
         out: out.clone(),
@@ -193,6 +220,7 @@ pub fn point_means(
 /// `meshsim check`.
 pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let loaded = load::load_full(Some(&a.file), &a.sets)?;
+    sweep::refuse_swept_sets(&loaded, &a.sets)?;
     let label = loaded.label.clone();
     let spec = loaded.check.clone().ok_or_else(|| InputError::Key {
         file: label.clone(),
@@ -207,9 +235,15 @@ pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(check::read_baseline(&a.baseline)?)
     };
     let plan = sweep::plan(loaded)?;
+    let option = if a.out.is_some() {
+        "--out"
+    } else {
+        "output directory"
+    };
     let out = a.out.unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-check", plan.loaded.exp.name))
     });
+    make_out_dir(option, &out)?;
     let opts = ExecOptions {
         jobs: a.jobs.unwrap_or_else(|| default_jobs(&plan)),
         out: out.clone(),

@@ -220,6 +220,16 @@ fn resolve_topology_file(label: &str, table: &mut toml::Table) -> Result<(), Inp
 
 /// Applies one `KEY=VALUE` (dotted key path; VALUE as TOML, or a bare string).
 pub fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), InputError> {
+    let (parts, value) = split_set(arg)?;
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    set_path(table, &parts, value).map_err(|message| InputError::Set {
+        arg: arg.to_string(),
+        message,
+    })
+}
+
+/// Splits one `KEY=VALUE` into the key's dotted path and the value.
+pub fn split_set(arg: &str) -> Result<(Vec<String>, toml::Value), InputError> {
     let bad = |m: &str| InputError::Set {
         arg: arg.to_string(),
         message: m.to_string(),
@@ -227,8 +237,7 @@ pub fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), InputError> {
     let (key, value) = arg
         .split_once('=')
         .ok_or_else(|| bad("expected KEY=VALUE, e.g. gossipsub.mesh_n=8"))?;
-    let key = key.trim();
-    let parts: Vec<&str> = key.split('.').collect();
+    let parts: Vec<String> = key.trim().split('.').map(str::to_string).collect();
     if parts.iter().any(|p| {
         p.is_empty()
             || !p
@@ -239,7 +248,7 @@ pub fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), InputError> {
             "the key must be a dotted path of names, e.g. gossipsub.mesh_n",
         ));
     }
-    set_path(table, &parts, parse_value(value.trim())).map_err(|m| bad(&m))
+    Ok((parts, parse_value(value.trim())))
 }
 
 /// Sets `value` at the dotted key path `parts`, creating tables on the way.

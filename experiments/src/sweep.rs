@@ -311,6 +311,47 @@ fn axis_values(
     Ok((keys, single.into_iter().map(|v| vec![v]).collect()))
 }
 
+/// Refuses a `--set` of a swept key (or of a key inside one, or of a table
+/// that holds one): the axis's values would replace it at every point.
+pub fn refuse_swept_sets(loaded: &Loaded, sets: &[String]) -> Result<(), InputError> {
+    let Some(spec) = &loaded.sweep else {
+        return Ok(());
+    };
+    for arg in sets {
+        let (parts, value) = load::split_set(arg)?;
+        for (i, a) in spec.axes.iter().enumerate() {
+            let keys = a.key.iter().chain(a.keys.iter().flatten());
+            for swept in keys {
+                let swept_parts: Vec<&str> = swept.split('.').collect();
+                let hit = if swept_parts.len() <= parts.len() {
+                    // The key itself, or a key inside it.
+                    parts.iter().zip(&swept_parts).all(|(a, b)| a == b)
+                } else {
+                    // A table: does the value given hold the swept key?
+                    swept_parts[..parts.len()]
+                        .iter()
+                        .zip(&parts)
+                        .all(|(a, b)| a == b)
+                        && swept_parts[parts.len()..]
+                            .iter()
+                            .try_fold(&value, |v, k| v.get(*k))
+                            .is_some()
+                };
+                if hit {
+                    return Err(InputError::Set {
+                        arg: arg.clone(),
+                        message: format!(
+                            "`{swept}` is swept (sweep.axis[{i}] of {}), so every point would run the axis's values instead: edit that axis's values in [sweep], or drop this --set",
+                            loaded.label
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Expands a loaded experiment into a plan (a file without `[sweep]` is one point).
 pub fn plan(loaded: Loaded) -> Result<Plan, InputError> {
     let label = loaded.label.clone();
@@ -545,9 +586,24 @@ pub fn reproduce_cmd(opts: &ExecOptions, p: &Point, seed: u64) -> String {
 pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
     let runs_dir = opts.out.join("runs");
     let fail_dir = opts.out.join("failures");
+    let as_planned = experiment_toml(plan)?;
+    if let Ok(old) = std::fs::read_to_string(opts.out.join("experiment.toml")) {
+        if let Some(diff) = first_difference(&old, &as_planned) {
+            if opts.resume {
+                return Err(InputError::Options(format!(
+                    "--resume: {} holds the results of a different experiment ({diff}): resume with the file and --set options that made them, or use a new --out, or drop --resume to replace them",
+                    opts.out.display()
+                ))
+                .into());
+            }
+            // A fresh sweep of another experiment replaces every old
+            // result, also of points and seeds it does not have.
+            remove_results(&opts.out)?;
+        }
+    }
     std::fs::create_dir_all(&runs_dir)?;
     std::fs::create_dir_all(&fail_dir)?;
-    write_plan_files(plan, &opts.out)?;
+    write_plan_files(plan, &opts.out, &as_planned)?;
     let mut todo = Vec::new();
     let mut skipped = 0;
     for (i, r) in plan.runs.iter().enumerate() {
@@ -704,8 +760,9 @@ fn progress_bar(show: bool, n: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// Writes `experiment.toml` (the base experiment with its sweep) and `points.csv`.
-fn write_plan_files(plan: &Plan, out: &Path) -> anyhow::Result<()> {
+/// The `experiment.toml` of a sweep's output: the base experiment with its
+/// sweep (and check). Equal text, equal runs.
+fn experiment_toml(plan: &Plan) -> anyhow::Result<String> {
     let mut t = plan.loaded.base.clone();
     if let Some(s) = &plan.loaded.sweep {
         t.insert("sweep".into(), toml::Value::try_from(s)?);
@@ -713,10 +770,61 @@ fn write_plan_files(plan: &Plan, out: &Path) -> anyhow::Result<()> {
     if let Some(c) = &plan.loaded.check {
         t.insert("check".into(), toml::Value::try_from(c)?);
     }
-    write_atomic(
-        &out.join("experiment.toml"),
-        toml::to_string_pretty(&t)?.as_bytes(),
-    )?;
+    Ok(toml::to_string_pretty(&t)?)
+}
+
+/// None if two `experiment.toml` texts are the same experiment, else
+/// where they first differ (for messages).
+fn first_difference(a: &str, b: &str) -> Option<String> {
+    if a == b {
+        return None;
+    }
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    for n in 1.. {
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                let show = |l: Option<&str>| l.map_or("(end)".to_string(), |l| format!("`{l}`"));
+                return Some(format!(
+                    "experiment.toml line {n}: {} there, {} here",
+                    show(x),
+                    show(y)
+                ));
+            }
+        }
+    }
+    unreachable!("texts differ, so some line does")
+}
+
+/// The detail tables that `write_tables` writes when some run has them.
+const DETAIL_TABLES: [&str; 7] = [
+    "timeseries.csv",
+    "messages.csv",
+    "deliveries.csv",
+    "syncs.csv",
+    "sync_convergence.csv",
+    "peers.csv",
+    "peer_timeseries.csv",
+];
+
+/// Removes the per-run files and detail tables of an earlier sweep in `out`.
+fn remove_results(out: &Path) -> anyhow::Result<()> {
+    for sub in ["runs", "failures", "series"] {
+        let dir = out.join(sub);
+        if dir.is_dir() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
+        }
+    }
+    for name in DETAIL_TABLES {
+        let _ = std::fs::remove_file(out.join(name));
+    }
+    Ok(())
+}
+
+/// Writes `experiment.toml` (`text`, from [`experiment_toml`]) and `points.csv`.
+fn write_plan_files(plan: &Plan, out: &Path, text: &str) -> anyhow::Result<()> {
+    write_atomic(&out.join("experiment.toml"), text.as_bytes())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["point_id".to_string(), "label".to_string()];
     header.extend(plan.param_keys.iter().cloned());
@@ -814,15 +922,7 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
     }
     write_atomic(&dir.join("failures.csv"), &f.into_inner()?)?;
     // Detail files of the finished runs, concatenated in run order.
-    for name in [
-        "timeseries.csv",
-        "messages.csv",
-        "deliveries.csv",
-        "syncs.csv",
-        "sync_convergence.csv",
-        "peers.csv",
-        "peer_timeseries.csv",
-    ] {
+    for name in DETAIL_TABLES {
         let parts: Vec<Vec<u8>> = records
             .iter()
             .filter_map(|r| {
@@ -847,24 +947,113 @@ pub fn param_column(k: &str) -> String {
     }
 }
 
-/// `meshsim merge --out OUT DIR...`: combines shard directories.
+/// The run ids of the `*.json` files in `dir` (none if it does not exist).
+fn run_ids_in(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => anyhow::bail!("{}: {e}", dir.display()),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// `meshsim merge --out OUT DIR...`: combines shard directories. Refuses
+/// (bad input, before writing anything) a directory given twice, two
+/// directories holding the same run (the same shard twice), directories of
+/// different experiments, and a set of directories that misses runs of the
+/// sweep (a missing or unfinished shard).
 pub fn merge(out: &Path, dirs: &[PathBuf]) -> anyhow::Result<(usize, usize)> {
-    anyhow::ensure!(!dirs.is_empty(), "name at least one directory to merge");
+    let bad = |m: String| -> anyhow::Error { InputError::Options(format!("merge: {m}")).into() };
+    if dirs.is_empty() {
+        return Err(bad("name at least one directory to merge".into()));
+    }
     let mut experiment: Option<String> = None;
+    let mut seen: Vec<PathBuf> = Vec::new();
+    // Run id -> the directory that holds it.
+    let mut holder: BTreeMap<String, &Path> = BTreeMap::new();
+    for d in dirs {
+        let e = std::fs::read_to_string(d.join("experiment.toml")).map_err(|e| {
+            bad(format!(
+                "{}: not a sweep output directory ({e})",
+                d.display()
+            ))
+        })?;
+        let canonical = d.canonicalize().unwrap_or_else(|_| d.clone());
+        if let Some(i) = seen.iter().position(|c| *c == canonical) {
+            return Err(bad(format!(
+                "{} is given twice (also as {}): name each shard's directory once",
+                d.display(),
+                dirs[i].display()
+            )));
+        }
+        seen.push(canonical);
+        match &experiment {
+            None => experiment = Some(e),
+            Some(x) => {
+                if let Some(diff) = first_difference(x, &e) {
+                    return Err(bad(format!(
+                        "{}: a different experiment than {} ({diff})",
+                        d.display(),
+                        dirs[0].display()
+                    )));
+                }
+            }
+        }
+        for sub in ["runs", "failures"] {
+            for id in run_ids_in(&d.join(sub))? {
+                match holder.get(&id) {
+                    Some(other) if *other != d.as_path() => {
+                        return Err(bad(format!(
+                            "run {id} is in both {} and {}: the same shard twice? Name each shard's directory once",
+                            other.display(),
+                            d.display()
+                        )))
+                    }
+                    _ => {
+                        holder.insert(id, d);
+                    }
+                }
+            }
+        }
+    }
+    let exp = experiment.expect("at least one directory");
+    let loaded = load::parse_full(
+        &dirs[0].join("experiment.toml").display().to_string(),
+        &exp,
+        &[],
+    )?;
+    let plan = plan(loaded)?;
+    let missing: Vec<&str> = plan
+        .runs
+        .iter()
+        .filter(|r| !holder.contains_key(&r.run_id))
+        .map(|r| r.run_id.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "{} of the sweep's {} runs are in none of these directories ({}{}): a shard is missing or unfinished. Name the directories of every shard (--shard I/N for each I from 0 to N-1); finish an interrupted one with `meshsim sweep FILE --resume --shard I/N --out DIR`",
+            missing.len(),
+            plan.runs.len(),
+            missing[..missing.len().min(5)].join(", "),
+            if missing.len() > 5 { ", ..." } else { "" }
+        )));
+    }
+    if let Ok(old) = std::fs::read_to_string(out.join("experiment.toml")) {
+        if first_difference(&old, &exp).is_some() {
+            // Like a fresh sweep: another experiment's results go.
+            remove_results(out)?;
+        }
+    }
     std::fs::create_dir_all(out.join("runs"))?;
     std::fs::create_dir_all(out.join("failures"))?;
     for d in dirs {
-        let e = std::fs::read_to_string(d.join("experiment.toml"))
-            .map_err(|e| anyhow::anyhow!("{}: not a sweep output directory ({e})", d.display()))?;
-        match &experiment {
-            None => experiment = Some(e),
-            Some(x) if *x != e => anyhow::bail!(
-                "{}: a different experiment than {}",
-                d.display(),
-                dirs[0].display()
-            ),
-            _ => {}
-        }
         for sub in ["runs", "failures", "series"] {
             let src = d.join(sub);
             if let Ok(rd) = std::fs::read_dir(&src) {
@@ -885,13 +1074,6 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> anyhow::Result<(usize, usize)> {
             }
         }
     }
-    let exp = experiment.expect("at least one directory");
     write_atomic(&out.join("experiment.toml"), exp.as_bytes())?;
-    let loaded = load::parse_full(
-        &out.join("experiment.toml").display().to_string(),
-        &exp,
-        &[],
-    )?;
-    let plan = plan(loaded)?;
     write_tables(out, &plan.param_keys)
 }

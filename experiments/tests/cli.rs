@@ -497,3 +497,29 @@ fn churn_runs_give_the_same_hash_in_separate_processes() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn run_output_paths_are_checked_before_the_run() {
+    let dir = std::env::temp_dir().join(format!("meshsim-cli-paths-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let (d, f) = (dir.to_str().unwrap(), file.to_str().unwrap());
+    // The run would panic at 1 s (exit 1): exit 2 shows nothing ran.
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--set", "peers=10", "--set", "limits.panic_at_s=1"];
+        args.extend(extra);
+        meshsim(&args)
+    };
+    let out = run(&["--out", f]);
+    assert_input_error(&out, &["--out", f, "not a directory"]);
+    let out = run(&["--out", &format!("{f}/sub")]);
+    assert_input_error(&out, &["--out", f]);
+    let out = run(&["--no-write", "--trace", d]);
+    assert_input_error(&out, &["--trace", d, "is a directory"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("rerun with"));
+    let out = run(&["--no-write", "--out", d]);
+    assert_input_error(&out, &["--no-write", "--out"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -562,3 +562,160 @@ fn check_reports_missing_baselines_gone_points_and_new_points_apart() {
     assert!(!text.contains("regressed"), "{text}");
     assert!(text.contains("1 value(s) not in the baseline"), "{text}");
 }
+
+#[test]
+fn set_on_a_swept_key_is_refused() {
+    let d = tmp("setswept");
+    let f = write(
+        &d,
+        "s.toml",
+        &format!("{SWEEP}[check.metrics.delivery_ratio]\nbetter = \"higher\"\n"),
+    );
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    for cmd in [
+        vec!["sweep", &f, "--out", o],
+        vec![
+            "check",
+            &f,
+            "--baseline",
+            "/nonexistent.csv",
+            "--update",
+            "--out",
+            o,
+        ],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--set", "gossipsub.heartbeat_interval_ms=700"]);
+        input_error(
+            &meshsim(&args),
+            &["gossipsub.heartbeat_interval_ms=700", "swept", "[sweep]"],
+        );
+        // A key inside a swept table too.
+        let mut args = cmd.clone();
+        args.extend([
+            "--set",
+            "network.latency={model=\"uniform\",min_ms=1.0,max_ms=9.0}",
+        ]);
+        input_error(&meshsim(&args), &["network.latency.max_ms", "swept"]);
+    }
+    assert!(!out.join("runs").exists(), "nothing ran");
+}
+
+#[test]
+fn resume_refuses_results_of_another_configuration() {
+    let d = tmp("resume-other");
+    let small = SWEEP.replace("seeds = 3", "seeds = 1");
+    let f = write(&d, "s.toml", &small);
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    ok(&meshsim(&["sweep", &f, "--out", o]));
+    let before = read(out.join("runs.csv"));
+    let other = meshsim(&["sweep", &f, "--resume", "--set", "peers=14", "--out", o]);
+    input_error(&other, &["--resume", o, "different experiment", "--out"]);
+    assert_eq!(read(out.join("runs.csv")), before, "nothing rewritten");
+    assert!(read(out.join("experiment.toml")).contains("peers = 12"));
+    // Without --resume a different experiment replaces every old result,
+    // also those of points it does not have.
+    let fewer = write(
+        &d,
+        "f.toml",
+        &small.replace("values = [500, 1000]", "values = [500]"),
+    );
+    ok(&meshsim(&["sweep", &fewer, "--out", o]));
+    assert_eq!(read(out.join("runs.csv")).lines().count(), 1 + 2);
+    assert_eq!(std::fs::read_dir(out.join("runs")).unwrap().count(), 2);
+}
+
+#[test]
+fn merge_refuses_duplicated_and_missing_shards() {
+    let d = tmp("merge-bad");
+    let f = write(&d, "s.toml", &SWEEP.replace("seeds = 3", "seeds = 1"));
+    let out = |n: &str| d.join(n).to_str().unwrap().to_string();
+    for i in 0..2 {
+        ok(&meshsim(&[
+            "sweep",
+            &f,
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            &out(&format!("sh{i}")),
+        ]));
+    }
+    let twice = meshsim(&["merge", "--out", &out("m1"), &out("sh0"), &out("sh0")]);
+    input_error(&twice, &[&out("sh0"), "twice"]);
+    let missing = meshsim(&["merge", "--out", &out("m2"), &out("sh0")]);
+    input_error(&missing, &["2 of the sweep's 4 runs", "missing"]);
+    // A copy of a shard under another name holds the same runs.
+    let copy = d.join("copy");
+    std::fs::create_dir_all(copy.join("runs")).unwrap();
+    std::fs::copy(d.join("sh0/experiment.toml"), copy.join("experiment.toml")).unwrap();
+    for e in std::fs::read_dir(d.join("sh0/runs")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join("runs").join(e.file_name())).unwrap();
+    }
+    let overlap = meshsim(&[
+        "merge",
+        "--out",
+        &out("m3"),
+        &out("sh0"),
+        &out("sh1"),
+        copy.to_str().unwrap(),
+    ]);
+    input_error(&overlap, &["p0000-s000", "both"]);
+    for m in ["m1", "m2", "m3"] {
+        assert!(!d.join(m).exists(), "{m}: nothing written");
+    }
+    ok(&meshsim(&[
+        "merge",
+        "--out",
+        &out("m4"),
+        &out("sh0"),
+        &out("sh1"),
+    ]));
+}
+
+#[test]
+fn bad_jobs_shard_and_out_options_exit_2() {
+    let d = tmp("opts");
+    let f = write(&d, "s.toml", &SWEEP.replace("seeds = 3", "seeds = 1"));
+    let o = d.join("out");
+    let o = o.to_str().unwrap();
+    input_error(
+        &meshsim(&["sweep", &f, "--jobs", "0", "--out", o]),
+        &["--jobs", "0"],
+    );
+    input_error(
+        &meshsim(&[
+            "check",
+            &f,
+            "--baseline",
+            "b.csv",
+            "--jobs",
+            "0",
+            "--out",
+            o,
+        ]),
+        &["--jobs", "0"],
+    );
+    for bad in ["3/2", "0/0", "abc", "2/2"] {
+        let e = meshsim(&["sweep", &f, "--shard", bad, "--out", o]);
+        input_error(&e, &[&format!("--shard {bad}"), "0 <= I < N"]);
+        assert!(!stderr(&e).contains("--set"), "{}", stderr(&e));
+    }
+    let file = write(&d, "a-file", "x");
+    let e = meshsim(&["sweep", &f, "--out", &file]);
+    input_error(&e, &["--out", &file, "not a directory"]);
+    let c = format!("{SWEEP}[check.metrics.delivery_ratio]\nbetter = \"higher\"\n");
+    let c = write(&d, "c.toml", &c);
+    let e = meshsim(&[
+        "check",
+        &c,
+        "--baseline",
+        "b.csv",
+        "--update",
+        "--out",
+        &file,
+    ]);
+    input_error(&e, &["--out", &file, "not a directory"]);
+}
