@@ -123,7 +123,74 @@ fn key_error(
         file: label.to_string(),
         key,
         // The TOML deserializer repeats the path; we already say it.
-        message: m.split("\nin `").next().unwrap_or(&m).trim().to_string(),
+        message: plain_words(m.split("\nin `").next().unwrap_or(&m).trim()),
+    }
+}
+
+/// serde's names of Rust types in an error message, in the words of the
+/// experiment file ("expected u32" means nothing to someone writing TOML).
+fn plain_words(m: &str) -> String {
+    let mut out = m.to_string();
+    for (rust, plain) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number >= 0"),
+        ("expected usize", "expected a whole number >= 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+    ] {
+        if let Some(i) = out.find(rust) {
+            let end = i + rust.len();
+            // Only a whole word ("u8", not the start of "u80").
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(i..end, plain);
+            }
+        }
+    }
+    if let Some(i) = out.find("expected internally tagged enum ") {
+        let what = if out[i..].contains("LatencySpec") {
+            "expected a latency table with a `model` key, e.g. { model = \"uniform\", min_ms = 20.0, max_ms = 80.0 }"
+        } else {
+            "expected a table with its kind key (see the README's key table)"
+        };
+        out.replace_range(i.., what);
+    } else if let Some(i) = out.find("expected struct ") {
+        out.replace_range(i.., "expected a table");
+    }
+    out
+}
+
+/// The label of an error at `key`: the `--set` that gave that key (the last
+/// one, as it wins), or else the file.
+fn source_of(label: &str, sets: &[String], key: &str) -> String {
+    sets.iter()
+        .rev()
+        .find(|s| {
+            let k = s.split_once('=').map_or(s.as_str(), |(k, _)| k).trim();
+            key == k || key.starts_with(&format!("{k}.")) || k.starts_with(&format!("{key}."))
+        })
+        .map_or_else(|| label.to_string(), |s| format!("--set {s}"))
+}
+
+/// Points a key error at the `--set` that caused it, if one did.
+fn attribute(e: InputError, label: &str, sets: &[String]) -> InputError {
+    match e {
+        InputError::Key { key, message, .. } => InputError::Key {
+            file: source_of(label, sets, &key),
+            key,
+            message,
+        },
+        InputError::Invalid { source, .. } => InputError::Invalid {
+            file: source_of(label, sets, &source.key),
+            source,
+        },
+        e => e,
     }
 }
 
@@ -149,20 +216,21 @@ pub fn parse_full(label: &str, text: &str, sets: &[String]) -> Result<Loaded, In
     for s in sets {
         apply_set(&mut table, s)?;
     }
+    let from = |e| attribute(e, label, sets);
     let sweep = match table.remove("sweep") {
-        Some(v) => {
-            Some(serde_path_to_error::deserialize(v).map_err(|e| key_error(label, "sweep", e))?)
-        }
+        Some(v) => Some(
+            serde_path_to_error::deserialize(v).map_err(|e| from(key_error(label, "sweep", e)))?,
+        ),
         None => None,
     };
     let check = match table.remove("check") {
-        Some(v) => {
-            Some(serde_path_to_error::deserialize(v).map_err(|e| key_error(label, "check", e))?)
-        }
+        Some(v) => Some(
+            serde_path_to_error::deserialize(v).map_err(|e| from(key_error(label, "check", e)))?,
+        ),
         None => None,
     };
     resolve_topology_file(label, &mut table)?;
-    let exp = experiment_from_table(label, table.clone())?;
+    let exp = experiment_from_table(label, table.clone()).map_err(from)?;
     Ok(Loaded {
         label: label.to_string(),
         exp,
@@ -297,6 +365,42 @@ mod tests {
         .unwrap();
         assert_eq!(e.gossipsub.mesh_n, Some(8));
         assert_eq!(e.peers, 50);
+    }
+
+    #[test]
+    fn errors_speak_toml_and_blame_the_set_that_caused_them() {
+        let e = parse("f.toml", "peers = 10", &["peers=-3".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--set peers=-3: `peers`"), "{e}");
+        assert!(e.contains("a whole number from 0 to 4294967295"), "{e}");
+        assert!(!e.contains("u32"), "{e}");
+        let e = parse("f.toml", "[network]\nlatency = 5", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("f.toml: `network.latency`"), "{e}");
+        assert!(e.contains("a latency table with a `model` key"), "{e}");
+        assert!(!e.contains("LatencySpec"), "{e}");
+        let e = parse("f.toml", "gossipsub = 3", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("expected a table") && !e.contains("struct"),
+            "{e}"
+        );
+        // A range error on a key a --set gave, and one the file gave.
+        let e = parse("f.toml", "", &["gossipsub.mesh_n_low=99".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--set gossipsub.mesh_n_low=99: "), "{e}");
+        let e = parse(
+            "f.toml",
+            "[gossipsub]\nmesh_n_low = 99",
+            &["peers=50".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("f.toml: "), "{e}");
     }
 
     #[test]

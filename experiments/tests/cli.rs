@@ -50,7 +50,7 @@ fn bad_experiment_files_give_clear_errors_and_exit_2() {
         (
             "wrong_type.toml",
             "peers = \"many\"\n",
-            &["wrong_type.toml", "`peers`", "many", "u32"],
+            &["wrong_type.toml", "`peers`", "many", "a whole number"],
         ),
         (
             "unknown_key.toml",
