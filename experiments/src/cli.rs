@@ -398,7 +398,28 @@ fn cmd_run(
     opts: models::RunOptions,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (exp, label) = load::load(file, sets)?;
+    let loaded = load::load_full(file, sets)?;
+    let ignored: Vec<&str> = [
+        (
+            loaded.sweep.is_some(),
+            "[sweep] (`meshsim sweep` runs every point)",
+        ),
+        (
+            loaded.check.is_some(),
+            "[check] (`meshsim check` compares with a baseline)",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(has, what)| has.then_some(what))
+    .collect();
+    if !ignored.is_empty() && !json {
+        eprintln!(
+            "note: `meshsim run` runs the base point of {} once, without its {}",
+            loaded.label,
+            ignored.join(" and ")
+        );
+    }
+    let (exp, label) = (loaded.exp, loaded.label);
     crate::estimate::check(&label, &exp, 1, force)?;
     let seed = seed.unwrap_or(exp.seed);
     // Output paths are checked before the run, not after it.
@@ -465,12 +486,13 @@ fn cmd_run(
         print_summary(&summary, exp.partitions);
     }
     if let Some((_, dir)) = out {
-        write_run(&dir, &exp, &label, seed, &summary, &output)
+        let written = write_run(&dir, &exp, &label, seed, &summary, &output)
             .with_context(|| format!("writing {}", dir.display()))?;
         if !json {
             println!(
-                "  results               {}/ (experiment.toml, meta.json, runs.csv, timing.csv, timeseries.csv, messages.csv, peers.csv)",
-                dir.display()
+                "  results               {}/ ({})",
+                dir.display(),
+                written.join(", ")
             );
         }
     }
@@ -544,7 +566,7 @@ fn write_run(
     seed: u64,
     s: &RunSummary,
     detail: &models::RunOutput,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     // The seed actually used (`--seed` overrides the file's): the file
     // reproduces the run as it is.
     let mut exp = exp.clone();
@@ -566,8 +588,12 @@ fn write_run(
         serde_json::to_string_pretty(&meta)?.as_bytes(),
     )?;
     let run_id = format!("{}-s{seed}", exp.name);
+    let mut written: Vec<String> = ["experiment.toml", "meta.json", "runs.csv", "timing.csv"]
+        .map(String::from)
+        .to_vec();
     for (name, bytes) in output::detail_files(&run_id, detail)? {
-        output::write_atomic(&dir.join(name), &bytes)?;
+        output::write_atomic(&dir.join(&name), &bytes)?;
+        written.push(name.to_string());
     }
     output::write_atomic(
         &dir.join("runs.csv"),
@@ -582,7 +608,7 @@ fn write_run(
         )
         .as_bytes(),
     )?;
-    Ok(())
+    Ok(written)
 }
 
 fn print_summary(s: &RunSummary, partitions: u16) {

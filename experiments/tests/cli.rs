@@ -523,3 +523,45 @@ fn run_output_paths_are_checked_before_the_run() {
     assert_input_error(&out, &["--no-write", "--out"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn run_lists_the_files_it_wrote_and_says_what_it_leaves_out() {
+    let exp = temp_file(
+        "listed.toml",
+        "name = \"listed\"\npeers = 10\nduration_s = 8.0\n\
+         [topology]\ndegree = 4\n[workload]\nstart_s = 2.0\n\
+         [measure]\ndeliveries = true\n\
+         [sweep]\nseeds = 2\n",
+    );
+    let out_dir = exp.with_file_name("listed-out");
+    let out = meshsim(&[
+        "run",
+        exp.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("results"))
+        .expect("a results line");
+    // Every file named is there, and every file there is named.
+    let mut on_disk: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert!(
+        on_disk.contains(&"deliveries.csv".to_string()),
+        "{on_disk:?}"
+    );
+    for f in &on_disk {
+        assert!(line.contains(f.as_str()), "{f} not in: {line}");
+    }
+    assert!(
+        stderr.contains("runs the base point") && stderr.contains("[sweep]"),
+        "{stderr}"
+    );
+}
