@@ -153,6 +153,17 @@ fn plain_words(m: &str) -> String {
             }
         }
     }
+    if let Some(rest) = out.strip_prefix("unknown field `") {
+        // "unknown field `mesh_nn`, expected one of `a`, `b`": the nearest name.
+        let typo = rest.split('`').next().unwrap_or("");
+        let known: Vec<&str> = rest
+            .split_once("expected")
+            .map(|(_, l)| l.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        if let Some(best) = nearest(typo, &known) {
+            out.push_str(&format!(" (did you mean `{best}`?)"));
+        }
+    }
     if let Some(i) = out.find("expected internally tagged enum ") {
         let what = if out[i..].contains("LatencySpec") {
             "expected a latency table with a `model` key, e.g. { model = \"uniform\", min_ms = 20.0, max_ms = 80.0 }"
@@ -164,6 +175,31 @@ fn plain_words(m: &str) -> String {
         out.replace_range(i.., "expected a table");
     }
     out
+}
+
+/// The known name closest to `typo` by edit distance, if close enough to
+/// be a typo (at most a third of its letters differ).
+fn nearest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
+    let dist = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    known
+        .iter()
+        .map(|k| (dist(typo, k), *k))
+        .filter(|(d, _)| *d > 0 && *d <= (typo.chars().count() / 3).max(1))
+        .min()
+        .map(|(_, k)| k)
 }
 
 /// The label of an error at `key`: the `--set` that gave that key (the last
@@ -388,6 +424,14 @@ mod tests {
             e.contains("expected a table") && !e.contains("struct"),
             "{e}"
         );
+        let e = parse("f.toml", "[gossipsub]\nmesh_nn = 3", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("(did you mean `mesh_n`?)"), "{e}");
+        let e = parse("f.toml", "[gossipsub]\nzzzzzz = 3", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("did you mean"), "{e}");
         // A range error on a key a --set gave, and one the file gave.
         let e = parse("f.toml", "", &["gossipsub.mesh_n_low=99".into()])
             .unwrap_err()

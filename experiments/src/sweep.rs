@@ -450,6 +450,17 @@ pub fn plan(loaded: Loaded) -> Result<Plan, InputError> {
                 assignments,
                 exp,
             }),
+            // A key no experiment has is wrong at every value: say it once,
+            // whatever `skip_invalid` says.
+            Err(load::InputError::Key { key, message, .. })
+                if message.starts_with("unknown field")
+                    && assignments.iter().any(|(k, _)| *k == key) =>
+            {
+                return Err(InputError::Sweep {
+                    file: label,
+                    message: format!("[[sweep.axis]] key `{key}`: {message}"),
+                });
+            }
             Err(e) if spec.skip_invalid => skipped.push((point_label, e.to_string())),
             Err(e) => invalid.push(format!("  {point_label}: {e}")),
         }

@@ -565,3 +565,23 @@ fn run_lists_the_files_it_wrote_and_says_what_it_leaves_out() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_misspelt_sweep_key_is_reported_once_with_the_nearest_name() {
+    let exp = temp_file(
+        "axis_typo.toml",
+        "name = \"axis\"\npeers = 10\nduration_s = 8.0\n[topology]\ndegree = 4\n\
+         [sweep]\nseeds = 1\nskip_invalid = true\n\
+         [[sweep.axis]]\nkey = \"gossipsub.mesh_nn\"\nvalues = [3, 4, 5]\n",
+    );
+    let out_dir = exp.with_file_name("axis-out");
+    let out = meshsim(&[
+        "sweep",
+        exp.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_input_error(&out, &["did you mean `mesh_n`?"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("unknown field").count(), 1, "{err}");
+}
