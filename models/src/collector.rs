@@ -143,7 +143,7 @@ pub struct MsgRecord {
 pub struct Counters {
     /// First deliveries.
     pub deliveries: u64,
-    /// Published-message copies received on the wire.
+    /// Copies of workload messages received on the wire (not probes, not spam).
     pub copies_received: u64,
     /// Connections established (counted at both ends).
     pub connection_events_open: u64,
@@ -243,7 +243,8 @@ pub struct Collector {
     pub probe_peers: std::collections::BTreeSet<u32>,
     /// Periodic network samples (see [`crate::sampler`]).
     pub samples: Vec<crate::sampler::Sample>,
-    /// Every first delivery as (message seq, peer, time ns), when enabled with [`Collector::keep_deliveries`].
+    /// Every first delivery of a workload message (not probes) as (message
+    /// seq, peer, time ns), when enabled with [`Collector::keep_deliveries`].
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
     /// History sync measurements (empty unless history is on).
     pub history: HistoryMetrics,
@@ -283,7 +284,7 @@ impl Collector {
         }
     }
 
-    /// Keeps every first delivery (message, peer, time) from now on.
+    /// Keeps every first delivery of a workload message (message, peer, time) from now on.
     pub fn keep_deliveries(&mut self) {
         self.deliveries.get_or_insert_with(Vec::new);
     }
@@ -477,15 +478,17 @@ impl Collector {
             let lat = now.saturating_sub(m.published_ns);
             m.latency_max_ns = m.latency_max_ns.max(lat);
             if !m.probe {
-                // Probes are reported on their own (timeseries.csv), not in the workload's numbers.
+                // Probes are reported on their own (timeseries.csv), not in the
+                // workload's numbers: neither in the latencies nor in `deliveries`
+                // (deliveries.csv and the latency CDF agree with the summary).
                 self.latencies_ns.push(lat);
                 self.counters.deliveries += 1;
                 if let Some(pc) = self.peers.get_mut(peer as usize) {
                     pc.deliveries += 1;
                 }
-            }
-            if let Some(d) = self.deliveries.as_mut() {
-                d.push((seq, peer, now));
+                if let Some(d) = self.deliveries.as_mut() {
+                    d.push((seq, peer, now));
+                }
             }
         }
     }
@@ -532,10 +535,14 @@ impl Collector {
             p.idontwant_received += u64::from(s.idontwant);
         }
         for &seq in &s.publish_seqs {
-            // Only copies of published workload and probe messages (not spam).
+            // Only copies of published workload and probe messages (not spam);
+            // the run-wide count (duplicates per delivery) only workload copies,
+            // as its deliveries are workload deliveries only.
             if let Some(m) = messages.get_mut(seq as usize) {
-                c.copies_received += 1;
                 m.copies += 1;
+                if !m.probe {
+                    c.copies_received += 1;
+                }
             }
         }
         c.ihave += u64::from(s.ihave);

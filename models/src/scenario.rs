@@ -1190,7 +1190,7 @@ impl Sim {
         self.driver.dial(&mut self.engine, from, to);
     }
 
-    /// First deliveries of message `seq` as (peer, ns after `since_ns`), sorted by
+    /// First deliveries of workload message `seq` as (peer, ns after `since_ns`), sorted by
     /// peer (needs [`Collector::keep_deliveries`](crate::collector::Collector::keep_deliveries)).
     pub fn deliveries_of(&self, seq: u64, since_ns: u64) -> Vec<(u32, u64)> {
         let c = self.driver.collector.borrow();
@@ -1450,7 +1450,8 @@ pub struct RunOutput {
     pub samples: Vec<crate::sampler::Sample>,
     /// Every published message (`messages.csv`).
     pub messages: Vec<crate::collector::MsgRecord>,
-    /// Every first delivery (message seq, peer, time ns), when `measure.deliveries` is on.
+    /// Every first delivery of a workload message (not probes) as (message
+    /// seq, peer, time ns), when `measure.deliveries` is on.
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
     /// GossipSub's Prometheus metrics summed over all peers, when `measure.prometheus` is on.
     pub metrics_prom: Option<String>,

@@ -83,7 +83,8 @@ pub struct RunSummary {
     /// (see `sampler`); -1 when it had not converged by the end.
     #[serde(default)]
     pub convergence_s: f64,
-    /// Most live subscribers without any mesh peer in one sample, after the initial mesh formation.
+    /// Most live subscribers without any mesh peer in one sample, after the
+    /// initial mesh formation; never less than `isolated_peers_end`.
     #[serde(default)]
     pub isolated_peers_max: u32,
     /// Live subscribers without any mesh peer in the last sample.
@@ -252,6 +253,19 @@ pub fn delivery_recovered_s(messages: &[crate::collector::MsgRecord]) -> f64 {
     }
 }
 
+/// Most live subscribers without any mesh peer in one sample: the samples
+/// after the initial mesh formation (from the first converged sample on),
+/// and always the last sample, so that the maximum is never below the end
+/// state (a run whose meshes never form has no converged sample at all).
+pub fn isolated_peers_max(samples: &[crate::sampler::Sample]) -> u32 {
+    let after_formation = samples.iter().skip_while(|s| !s.converged());
+    after_formation
+        .chain(samples.last())
+        .map(|s| s.isolated_peers)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Percentile by nearest rank on sorted data.
 pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
@@ -333,14 +347,7 @@ impl RunSummary {
             idontwant: c.counters.idontwant,
             publish_errors: c.counters.publish_errors,
             convergence_s: crate::sampler::convergence_s(&c.samples).unwrap_or(-1.0),
-            // After the initial mesh formation (the first converged sample).
-            isolated_peers_max: c
-                .samples
-                .iter()
-                .skip_while(|s| !s.converged())
-                .map(|s| s.isolated_peers)
-                .max()
-                .unwrap_or(0),
+            isolated_peers_max: isolated_peers_max(&c.samples),
             isolated_peers_end: c.samples.last().map_or(0, |s| s.isolated_peers),
             disconnected_peers_end: c.samples.last().map_or(0, |s| s.disconnected_peers),
             delivery_recovered_s: delivery_recovered_s(&c.messages),
@@ -516,5 +523,33 @@ impl RunSummary {
         self.convergence = h.convergence.clone();
         self.root_series = h.series.clone();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampler::Sample;
+
+    fn s(below_d_lo: u32, isolated_peers: u32) -> Sample {
+        Sample {
+            below_d_lo,
+            isolated_peers,
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn isolated_peers_max_skips_formation_and_keeps_the_end() {
+        // Formation (everyone isolated), converged, then a disruption.
+        assert_eq!(
+            isolated_peers_max(&[s(20, 20), s(0, 0), s(3, 2), s(0, 0)]),
+            2
+        );
+        // Disrupted at the end.
+        assert_eq!(isolated_peers_max(&[s(20, 20), s(0, 0), s(5, 5)]), 5);
+        // Never converged: the formation samples are skipped, the end is not.
+        assert_eq!(isolated_peers_max(&[s(20, 20), s(10, 10), s(10, 7)]), 7);
+        assert_eq!(isolated_peers_max(&[]), 0);
     }
 }
