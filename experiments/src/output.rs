@@ -140,6 +140,143 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
     ]
 }
 
+/// The text summary `meshsim run` prints (without `--json`): one line per
+/// quantity, the optional ones only when they apply. `partitions` is the
+/// experiment's thread count.
+pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    // Writing to a String cannot fail.
+    macro_rules! say {
+        ($($a:tt)*) => {{
+            let _ = writeln!(o, $($a)*);
+        }};
+    }
+    say!("meshsim run: {} (seed {})", s.experiment, s.seed);
+    if partitions > 1 {
+        say!(
+            "  peers                 {}  ({partitions} partitions, one thread each)",
+            s.peers
+        );
+    } else {
+        say!("  peers                 {}", s.peers);
+    }
+    say!(
+        "  simulated / wall      {:.1} s / {:.2} s  ({:.1}x real time)",
+        s.sim_seconds,
+        s.wall_seconds,
+        s.sim_seconds / s.wall_seconds.max(1e-9)
+    );
+    if s.deliveries_expected == 0 {
+        // The ratio is 1 by convention (nothing was missed), which says nothing.
+        say!(
+            "  delivery              n/a  ({} of {} deliveries, {} messages)",
+            s.deliveries,
+            s.deliveries_expected,
+            s.messages_published
+        );
+        if s.messages_published == 0 {
+            say!("  WARNING               no message was published: delivery and latency measure nothing (workload.start_s after the end, or workload.rate_per_s = 0?)");
+        } else {
+            say!("  WARNING               no delivery was expected (no other live subscriber when the messages were published): delivery and latency measure nothing");
+        }
+    } else {
+        say!(
+            "  delivery              {:.4}  ({} of {} deliveries, {} messages)",
+            s.delivery_ratio,
+            s.deliveries,
+            s.deliveries_expected,
+            s.messages_published
+        );
+    }
+    if s.publish_errors > 0 {
+        say!(
+            "  publish errors        {} publishes refused by GossipSub (no peers to send to, or a message larger than gossipsub.max_transmit_size)",
+            s.publish_errors
+        );
+    }
+    if s.deliveries == 0 {
+        say!("  latency ms            n/a (no deliveries)");
+    } else {
+        say!(
+            "  latency ms            p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+            s.latency_ms.p50,
+            s.latency_ms.p90,
+            s.latency_ms.p99,
+            s.latency_ms.max
+        );
+    }
+    say!("  duplicates/delivery   {:.2}", s.duplicates_per_delivery);
+    say!("  bytes sent per peer   {:.0}", s.bytes_sent_per_peer);
+    say!(
+        "  mesh degree           min {:.0}  mean {:.2}  max {:.0}",
+        s.mesh_degree.min,
+        s.mesh_degree.mean,
+        s.mesh_degree.max
+    );
+    say!(
+        "  control               GRAFT {}  PRUNE {}  IHAVE {}  IWANT {}  IDONTWANT {}",
+        s.graft,
+        s.prune,
+        s.ihave,
+        s.iwant,
+        s.idontwant
+    );
+    if s.initial_components > 1 {
+        say!(
+            "  WARNING               the initial graph has {} components (not connected)",
+            s.initial_components
+        );
+    }
+    if s.convergence_s >= 0.0 {
+        say!("  mesh converged at     {:.2} s", s.convergence_s);
+    } else {
+        say!("  mesh converged at     NOT CONVERGED by the end");
+    }
+    if s.isolated_peers_max > 0 || s.disconnected_peers_end > 0 {
+        say!(
+            "  isolated peers        max {} during the run, {} at the end ({} with no connection at all)",
+            s.isolated_peers_max,
+            s.isolated_peers_end,
+            s.disconnected_peers_end
+        );
+    }
+    if s.delivery_recovered_s < 0.0 {
+        say!("  delivery recovered    NO: the last messages did not reach every live subscriber");
+    } else if s.delivery_ratio < 1.0 {
+        say!("  delivery recovered    from messages published at {:.2} s on, every one reached every live subscriber", s.delivery_recovered_s);
+    }
+    if s.probe_full_delivery_ratio > 0.0 {
+        say!(
+            "  probes                {:.3} of probe messages reached every other live probe",
+            s.probe_full_delivery_ratio
+        );
+    }
+    if s.history_enabled {
+        say!(
+            "  history syncs         {} ({} completed, {} aborted, {} failed); round trips p50 {:.0} max {:.0}; {} entries fetched",
+            s.syncs,
+            s.syncs_completed,
+            s.syncs_aborted,
+            s.syncs_failed,
+            s.sync_round_trips.p50,
+            s.sync_round_trips.max,
+            s.sync_entries_fetched
+        );
+        say!(
+            "  sync convergence      {}; {} messages recovered only by sync; {} distinct roots at the end",
+            s.sync_convergence_s.map_or("not converged".to_string(), |x| format!(
+                "{x:.2} s after the last return/heal"
+            )),
+            s.messages_recovered_by_sync,
+            s.final_distinct_roots
+        );
+    }
+    say!("  events                {}", s.events);
+    say!("  trace hash            {}", s.trace_hash);
+    o
+}
+
 /// `runs.csv` text for the given runs.
 pub fn runs_csv(runs: &[(String, RunSummary)]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -400,4 +537,98 @@ pub fn concat_csv(parts: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(body);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> RunSummary {
+        RunSummary {
+            experiment: "t".into(),
+            peers: 50,
+            sim_seconds: 10.0,
+            wall_seconds: 1.0,
+            messages_published: 20,
+            deliveries: 980,
+            deliveries_expected: 980,
+            delivery_ratio: 1.0,
+            ..RunSummary::default()
+        }
+    }
+
+    #[test]
+    fn text_summary_shows_publish_errors_only_when_there_are_some() {
+        let ok = summary_text(&summary(), 1);
+        assert!(!ok.contains("publish errors"), "{ok}");
+        let s = RunSummary {
+            messages_published: 4,
+            publish_errors: 4,
+            deliveries: 0,
+            deliveries_expected: 196,
+            delivery_ratio: 0.0,
+            ..summary()
+        };
+        let t = summary_text(&s, 1);
+        assert!(
+            t.contains("  publish errors        4 publishes refused by GossipSub"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  delivery              0.0000  (0 of 196"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  latency ms            n/a (no deliveries)"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn text_summary_warns_when_nothing_was_published() {
+        let s = RunSummary {
+            messages_published: 0,
+            deliveries: 0,
+            deliveries_expected: 0,
+            delivery_ratio: 1.0,
+            ..summary()
+        };
+        let t = summary_text(&s, 1);
+        assert!(!t.contains("1.0000"), "no ratio of 1 for nothing: {t}");
+        assert!(
+            t.contains("  delivery              n/a  (0 of 0 deliveries, 0 messages)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("WARNING               no message was published"),
+            "{t}"
+        );
+        // A normal run: the ratio, no warning.
+        let t = summary_text(&summary(), 2);
+        assert!(t.contains("  delivery              1.0000  (980 of 980 deliveries, 20 messages)"));
+        assert!(t.contains("(2 partitions, one thread each)"));
+        assert!(!t.contains("WARNING"), "{t}");
+    }
+
+    #[test]
+    fn sync_convergence_cells_are_empty_when_not_applicable() {
+        // Sync off (and likewise no return/heal, or not converged): empty cells,
+        // which pandas reads as NaN and the sync plots skip, while the counts read 0.
+        let cols = run_columns("r", &summary());
+        let cell = |k: &str| cols.iter().find(|(c, _)| *c == k).map(|(_, v)| v.as_str());
+        assert_eq!(cell("sync_convergence_s"), Some(""));
+        assert_eq!(cell("sync_convergence_max_s"), Some(""));
+        assert_eq!(cell("syncs"), Some("0"));
+        assert_eq!(cell("final_distinct_roots"), Some("0"));
+        let on = RunSummary {
+            history_enabled: true,
+            sync_convergence_s: Some(1.5),
+            sync_convergence_max_s: Some(2.5),
+            ..summary()
+        };
+        let cols = run_columns("r", &on);
+        let cell = |k: &str| cols.iter().find(|(c, _)| *c == k).map(|(_, v)| v.clone());
+        assert_eq!(cell("sync_convergence_s").as_deref(), Some("1.5"));
+        assert_eq!(cell("sync_convergence_max_s").as_deref(), Some("2.5"));
+    }
 }
