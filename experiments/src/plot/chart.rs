@@ -441,7 +441,7 @@ pub fn fmt_value(v: f64) -> String {
 }
 
 /// The y range, ticks and tick step of a panel.
-fn y_axis(p: &Panel) -> (f64, f64, Vec<f64>, f64) {
+pub(crate) fn y_axis(p: &Panel) -> (f64, f64, Vec<f64>, f64) {
     let mut all_y: Vec<f64> = p
         .series
         .iter()

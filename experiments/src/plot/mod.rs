@@ -655,7 +655,14 @@ fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
                     .or_default()
                     .extend(study.values(p, m));
             }
-            let series = acc
+            // A ratio (every value in 0..=1) has its axis end at 1, and its
+            // error bars stop there too.
+            let is_ratio = m.ends_with("ratio")
+                && acc
+                    .values()
+                    .flat_map(|by_x| by_x.values().flatten())
+                    .all(|v| (0.0..=1.0).contains(v));
+            let series: Vec<Series> = acc
                 .into_iter()
                 .map(|(c, by_x)| {
                     let mut points = Vec::new();
@@ -666,7 +673,11 @@ fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
                             (mean_std(&vals), x_of(&axis.values[xi]))
                         {
                             points.push((x, mean));
-                            err.push((mean - sd, mean + sd));
+                            if is_ratio {
+                                err.push(((mean - sd).max(0.0), (mean + sd).min(1.0)));
+                            } else {
+                                err.push((mean - sd, mean + sd));
+                            }
                         }
                     }
                     Series {
@@ -682,9 +693,9 @@ fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
                 x_label: axis.title(),
                 y_label: metric_label(m),
                 x: x_axis.clone(),
+                y_range: is_ratio.then(|| ratio_y_range(&series)),
                 series,
                 y_from_zero: *m != "delivery_ratio",
-                y_range: None,
                 x_range: None,
             }
         })
@@ -705,6 +716,26 @@ fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
         legend_markers: true,
         body: Body::Panels { panels, columns: 2 },
     })
+}
+
+/// The y range of a ratio panel: it ends at 1, and starts at a round value
+/// at or below the lowest value and error bar (0 when every value is 1).
+fn ratio_y_range(series: &[Series]) -> (f64, f64) {
+    let lo = series
+        .iter()
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.1)
+                .chain(s.err.iter().map(|e| e.0))
+        })
+        .fold(1.0f64, f64::min)
+        .max(0.0);
+    if lo >= 1.0 {
+        return (0.0, 1.0);
+    }
+    let (ticks, _) = chart::nice_ticks(lo, 1.0, 6);
+    (ticks[0].clamp(0.0, lo), 1.0)
 }
 
 fn heatmaps(study: &Study) -> Vec<(PlotInfo, Figure)> {
@@ -775,6 +806,46 @@ mod tests {
         assert_eq!(metric_label("bytes_sent_per_peer"), "bytes sent per peer");
         assert_eq!(metric_label("convergence_time_s"), "convergence time (s)");
         assert_eq!(metric_label("delivery_ratio"), "delivery ratio");
+    }
+
+    /// The y axis (low, high) of the panel `metric` in the figure of `csv` against its first axis.
+    fn sweep_axis(csv: &str, metric: &str) -> (f64, f64) {
+        let mut rd = ::csv::Reader::from_reader(csv.as_bytes());
+        let columns = rd.headers().unwrap().iter().map(String::from).collect();
+        let rows = rd
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        let study = Study::new(data::Runs { columns, rows });
+        let fig = sweep_vs_axis(&study, 0, SWEEP_METRICS).expect("a figure");
+        let Body::Panels { panels, .. } = fig.body else {
+            panic!("panels")
+        };
+        let p = panels
+            .iter()
+            .find(|p| p.title == metric_label(metric))
+            .expect("the metric's panel");
+        let (lo, hi, _, _) = chart::y_axis(p);
+        (lo, hi)
+    }
+
+    #[test]
+    fn sweep_delivery_ratio_axis_ends_at_one() {
+        // Every run delivered everything: the axis is 0..1, not 0..2.
+        let all = "run_id,seed,g.mesh_n,delivery_ratio,latency_ms_p99\n\
+                   a,1,4,1,100\nb,2,4,1,110\nc,1,8,1,90\nd,2,8,1,95\n";
+        assert_eq!(sweep_axis(all, "delivery_ratio"), (0.0, 1.0));
+        // Spread over seeds: the error bars would pass 1; the axis still ends there
+        // and starts at a round value below the lowest bar.
+        let spread = "run_id,seed,g.mesh_n,delivery_ratio,latency_ms_p99\n\
+                      a,1,4,0.9,100\nb,2,4,1,110\nc,1,8,0.99,90\nd,2,8,1,95\n";
+        let (lo, hi) = sweep_axis(spread, "delivery_ratio");
+        assert_eq!(hi, 1.0);
+        // Point mesh_n=4: mean 0.95, standard deviation 0.071, bar from 0.879.
+        assert!((0.85..=0.879).contains(&lo), "low end {lo}");
+        // Other metrics keep their own range.
+        let (lo, hi) = sweep_axis(all, "latency_ms_p99");
+        assert!(lo == 0.0 && hi >= 110.0, "{lo}..{hi}");
     }
 
     #[test]
