@@ -265,9 +265,11 @@ pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
         );
         say!(
             "  sync convergence      {}; {} messages recovered only by sync; {} distinct roots at the end",
-            s.sync_convergence_s.map_or("not converged".to_string(), |x| format!(
-                "{x:.2} s after the last return/heal"
-            )),
+            match s.sync_convergence_s {
+                Some(x) => format!("{x:.2} s after the last return/heal"),
+                None if s.convergence.is_empty() => "n/a (no peer returned, no partition healed)".to_string(),
+                None => "NOT CONVERGED after the last return/heal".to_string(),
+            },
             s.messages_recovered_by_sync,
             s.final_distinct_roots
         );
@@ -608,6 +610,34 @@ mod tests {
         assert!(t.contains("  delivery              1.0000  (980 of 980 deliveries, 20 messages)"));
         assert!(t.contains("(2 partitions, one thread each)"));
         assert!(!t.contains("WARNING"), "{t}");
+    }
+
+    #[test]
+    fn text_summary_tells_no_sync_convergence_event_from_no_convergence() {
+        use models::history::metrics::ConvergenceRecord;
+        let on = RunSummary {
+            history_enabled: true,
+            ..summary()
+        };
+        let t = summary_text(&on, 1);
+        assert!(
+            t.contains("sync convergence      n/a (no peer returned"),
+            "{t}"
+        );
+        let stuck = RunSummary {
+            convergence: vec![ConvergenceRecord {
+                kind: "heal".into(),
+                peer: None,
+                at_s: 5.0,
+                converged_after_s: None,
+            }],
+            ..on
+        };
+        let t = summary_text(&stuck, 1);
+        assert!(
+            t.contains("sync convergence      NOT CONVERGED after"),
+            "{t}"
+        );
     }
 
     #[test]
