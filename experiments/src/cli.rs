@@ -483,7 +483,7 @@ fn cmd_run(
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        print_summary(&summary, exp.partitions);
+        print!("{}", output::summary_text(&summary, exp.partitions));
     }
     if let Some((_, dir)) = out {
         let written = write_run(&dir, &exp, &label, seed, &summary, &output)
@@ -592,7 +592,7 @@ fn write_run(
         .map(String::from)
         .to_vec();
     for (name, bytes) in output::detail_files(&run_id, detail)? {
-        output::write_atomic(&dir.join(&name), &bytes)?;
+        output::write_atomic(&dir.join(name), &bytes)?;
         written.push(name.to_string());
     }
     output::write_atomic(
@@ -609,84 +609,4 @@ fn write_run(
         .as_bytes(),
     )?;
     Ok(written)
-}
-
-fn print_summary(s: &RunSummary, partitions: u16) {
-    println!("meshsim run: {} (seed {})", s.experiment, s.seed);
-    if partitions > 1 {
-        println!(
-            "  peers                 {}  ({partitions} partitions, one thread each)",
-            s.peers
-        );
-    } else {
-        println!("  peers                 {}", s.peers);
-    }
-    println!(
-        "  simulated / wall      {:.1} s / {:.2} s  ({:.1}x real time)",
-        s.sim_seconds,
-        s.wall_seconds,
-        s.sim_seconds / s.wall_seconds.max(1e-9)
-    );
-    println!(
-        "  delivery              {:.4}  ({} of {} deliveries, {} messages)",
-        s.delivery_ratio, s.deliveries, s.deliveries_expected, s.messages_published
-    );
-    println!(
-        "  latency ms            p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
-        s.latency_ms.p50, s.latency_ms.p90, s.latency_ms.p99, s.latency_ms.max
-    );
-    println!("  duplicates/delivery   {:.2}", s.duplicates_per_delivery);
-    println!("  bytes sent per peer   {:.0}", s.bytes_sent_per_peer);
-    println!(
-        "  mesh degree           min {:.0}  mean {:.2}  max {:.0}",
-        s.mesh_degree.min, s.mesh_degree.mean, s.mesh_degree.max
-    );
-    println!(
-        "  control               GRAFT {}  PRUNE {}  IHAVE {}  IWANT {}  IDONTWANT {}",
-        s.graft, s.prune, s.ihave, s.iwant, s.idontwant
-    );
-    if s.initial_components > 1 {
-        println!(
-            "  WARNING               the initial graph has {} components (not connected)",
-            s.initial_components
-        );
-    }
-    if s.convergence_s >= 0.0 {
-        println!("  mesh converged at     {:.2} s", s.convergence_s);
-    } else {
-        println!("  mesh converged at     NOT CONVERGED by the end");
-    }
-    if s.isolated_peers_max > 0 || s.disconnected_peers_end > 0 {
-        println!(
-            "  isolated peers        max {} during the run, {} at the end ({} with no connection at all)",
-            s.isolated_peers_max, s.isolated_peers_end, s.disconnected_peers_end
-        );
-    }
-    if s.delivery_recovered_s < 0.0 {
-        println!(
-            "  delivery recovered    NO: the last messages did not reach every live subscriber"
-        );
-    } else if s.delivery_ratio < 1.0 {
-        println!("  delivery recovered    from messages published at {:.2} s on, every one reached every live subscriber", s.delivery_recovered_s);
-    }
-    if s.probe_full_delivery_ratio > 0.0 {
-        println!(
-            "  probes                {:.3} of probe messages reached every other live probe",
-            s.probe_full_delivery_ratio
-        );
-    }
-    if s.history_enabled {
-        println!(
-            "  history syncs         {} ({} completed, {} aborted, {} failed); round trips p50 {:.0} max {:.0}; {} entries fetched",
-            s.syncs, s.syncs_completed, s.syncs_aborted, s.syncs_failed, s.sync_round_trips.p50, s.sync_round_trips.max, s.sync_entries_fetched
-        );
-        println!(
-            "  sync convergence      {}; {} messages recovered only by sync; {} distinct roots at the end",
-            s.sync_convergence_s.map_or("not converged".to_string(), |x| format!("{x:.2} s after the last return/heal")),
-            s.messages_recovered_by_sync,
-            s.final_distinct_roots
-        );
-    }
-    println!("  events                {}", s.events);
-    println!("  trace hash            {}", s.trace_hash);
 }

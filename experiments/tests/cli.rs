@@ -585,3 +585,33 @@ fn a_misspelt_sweep_key_is_reported_once_with_the_nearest_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("unknown field").count(), 1, "{err}");
 }
+
+#[test]
+fn a_run_without_messages_says_so_instead_of_a_delivery_of_one() {
+    // Publishing starts at 5 s by default: a 4-second run publishes nothing.
+    let out = meshsim(&[
+        "run",
+        "--set",
+        "peers=10",
+        "--set",
+        "topology.degree=4",
+        "--set",
+        "duration_s=4",
+        "--no-write",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let delivery = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("delivery"))
+        .expect("a delivery line");
+    assert!(
+        delivery.contains("n/a") && !delivery.contains("1.0000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("WARNING"), "{stdout}");
+}
