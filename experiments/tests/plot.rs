@@ -367,10 +367,19 @@ fn cli_plot_exit_codes() {
         .args(["plot", missing.to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // Bad input is exit 2, as for the other commands.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("runs.csv"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    std::fs::write(missing.join("runs.csv"), "a,b\n1\n").unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["plot", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run_id"), "{err}");
 
     let (dir, _) = single("plot-cli-ok");
     let out = std::process::Command::new(exe)

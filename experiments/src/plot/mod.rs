@@ -167,13 +167,25 @@ pub fn cmd_plot(dir: &Path) -> anyhow::Result<std::process::ExitCode> {
 /// `*.svg` files from `dir/plots/`, and writes `dir/report.html`.
 pub fn plot_dir(dir: &Path) -> anyhow::Result<Vec<PlotInfo>> {
     let runs_path = dir.join("runs.csv");
+    // Bad input (exit 2), like a bad experiment file.
+    let bad = |m: String| crate::load::InputError::Options(m);
     if !runs_path.is_file() {
-        anyhow::bail!(
-            "{} not found: `meshsim plot DIR` needs the runs.csv that `meshsim run` writes",
+        return Err(bad(format!(
+            "{} not found: `meshsim plot DIR` needs the runs.csv that `meshsim run` or `meshsim sweep` writes",
             runs_path.display()
-        );
+        ))
+        .into());
     }
-    let study = Study::new(data::Runs::load(&runs_path)?);
+    let runs = data::Runs::load(&runs_path).map_err(|e| {
+        let m = format!("{e:#}");
+        let path = runs_path.display().to_string();
+        bad(if m.contains(&path) {
+            m
+        } else {
+            format!("{path}: {m}")
+        })
+    })?;
+    let study = Study::new(runs);
     let deliveries = optional(dir, "deliveries.csv", |p| Deliveries::load(p, &study))?;
     let timeseries = optional(dir, "timeseries.csv", |p| Timeseries::load(p, &study))?;
 
