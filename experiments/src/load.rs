@@ -356,19 +356,54 @@ pub fn split_set(arg: &str) -> Result<(Vec<String>, toml::Value), InputError> {
 }
 
 /// Sets `value` at the dotted key path `parts`, creating tables on the way.
+/// A number picks an entry of an array (`timeline.0.at_s`: the first
+/// timeline action's time), which must exist.
 pub fn set_path(table: &mut toml::Table, parts: &[&str], value: toml::Value) -> Result<(), String> {
-    let mut t = table;
-    for p in &parts[..parts.len() - 1] {
-        let entry = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = match entry {
-            toml::Value::Table(t) => t,
+    let (last, path) = parts.split_last().ok_or("an empty key")?;
+    let mut cur = Slot::Table(table);
+    for (i, p) in path.iter().enumerate() {
+        let next = match cur {
+            Slot::Table(t) => t
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            Slot::Array(a, name) => element(a, name, p)?,
+        };
+        cur = match next {
+            toml::Value::Table(t) => Slot::Table(t),
+            toml::Value::Array(a) => Slot::Array(a, parts[..=i].join(".")),
             _ => return Err(format!("`{p}` is not a table, so it has no keys")),
         };
     }
-    t.insert(parts[parts.len() - 1].to_string(), value);
+    match cur {
+        Slot::Table(t) => {
+            t.insert(last.to_string(), value);
+        }
+        Slot::Array(a, name) => *element(a, name, last)? = value,
+    }
     Ok(())
+}
+
+/// Where a dotted path has got to: a table, or an array (with its path).
+enum Slot<'a> {
+    Table(&'a mut toml::Table),
+    Array(&'a mut Vec<toml::Value>, String),
+}
+
+fn element<'a>(
+    a: &'a mut [toml::Value],
+    name: String,
+    p: &str,
+) -> Result<&'a mut toml::Value, String> {
+    let len = a.len();
+    p.parse::<usize>()
+        .ok()
+        .and_then(|i| a.get_mut(i))
+        .ok_or_else(|| {
+            format!(
+                "`{name}` is an array of {len} entries: the next part must be an index from 0 to {}",
+                len.saturating_sub(1)
+            )
+        })
 }
 
 fn parse_value(v: &str) -> toml::Value {
@@ -445,6 +480,23 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("f.toml: "), "{e}");
+    }
+
+    #[test]
+    fn set_reaches_into_arrays_by_index() {
+        let text = "duration_s = 60.0\n\
+                    [[timeline]]\naction = \"offline\"\nat_s = 20.0\nduration_s = 5.0\ncount = 2\n\
+                    [[timeline]]\naction = \"offline\"\nat_s = 40.0\nduration_s = 5.0\ncount = 2\n";
+        let e = parse("f.toml", text, &["timeline.1.at_s=30.0".into()]).unwrap();
+        let t = toml::Value::try_from(&e.timeline).unwrap();
+        assert_eq!(t[1]["at_s"].as_float(), Some(30.0), "{t:?}");
+        assert_eq!(t[0]["at_s"].as_float(), Some(20.0), "{t:?}");
+        for bad in ["timeline.2.at_s=1.0", "timeline.x.at_s=1.0"] {
+            let err = parse("f.toml", text, &[bad.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("an index from 0 to 1"), "{err}");
+        }
     }
 
     #[test]
