@@ -205,6 +205,9 @@ fn nearest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
 /// The label of an error at `key`: the `--set` that gave that key (the last
 /// one, as it wins), or else the file.
 fn source_of(label: &str, sets: &[String], key: &str) -> String {
+    // serde writes `timeline[0].at_s` where `--set` writes `timeline.0.at_s`.
+    let key = key.replace('[', ".").replace(']', "");
+    let key = key.as_str();
     sets.iter()
         .rev()
         .find(|s| {
@@ -491,6 +494,10 @@ mod tests {
         let t = toml::Value::try_from(&e.timeline).unwrap();
         assert_eq!(t[1]["at_s"].as_float(), Some(30.0), "{t:?}");
         assert_eq!(t[0]["at_s"].as_float(), Some(20.0), "{t:?}");
+        let err = parse("f.toml", text, &["timeline.1.at_s=-1.0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--set timeline.1.at_s=-1.0: "), "{err}");
         for bad in ["timeline.2.at_s=1.0", "timeline.x.at_s=1.0"] {
             let err = parse("f.toml", text, &[bad.into()])
                 .unwrap_err()
