@@ -231,7 +231,22 @@ impl RegionsSpec {
     /// Checks the model.
     pub fn validate(&self) -> Result<(), SpecError> {
         match self.model.as_str() {
-            "builtin" => Ok(()),
+            "builtin" => {
+                for (k, set) in [
+                    ("names", !self.names.is_empty()),
+                    ("weights", !self.weights.is_empty()),
+                    ("latency_ms", !self.latency_ms.is_empty()),
+                ] {
+                    if set {
+                        return Err(err(
+                            &format!("network.regions.{k}"),
+                            "(set)",
+                            "only with model = \"custom\" (the built-in model has its own)",
+                        ));
+                    }
+                }
+                Ok(())
+            }
             "custom" => {
                 let n = self.names.len();
                 if n == 0 {
@@ -267,6 +282,24 @@ impl RegionsSpec {
                                 "a latency in ms >= 0",
                             ));
                         }
+                        let back = self.latency_ms[j][i];
+                        if *v != back {
+                            return Err(err(
+                                &format!("network.regions.latency_ms[{i}][{j}]"),
+                                v,
+                                format!("the same as latency_ms[{j}][{i}] ({back}): a link has one latency both ways"),
+                            ));
+                        }
+                    }
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for (i, n) in self.names.iter().enumerate() {
+                    if n.is_empty() || !seen.insert(n) {
+                        return Err(err(
+                            &format!("network.regions.names[{i}]"),
+                            format!("{n:?}"),
+                            "a non-empty name, different from the other regions",
+                        ));
                     }
                 }
                 Ok(())

@@ -719,6 +719,7 @@ impl Experiment {
         self.probes.validate(self.peers)?;
         self.churn.validate(self.peers, self.duration_s)?;
         self.topology.validate(self.peers)?;
+        self.validate_consistency()?;
         if let (TopologyKind::HubAndSpoke, Some(h)) =
             (self.topology.kind, self.topology.hub_class.as_ref())
         {
@@ -759,6 +760,80 @@ impl Experiment {
             }
         }
         self.validate_partitions()
+    }
+
+    /// Settings that are each valid but contradict each other, or that
+    /// another setting silently overrides.
+    fn validate_consistency(&self) -> Result<(), SpecError> {
+        if self.network.regions.is_some() {
+            // Every peer is in a region and every link takes the latency
+            // between its two regions.
+            if let Some(l) = self.links.first() {
+                return Err(err(
+                    "link[0].latency",
+                    format!("{:?} to {:?}", l.classes[0], l.classes[1]),
+                    "no [[link]] with [network.regions]: every link takes the latency between its two regions (remove one of them)",
+                ));
+            }
+            if self.network.latency != LatencySpec::default() {
+                return Err(err(
+                    "network.latency",
+                    "(set)",
+                    "left out with [network.regions]: every link takes the latency between its two regions (remove one of them)",
+                ));
+            }
+        }
+        let signing = self.gossipsub.signing.unwrap_or(Signing::Ed25519);
+        for (i, c) in self.classes.iter().enumerate() {
+            if let Some(s) = c.gossipsub.as_ref().and_then(|g| g.signing) {
+                if s != signing {
+                    return Err(err(
+                        &format!("class[{i}].gossipsub.signing"),
+                        format!("{s:?}").to_lowercase(),
+                        format!(
+                            "the same as gossipsub.signing ({}): peers of another signing mode reject each other's messages",
+                            format!("{signing:?}").to_lowercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.churn.share > 0.0 && self.churn.start_s >= self.duration_s {
+            return Err(err(
+                "churn.start_s",
+                self.churn.start_s,
+                format!(
+                    "a time below duration_s ({}), or churn.share = 0 for no churn",
+                    self.duration_s
+                ),
+            ));
+        }
+        if self.topology.kind == TopologyKind::HubAndSpoke && !self.classes.is_empty() {
+            let counts = crate::classes::class_counts(&self.classes, self.peers);
+            let hubs: u32 = self
+                .classes
+                .iter()
+                .zip(&counts)
+                .filter(|(c, _)| match &self.topology.hub_class {
+                    Some(h) => &c.name == h,
+                    None => c.accepts_inbound,
+                })
+                .map(|(_, n)| n)
+                .sum();
+            if hubs == 0 {
+                return Err(err(
+                    "topology.hub_class",
+                    self.topology
+                        .hub_class
+                        .as_ref()
+                        .map_or("(unset: classes that accept inbound)".to_string(), |h| {
+                            format!("{h:?}")
+                        }),
+                    "a class with at least one peer (this one has none, so no peer could connect)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Messages larger than GossipSub's transmit limit can never be
@@ -1679,6 +1754,78 @@ mod tests {
         assert_eq!(
             key(&|e| e.classes = vec![c.clone()]),
             Err("class[].accepts_inbound".into())
+        );
+        // A hub class without peers; regions that other settings contradict.
+        let mut server = crate::classes::ClassSpec::new(
+            "server",
+            0,
+            crate::classes::PeerBehaviourKind::default(),
+        );
+        server.count = Some(0);
+        let mut rest = c.clone();
+        rest.accepts_inbound = true;
+        assert_eq!(
+            key(&|e| {
+                e.topology.kind = TopologyKind::HubAndSpoke;
+                e.topology.hub_class = Some("server".into());
+                e.classes = vec![server.clone(), rest.clone()];
+            }),
+            Err("topology.hub_class".into())
+        );
+        let regions = |e: &mut Experiment| {
+            e.network.regions = Some(crate::classes::RegionsSpec {
+                model: "custom".into(),
+                names: vec!["a".into(), "b".into()],
+                weights: vec![1.0, 1.0],
+                latency_ms: vec![vec![5.0, 100.0], vec![100.0, 5.0]],
+            })
+        };
+        assert_eq!(key(&|e| regions(e)), Ok(()));
+        assert_eq!(
+            key(&|e| {
+                regions(e);
+                e.network.latency = LatencySpec::Constant { ms: 300.0 };
+            }),
+            Err("network.latency".into())
+        );
+        let regions_with = |f: &dyn Fn(&mut crate::classes::RegionsSpec)| {
+            key(&|e| {
+                regions(e);
+                f(e.network.regions.as_mut().unwrap());
+            })
+        };
+        assert_eq!(
+            regions_with(&|r| r.latency_ms[1][0] = 300.0),
+            Err("network.regions.latency_ms[0][1]".into())
+        );
+        assert_eq!(
+            regions_with(&|r| r.names[1] = "a".into()),
+            Err("network.regions.names[1]".into())
+        );
+        assert_eq!(
+            regions_with(&|r| r.model = "builtin".into()),
+            Err("network.regions.names".into())
+        );
+        // A class that signs in an unsigned network; churn after the end.
+        assert_eq!(
+            key(&|e| {
+                let mut signed = rest.clone();
+                signed.gossipsub = Some(GossipsubSpec {
+                    signing: Some(Signing::None),
+                    ..GossipsubSpec::default()
+                });
+                e.classes = vec![signed];
+            }),
+            Err("class[0].gossipsub.signing".into())
+        );
+        assert_eq!(
+            key(&|e| {
+                e.churn.share = 0.3;
+                e.churn.session = Some(crate::churn::DurationDist::Constant { s: 5.0 });
+                e.churn.offline = Some(crate::churn::DurationDist::Constant { s: 5.0 });
+                e.churn.start_s = e.duration_s;
+            }),
+            Err("churn.start_s".into())
         );
         // One peer: the default random regular graph cannot be built.
         assert_eq!(key(&|e| e.peers = 1), Err("topology.kind".into()));
