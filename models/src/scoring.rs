@@ -645,7 +645,7 @@ impl ScoringSpec {
             let key = key_in_message(m, TOPIC_KEYS).unwrap_or("topic_weight");
             e(
                 &k(&format!("topic.{key}")),
-                "(with the preset's values)",
+                topic_value(tp, key),
                 format!("libp2p-gossipsub: {m}"),
             )
         })?;
@@ -655,11 +655,74 @@ impl ScoringSpec {
             let key = key_in_message(&m, GLOBAL_KEYS).unwrap_or("preset");
             e(
                 &k(key),
-                "(with the preset's values)",
+                global_value(&global, key),
                 format!("libp2p-gossipsub: {m}"),
             )
         })?;
+        // P8 (slow peers), which the crate does not check: a penalty that
+        // decays, counted above a threshold.
+        let g = &cfg.params;
+        if g.slow_peer_weight > 0.0 {
+            return Err(e(
+                &k("slow_peer_weight"),
+                g.slow_peer_weight,
+                "a penalty: a number <= 0 (0 turns it off)",
+            ));
+        }
+        if !(g.slow_peer_decay > 0.0 && g.slow_peer_decay < 1.0) {
+            return Err(e(
+                &k("slow_peer_decay"),
+                g.slow_peer_decay,
+                "a decay factor between 0 and 1 (exclusive)",
+            ));
+        }
+        if g.slow_peer_threshold < 0.0 {
+            return Err(e(
+                &k("slow_peer_threshold"),
+                g.slow_peer_threshold,
+                "a count >= 0 (the penalty applies above it)",
+            ));
+        }
         Ok(())
+    }
+}
+
+/// The value in force for a topic key, after the preset (for error messages).
+fn topic_value(tp: &libp2p_gossipsub::TopicScoreParams, key: &str) -> String {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    match key {
+        "topic_weight" => tp.topic_weight.to_string(),
+        "time_in_mesh_quantum_ms" => ms(tp.time_in_mesh_quantum),
+        "time_in_mesh_weight" => tp.time_in_mesh_weight.to_string(),
+        "time_in_mesh_cap" => tp.time_in_mesh_cap.to_string(),
+        "first_message_deliveries_weight" => tp.first_message_deliveries_weight.to_string(),
+        "first_message_deliveries_decay" => tp.first_message_deliveries_decay.to_string(),
+        "first_message_deliveries_cap" => tp.first_message_deliveries_cap.to_string(),
+        "mesh_message_deliveries_weight" => tp.mesh_message_deliveries_weight.to_string(),
+        "mesh_message_deliveries_decay" => tp.mesh_message_deliveries_decay.to_string(),
+        "mesh_message_deliveries_cap" => tp.mesh_message_deliveries_cap.to_string(),
+        "mesh_message_deliveries_threshold" => tp.mesh_message_deliveries_threshold.to_string(),
+        "mesh_message_deliveries_activation_ms" => ms(tp.mesh_message_deliveries_activation),
+        "mesh_failure_penalty_weight" => tp.mesh_failure_penalty_weight.to_string(),
+        "mesh_failure_penalty_decay" => tp.mesh_failure_penalty_decay.to_string(),
+        "invalid_message_deliveries_weight" => tp.invalid_message_deliveries_weight.to_string(),
+        "invalid_message_deliveries_decay" => tp.invalid_message_deliveries_decay.to_string(),
+        _ => "(the preset's value)".into(),
+    }
+}
+
+/// The value in force for a global key, after the preset (for error messages).
+fn global_value(g: &libp2p_gossipsub::PeerScoreParams, key: &str) -> String {
+    match key {
+        "topic_score_cap" => g.topic_score_cap.to_string(),
+        "ip_colocation_factor_weight" => g.ip_colocation_factor_weight.to_string(),
+        "ip_colocation_factor_threshold" => g.ip_colocation_factor_threshold.to_string(),
+        "behaviour_penalty_weight" => g.behaviour_penalty_weight.to_string(),
+        "behaviour_penalty_decay" => g.behaviour_penalty_decay.to_string(),
+        "behaviour_penalty_threshold" => g.behaviour_penalty_threshold.to_string(),
+        "decay_interval_ms" => g.decay_interval.as_millis().to_string(),
+        "decay_to_zero" => g.decay_to_zero.to_string(),
+        _ => "(the preset's value)".into(),
     }
 }
 
@@ -979,6 +1042,40 @@ mod tests {
             ..ScoringSpec::default()
         });
         assert_eq!(off.preset, ScoringPreset::Off);
+    }
+
+    #[test]
+    fn slow_peer_penalty_is_checked_and_errors_show_the_value_in_force() {
+        let with = |f: &dyn Fn(&mut ScoringSpec)| {
+            let mut s = ScoringSpec {
+                preset: ScoringPreset::Default,
+                ..ScoringSpec::default()
+            };
+            f(&mut s);
+            s.validate("scoring").map_err(|x| (x.key, x.value))
+        };
+        assert_eq!(with(&|_| ()), Ok(()));
+        assert_eq!(
+            with(&|s| s.slow_peer_weight = Some(2.0)),
+            Err(("scoring.slow_peer_weight".into(), "2".into()))
+        );
+        assert_eq!(
+            with(&|s| s.slow_peer_decay = Some(2.0)),
+            Err(("scoring.slow_peer_decay".into(), "2".into()))
+        );
+        assert_eq!(
+            with(&|s| s.slow_peer_threshold = Some(-5.0)),
+            Err(("scoring.slow_peer_threshold".into(), "-5".into()))
+        );
+        // A value the crate rejects is shown, not "(with the preset's values)".
+        assert_eq!(
+            with(&|s| s.behaviour_penalty_weight = Some(5.0)),
+            Err(("scoring.behaviour_penalty_weight".into(), "5".into()))
+        );
+        assert_eq!(
+            with(&|s| s.topic.time_in_mesh_weight = Some(-1.0)),
+            Err(("scoring.topic.time_in_mesh_weight".into(), "-1".into()))
+        );
     }
 
     #[test]
