@@ -783,6 +783,22 @@ impl Experiment {
                 ));
             }
         }
+        if self.history.enabled && (self.workload.topics > 1 || self.workload.subscribe_share < 1.0)
+        {
+            let (k, v) = if self.workload.topics > 1 {
+                ("workload.topics", self.workload.topics.to_string())
+            } else {
+                (
+                    "workload.subscribe_share",
+                    self.workload.subscribe_share.to_string(),
+                )
+            };
+            return Err(err(
+                k,
+                v,
+                "one topic that every peer subscribes to when history.enabled = true (one replicated log per peer: with more, replicas never converge)",
+            ));
+        }
         let signing = self.gossipsub.signing.unwrap_or(Signing::Ed25519);
         for (i, c) in self.classes.iter().enumerate() {
             if let Some(s) = c.gossipsub.as_ref().and_then(|g| g.signing) {
@@ -1826,6 +1842,14 @@ mod tests {
                 e.churn.start_s = e.duration_s;
             }),
             Err("churn.start_s".into())
+        );
+        // History sync keeps one log: one topic, everyone subscribed.
+        assert_eq!(
+            key(&|e| {
+                e.history.enabled = true;
+                e.workload.topics = 2;
+            }),
+            Err("workload.topics".into())
         );
         // One peer: the default random regular graph cannot be built.
         assert_eq!(key(&|e| e.peers = 1), Err("topology.kind".into()));
