@@ -301,6 +301,12 @@ pub fn median_run(mut runs: Vec<serde_json::Value>) -> anyhow::Result<serde_json
 
 /// `meshsim bench`.
 pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this meshsim is a debug build: its timings are several times slower than a \
+             release build's (cargo build --release -p meshsim; target/release/meshsim bench)"
+        );
+    }
     if a.sweep && a.components != 1 {
         return Err(options_error(
             "--components applies to the per-case benchmark, not to --sweep".into(),
