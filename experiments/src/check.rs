@@ -79,11 +79,13 @@ pub const NEVER_METRICS: &[&str] = &[
     "sync_convergence_max_s",
 ];
 
-/// Metrics that are -1 when they do not apply (no peers of another behaviour).
+/// Metrics that are -1 when they do not apply (no peers of another
+/// behaviour; no probe messages).
 pub const NA_METRICS: &[&str] = &[
     "attacker_delivery_ratio",
     "attacker_bytes_sent_per_peer",
     "attacker_isolated_s_mean",
+    "probe_full_delivery_ratio",
 ];
 
 /// The metric columns of `runs.csv` for one run, as values: -1 or an empty

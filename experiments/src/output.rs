@@ -246,7 +246,8 @@ pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
     } else if s.delivery_ratio < 1.0 {
         say!("  delivery recovered    from messages published at {:.2} s on, every one reached every live subscriber", s.delivery_recovered_s);
     }
-    if s.probe_full_delivery_ratio > 0.0 {
+    // -1: no probe message (not applicable).
+    if s.probe_full_delivery_ratio >= 0.0 {
         say!(
             "  probes                {:.3} of probe messages reached every other live probe",
             s.probe_full_delivery_ratio
@@ -335,19 +336,26 @@ pub fn detail_files(
             ])?;
         }
     }
+    // Probes per round (every live probe publishes at the same instant): one
+    // row per publish time and metric, so (run_id, t_s, metric) stays unique.
+    // (delivered, expected, slowest first delivery ns) of each round.
+    let mut rounds: std::collections::BTreeMap<u64, (u64, u64, u64)> =
+        std::collections::BTreeMap::new();
     for m in out.messages.iter().filter(|m| m.probe) {
-        let t = (m.published_ns as f64 / 1e9).to_string();
-        let ratio = if m.expected == 0 {
-            1.0
-        } else {
-            f64::from(m.delivered) / f64::from(m.expected)
-        };
+        let r = rounds.entry(m.published_ns).or_default();
+        r.0 += u64::from(m.delivered);
+        r.1 += u64::from(m.expected);
+        r.2 = r.2.max(m.latency_max_ns);
+    }
+    for (ns, (d, e, lat)) in rounds {
+        let t = (ns as f64 / 1e9).to_string();
+        let ratio = if e == 0 { 1.0 } else { d as f64 / e as f64 };
         w.write_record([run_id, &t, "probe_delivery_ratio", &ratio.to_string()])?;
         w.write_record([
             run_id,
             &t,
             "probe_latency_ms_max",
-            &(m.latency_max_ns as f64 / 1e6).to_string(),
+            &(lat as f64 / 1e6).to_string(),
         ])?;
     }
     for r in &out.summary.root_series {
@@ -555,8 +563,99 @@ mod tests {
             deliveries: 980,
             deliveries_expected: 980,
             delivery_ratio: 1.0,
+            probe_full_delivery_ratio: -1.0,
             ..RunSummary::default()
         }
+    }
+
+    fn msg(
+        published_s: f64,
+        expected: u32,
+        delivered: u32,
+        probe: bool,
+    ) -> models::collector::MsgRecord {
+        models::collector::MsgRecord {
+            publisher: 0,
+            topic: 0,
+            published_ns: (published_s * 1e9) as u64,
+            expected,
+            delivered,
+            copies: 0,
+            latency_max_ns: (published_s * 1e6) as u64,
+            probe,
+        }
+    }
+
+    /// The (t_s, metric, value) rows of `timeseries.csv`.
+    fn timeseries(out: &models::RunOutput) -> Vec<(String, String, String)> {
+        let files = detail_files("r", out).unwrap();
+        let (_, bytes) = files.iter().find(|(n, _)| *n == "timeseries.csv").unwrap();
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        r.records()
+            .map(|x| {
+                let x = x.unwrap();
+                (x[1].to_string(), x[2].to_string(), x[3].to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn timeseries_has_one_row_per_time_and_metric() {
+        let out = models::RunOutput {
+            summary: summary(),
+            samples: vec![models::sampler::Sample {
+                t_s: 2.0,
+                ..Default::default()
+            }],
+            // Two probe rounds of three probes each, and workload messages.
+            messages: vec![
+                msg(2.0, 2, 2, true),
+                msg(2.0, 2, 1, true),
+                msg(2.0, 2, 2, true),
+                msg(2.5, 10, 10, false),
+                msg(4.0, 2, 2, true),
+                msg(4.0, 0, 0, true),
+                msg(4.0, 2, 2, true),
+            ],
+            ..Default::default()
+        };
+        let rows = timeseries(&out);
+        let mut keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|(t, m, _)| (t.as_str(), m.as_str()))
+            .collect();
+        let n = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "(t_s, metric) repeats: {rows:?}");
+        let get = |t: &str, m: &str| {
+            rows.iter()
+                .find(|r| r.0 == t && r.1 == m)
+                .map(|r| r.2.clone())
+        };
+        // A round: delivered over expected of all its probe messages, the slowest delivery.
+        assert_eq!(
+            get("2", "probe_delivery_ratio").as_deref(),
+            Some("0.8333333333333334")
+        );
+        assert_eq!(get("2", "probe_latency_ms_max").as_deref(), Some("2"));
+        assert_eq!(get("4", "probe_delivery_ratio").as_deref(), Some("1"));
+        assert_eq!(get("2", "delivery_ratio").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn probes_line_shows_whenever_there_were_probes() {
+        let t = summary_text(&summary(), 1);
+        assert!(!t.contains("probes "), "no probes: {t}");
+        let s = RunSummary {
+            probe_full_delivery_ratio: 0.0,
+            ..summary()
+        };
+        let t = summary_text(&s, 1);
+        assert!(
+            t.contains("  probes                0.000 of probe messages"),
+            "{t}"
+        );
     }
 
     #[test]

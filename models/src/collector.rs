@@ -128,7 +128,8 @@ pub struct MsgRecord {
     pub published_ns: u64,
     /// Subscribers (other than the publisher) that should receive it.
     pub expected: u32,
-    /// Subscribers that did.
+    /// Expected receivers that got it (each once): never more than `expected`
+    /// (see [`Collector::on_publish_to`]).
     pub delivered: u32,
     /// Copies received on the wire (first deliveries and duplicates).
     pub copies: u32,
@@ -192,7 +193,8 @@ pub struct PeerCounters {
     pub prune_received: u64,
     /// IDONTWANT entries received.
     pub idontwant_received: u64,
-    /// First deliveries of workload messages to this peer.
+    /// First deliveries of workload messages to this peer, of those it was
+    /// expected to receive (counted in `deliveries_expected`).
     pub deliveries: u64,
     /// Workload messages published while this peer was up and subscribed (not by itself).
     pub deliveries_expected: u64,
@@ -237,7 +239,9 @@ pub struct Collector {
     pub subscribed0: Vec<bool>,
     /// Per-peer samples (t_s, peer, mesh degree, connections), when `measure.per_peer` is on.
     pub peer_samples: Vec<(f64, u32, u32, u32)>,
-    /// When each peer last came up (ns); deliveries count only for messages published after it.
+    /// When each peer last came up (ns). For a message published with
+    /// [`Collector::on_publish`] (receivers not given), deliveries count only
+    /// for messages published at or after it.
     pub up_since: Vec<u64>,
     /// Health-check probe peers (a probe message counts only where it reaches one).
     pub probe_peers: std::collections::BTreeSet<u32>,
@@ -248,6 +252,9 @@ pub struct Collector {
     pub deliveries: Option<Vec<(u64, u32, u64)>>,
     /// History sync measurements (empty unless history is on).
     pub history: HistoryMetrics,
+    /// By message sequence number: the expected receivers that have not had
+    /// it yet (`None`: published without its receivers, see [`Collector::on_publish`]).
+    awaited: Vec<Option<PeerSet>>,
     wire: WireDecoder,
     /// When set, payloads do not start with the sequence number: their first
     /// 8 bytes (read little-endian) map to it here (test-plans interop runs).
@@ -279,6 +286,7 @@ impl Collector {
             subscribed0: vec![true; peer_ids.len()],
             peer_samples: Vec::new(),
             history: HistoryMetrics::new(peer_ids.len()),
+            awaited: Vec::new(),
             wire: WireDecoder::default(),
             payload_keys: None,
         }
@@ -436,11 +444,28 @@ impl Collector {
         self.history.on_sync(client, server, r);
     }
 
-    /// A message was published.
+    /// A message was published; its receivers are not known here, so a
+    /// delivery counts if the peer was up at the publish (see
+    /// [`Collector::up_since`]) and, for a probe, is a probe peer. Prefer
+    /// [`Collector::on_publish_to`], which cannot count more deliveries than
+    /// `rec.expected`.
     pub fn on_publish(&mut self, rec: MsgRecord) -> u64 {
         let seq = self.messages.len() as u64;
         self.record(Rec::Publish, u64::from(rec.publisher), seq);
         self.messages.push(rec);
+        self.awaited.push(None);
+        seq
+    }
+
+    /// A message was published, expected at `receivers` (the subscribers up
+    /// now, other than the publisher): only their first deliveries count,
+    /// each once, so `delivered <= expected` (`rec.expected` is set to the
+    /// number of distinct receivers).
+    pub fn on_publish_to(&mut self, mut rec: MsgRecord, receivers: &[u32]) -> u64 {
+        let set = PeerSet::new(receivers);
+        rec.expected = set.left;
+        let seq = self.on_publish(rec);
+        self.awaited[seq as usize] = Some(set);
         seq
     }
 
@@ -462,16 +487,21 @@ impl Collector {
         self.record(Rec::Delivery, u64::from(peer), seq);
         let now = Self::now();
         if let Some(m) = self.messages.get_mut(seq as usize) {
-            if m.probe && !self.probe_peers.contains(&peer) {
-                return;
-            }
-            // Only receivers that were up when it was published were expected;
-            // a peer that came back later (and got it by gossip) does not count.
-            if self
-                .up_since
-                .get(peer as usize)
-                .is_some_and(|&t| t > m.published_ns)
-            {
+            let counts = match self.awaited.get_mut(seq as usize).and_then(Option::as_mut) {
+                // Only the expected receivers count, each once (a peer that
+                // restarted may get the message a second time).
+                Some(set) => set.take(peer),
+                // Receivers not given: those that were up when it was published.
+                // A peer that came back later (and got it by gossip) does not count.
+                None => {
+                    (!m.probe || self.probe_peers.contains(&peer))
+                        && self
+                            .up_since
+                            .get(peer as usize)
+                            .is_none_or(|&t| t <= m.published_ns)
+                }
+            };
+            if !counts {
                 return;
             }
             m.delivered += 1;
@@ -564,5 +594,114 @@ impl Collector {
             }
             Self::on_rpc(messages, counters, peers, from, to, &s)
         });
+    }
+}
+
+/// A set of peer indices that only shrinks: a message's expected receivers
+/// still waiting for it. Freed once empty.
+#[derive(Clone, Debug)]
+struct PeerSet {
+    words: Box<[u64]>,
+    left: u32,
+}
+
+impl PeerSet {
+    fn new(peers: &[u32]) -> PeerSet {
+        let n = peers.iter().max().map_or(0, |&p| p as usize / 64 + 1);
+        let mut s = PeerSet {
+            words: vec![0; n].into_boxed_slice(),
+            left: 0,
+        };
+        for &p in peers {
+            let (w, bit) = (p as usize / 64, 1u64 << (p % 64));
+            if s.words[w] & bit == 0 {
+                s.words[w] |= bit;
+                s.left += 1;
+            }
+        }
+        s
+    }
+
+    /// Removes `peer`; whether it was there.
+    fn take(&mut self, peer: u32) -> bool {
+        let (w, bit) = (peer as usize / 64, 1u64 << (peer % 64));
+        match self.words.get_mut(w) {
+            Some(x) if *x & bit != 0 => {
+                *x &= !bit;
+                self.left -= 1;
+                if self.left == 0 {
+                    self.words = Box::default();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: u32) -> Vec<PeerId> {
+        (0..n)
+            .map(|i| PeerId::from(crate::peer::test_plans_keypair(i).public()))
+            .collect()
+    }
+
+    fn msg(publisher: u32, probe: bool) -> MsgRecord {
+        MsgRecord {
+            publisher,
+            topic: 0,
+            published_ns: 0,
+            expected: 0,
+            delivered: 0,
+            copies: 0,
+            latency_max_ns: 0,
+            probe,
+        }
+    }
+
+    #[test]
+    fn only_expected_receivers_count_and_each_once() {
+        let mut c = Collector::new(&ids(130));
+        let seq = c.on_publish_to(msg(0, false), &[1, 2, 129, 2]);
+        assert_eq!(c.messages[0].expected, 3, "distinct receivers");
+        let payload = seq.to_le_bytes();
+        for peer in [1, 3, 1, 129, 0, 2, 2, 129] {
+            c.on_delivery(peer, &payload);
+        }
+        assert_eq!(c.messages[0].delivered, 3);
+        assert_eq!(c.counters.deliveries, 3);
+        assert_eq!(c.latencies_ns.len(), 3);
+        assert_eq!(
+            c.peers[1].deliveries, 1,
+            "a second first delivery (after a restart) does not count"
+        );
+        assert_eq!(c.peers[3].deliveries, 0, "not expected");
+        // Probes: the same rule, outside the workload's counters.
+        let seq = c.on_publish_to(msg(5, true), &[6, 7]);
+        for peer in [6, 8, 6] {
+            c.on_delivery(peer, &seq.to_le_bytes());
+        }
+        assert_eq!((c.messages[1].delivered, c.messages[1].expected), (1, 2));
+        assert_eq!(c.counters.deliveries, 3);
+    }
+
+    #[test]
+    fn without_receivers_the_up_time_decides() {
+        let mut c = Collector::new(&ids(4));
+        c.up_since[2] = 10;
+        let mut m = msg(0, false);
+        m.expected = 3;
+        m.published_ns = 5;
+        let seq = c.on_publish(m);
+        for peer in [1, 2, 3] {
+            c.on_delivery(peer, &seq.to_le_bytes());
+        }
+        assert_eq!(
+            c.messages[0].delivered, 2,
+            "peer 2 came up after the publish"
+        );
     }
 }

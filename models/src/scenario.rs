@@ -197,10 +197,11 @@ impl Driver {
         } else {
             &self.subscribers[topic]
         };
-        let expected = receivers
+        let expected: Vec<u32> = receivers
             .iter()
-            .filter(|&&p| p != publisher && engine.nodes[p as usize].is_up())
-            .count() as u32;
+            .copied()
+            .filter(|&p| p != publisher && engine.nodes[p as usize].is_up())
+            .collect();
         if !probe {
             let mut c = self.collector.borrow_mut();
             for &p in receivers {
@@ -213,16 +214,17 @@ impl Driver {
                 }
             }
         }
-        let seq = self.collector.borrow_mut().on_publish(MsgRecord {
+        let rec = MsgRecord {
             publisher,
             topic: topic as u32,
             published_ns: now,
-            expected,
+            expected: expected.len() as u32,
             delivered: 0,
             copies: 0,
             latency_max_ns: 0,
             probe,
-        });
+        };
+        let seq = self.collector.borrow_mut().on_publish_to(rec, &expected);
         let node = &mut engine.nodes[publisher as usize];
         if node.swarm.is_some() {
             let data = node.make_payload(seq, size);
@@ -1306,7 +1308,7 @@ impl Sim {
     }
 
     /// Records every final mesh into the trace (peers simulated here) and
-    /// returns the mesh sizes of their subscribed peers.
+    /// returns the mesh sizes of their live subscribed peers.
     fn record_final_meshes(&mut self) -> Vec<u32> {
         let mut degrees = Vec::new();
         for t in 0..self.driver.spec.workload.topics as usize {
@@ -1316,7 +1318,7 @@ impl Sim {
                     continue;
                 }
                 let mesh = self.mesh(p, t);
-                if subs.contains(&p) {
+                if subs.contains(&p) && self.engine.nodes[p as usize].is_up() {
                     degrees.push(mesh.len() as u32);
                 }
                 let mut c = self.driver.collector.borrow_mut();

@@ -58,7 +58,8 @@ pub struct RunSummary {
     pub duplicates_per_delivery: f64,
     /// Mean bytes written per peer (all protocols, including negotiation).
     pub bytes_sent_per_peer: f64,
-    /// Final mesh degree over subscribed peers and topics.
+    /// Final mesh degree over live (up) subscribed peers and topics, as
+    /// `isolated_peers_end` counts them (0s when none is up).
     pub mesh_degree: MinMeanMax,
     /// Engine events processed.
     pub events: u64,
@@ -97,8 +98,9 @@ pub struct RunSummary {
     /// every live subscriber (s); -1 if the last messages did not.
     #[serde(default)]
     pub delivery_recovered_s: f64,
-    /// Health-check probes: share of probe messages that reached every other live probe.
-    #[serde(default)]
+    /// Health-check probes: share of probe messages that reached every other
+    /// live probe (-1 without any probe message: not applicable).
+    #[serde(default = "not_applicable")]
     pub probe_full_delivery_ratio: f64,
     /// Connections established during the run.
     #[serde(default)]
@@ -241,6 +243,11 @@ pub struct RunSummary {
     pub root_series: Vec<RootSample>,
 }
 
+/// -1: the value of a metric that does not apply.
+fn not_applicable() -> f64 {
+    -1.0
+}
+
 /// Publish time (s) of the first workload message from which on every message
 /// was delivered to all its expected receivers; -1 if the last one was not.
 pub fn delivery_recovered_s(messages: &[crate::collector::MsgRecord]) -> f64 {
@@ -367,7 +374,7 @@ impl RunSummary {
             probe_full_delivery_ratio: {
                 let probes: Vec<_> = c.messages.iter().filter(|m| m.probe).collect();
                 if probes.is_empty() {
-                    0.0
+                    -1.0
                 } else {
                     probes.iter().filter(|m| m.delivered >= m.expected).count() as f64
                         / probes.len() as f64
