@@ -34,6 +34,11 @@ const LAT_MS: [[u64; 3]; 3] = [[2, 3, 70], [3, 4, 72], [70, 72, 6]];
 
 /// A directed GML graph as networkx writes it (every edge in both directions, self-loops included).
 fn graph_gml() -> String {
+    graph_gml_with_loss("0.0")
+}
+
+/// [`graph_gml`] with this `packet_loss` on every edge.
+fn graph_gml_with_loss(loss: &str) -> String {
     let mut s = String::from("graph [\n  directed 1\n");
     for (i, (label, up, down)) in TYPES.iter().enumerate() {
         s.push_str(&format!(
@@ -43,7 +48,7 @@ fn graph_gml() -> String {
     for a in 0..3 {
         for b in 0..3 {
             s.push_str(&format!(
-                "  edge [\n    source {a}\n    target {b}\n    label \"{} to {}\"\n    latency \"{} ms\"\n    packet_loss 0.0\n  ]\n",
+                "  edge [\n    source {a}\n    target {b}\n    label \"{} to {}\"\n    latency \"{} ms\"\n    packet_loss {loss}\n  ]\n",
                 TYPES[a].0, TYPES[b].0, LAT_MS[a][b]
             ));
         }
@@ -54,8 +59,13 @@ fn graph_gml() -> String {
 
 /// shadow.yaml as the framework's `yaml.dump` writes it: host `nodeI` on graph node `gnode[I]`.
 fn shadow_yaml(gnode: &[usize]) -> String {
-    let mut s = String::from(
-        "experimental:\n  socket_recv_buffer: 7500000\ngeneral:\n  model_unblocked_syscall_latency: true\n  stop_time: 10 min\nhosts:\n",
+    shadow_yaml_with_stop(gnode, "10 min")
+}
+
+/// [`shadow_yaml`] with this `general.stop_time`.
+fn shadow_yaml_with_stop(gnode: &[usize], stop_time: &str) -> String {
+    let mut s = format!(
+        "experimental:\n  socket_recv_buffer: 7500000\ngeneral:\n  model_unblocked_syscall_latency: true\n  stop_time: {stop_time}\nhosts:\n",
     );
     for (i, g) in gnode.iter().enumerate() {
         s.push_str(&format!(
@@ -115,11 +125,22 @@ fn delivery_latencies(out: &Path, seq: u64) -> Vec<(u32, f64)> {
         .collect()
 }
 
-#[test]
-fn generated_scenario_runs_end_to_end() {
-    // 8 nodes on three graph node types; a ring with two chords.
-    let gnode = [0, 1, 2, 0, 1, 2, 1, 0];
-    let n = gnode.len() as u32;
+/// Graph node of each of the 8 ring nodes (three node types).
+const RING_GNODE: [usize; 8] = [0, 1, 2, 0, 1, 2, 1, 0];
+
+fn publish(node: u32, id: u64, size: usize, topic: &str) -> serde_json::Value {
+    if_node(
+        node,
+        serde_json::json!({"type": "publish", "messageID": id, "messageSizeBytes": size, "topicID": topic}),
+    )
+}
+
+fn wait_until(s: u64) -> serde_json::Value {
+    serde_json::json!({"type": "waitUntil", "elapsedSeconds": s})
+}
+
+/// `n` nodes in a ring with two chords (0-4, 1-5), all subscribed to `a-subnet`.
+fn ring_setup(n: u32) -> Vec<serde_json::Value> {
     let mut script = init(n);
     for i in 0..n {
         let mut to = vec![(i + 1) % n];
@@ -132,17 +153,68 @@ fn generated_scenario_runs_end_to_end() {
         ));
     }
     script.push(serde_json::json!({"type": "subscribeToTopic", "topicID": "a-subnet"}));
-    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 5}));
-    script.push(if_node(
-        0,
-        serde_json::json!({"type": "publish", "messageID": 7, "messageSizeBytes": 2048, "topicID": "a-subnet"}),
-    ));
-    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 6}));
-    script.push(if_node(
-        5,
-        serde_json::json!({"type": "publish", "messageID": 300, "messageSizeBytes": 100, "topicID": "a-subnet"}),
-    ));
-    script.push(serde_json::json!({"type": "waitUntil", "elapsedSeconds": 8}));
+    script
+}
+
+/// The ring, two messages (7 from node 0 at 5 s, 300 from node 5 at 6 s), the end at 8 s.
+/// Also the script of the shipped sample folder `experiments/interop-sample/`.
+fn sample_script() -> Vec<serde_json::Value> {
+    let mut script = ring_setup(RING_GNODE.len() as u32);
+    script.push(wait_until(5));
+    script.push(publish(0, 7, 2048, "a-subnet"));
+    script.push(wait_until(6));
+    script.push(publish(5, 300, 100, "a-subnet"));
+    script.push(wait_until(8));
+    script
+}
+
+/// Runs `meshsim interop DIR --out DIR/out` with extra arguments; returns the output and DIR/out.
+fn run_into(dir: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join("out");
+    let mut args = vec![
+        "interop",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    (meshsim(&args), out)
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// interop.csv rows by column name.
+fn interop_rows(out: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let t = std::fs::read_to_string(out.join("interop.csv")).unwrap();
+    let mut lines = t.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn generated_scenario_runs_end_to_end() {
+    // 8 nodes on three graph node types; a ring with two chords.
+    let gnode = RING_GNODE;
+    let n = gnode.len() as u32;
+    let script = sample_script();
     let dir = write_dir("ring", &gnode, &script);
     let out = dir.join("out");
     let o = meshsim(&[
@@ -157,6 +229,21 @@ fn generated_scenario_runs_end_to_end() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("reliability           1.0000"), "{stdout}");
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    // The results line lists exactly the files written.
+    let listed = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("results "))
+        .and_then(|l| l.split_once('(')?.1.strip_suffix(')').map(str::to_string))
+        .unwrap_or_else(|| panic!("no results line: {stdout}"));
+    let mut listed: Vec<&str> = listed.split(", ").collect();
+    listed.sort_unstable();
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort_unstable();
+    assert_eq!(listed, written, "{stdout}");
     for f in [
         "analysis.txt",
         "interop.csv",
@@ -164,8 +251,21 @@ fn generated_scenario_runs_end_to_end() {
         "messages.csv",
         "deliveries.csv",
         "timeseries.csv",
+        "peers.csv",
     ] {
         assert!(out.join(f).exists(), "{f} written");
+    }
+    // peers.csv: one row per node, each connected and having received messages.
+    let peers = read_csv(&out.join("peers.csv"));
+    assert_eq!(peers.len(), 8, "{peers:?}");
+    for (i, p) in peers.iter().enumerate() {
+        assert_eq!(p[1], i.to_string(), "{p:?}");
+        assert_eq!(p[4], "true", "up: {p:?}");
+        assert!(p[6].parse::<u32>().unwrap() >= 2, "connections: {p:?}");
+        assert!(
+            p[14].parse::<u64>().unwrap() >= 1,
+            "messages_received: {p:?}"
+        );
     }
     // interop.csv: both messages reached all 7 other nodes.
     let rows = read_csv(&out.join("interop.csv"));
@@ -319,4 +419,207 @@ fn unsupported_input_is_a_clear_error_with_exit_code_2() {
     for name in ["unsupported", "badhost", "badd"] {
         let _ = std::fs::remove_dir_all(temp_dir(name));
     }
+}
+
+#[test]
+fn trailing_publish_counts_no_unreceived_copies_and_is_flagged() {
+    // Message 300 is the script's last step: the run ends when it is published.
+    let mut script = ring_setup(8);
+    script.push(wait_until(5));
+    script.push(publish(0, 7, 2048, "a-subnet"));
+    script.push(wait_until(6));
+    script.push(publish(5, 300, 100, "a-subnet"));
+    let dir = write_dir("trailing", &RING_GNODE, &script);
+    let (o, out) = run_into(&dir, &[]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let rows = interop_rows(&out);
+    assert_eq!(rows[1]["message_id"], "300");
+    assert_eq!(rows[1]["delivered"], "0", "{:?}", rows[1]);
+    // Copies written but not received by the end are not duplicates.
+    assert_eq!(rows[1]["duplicates"], "0", "{:?}", rows[1]);
+    assert_eq!(rows[1]["warning"], "late", "{:?}", rows[1]);
+    assert_eq!(rows[0]["delivered"], "7", "{:?}", rows[0]);
+    assert_eq!(rows[0]["warning"], "", "{:?}", rows[0]);
+    // messages.csv agrees: no copy of message 300 was received.
+    let m = read_csv(&out.join("messages.csv"));
+    assert_eq!(m[1][8], "0", "copies_received of message 300: {:?}", m[1]);
+    // The summary and analysis.txt say why it scores 0.
+    let warn = stdout
+        .lines()
+        .find(|l| l.contains("WARNING") && l.contains("before the end"))
+        .unwrap_or_else(|| panic!("no late-publish warning: {stdout}"));
+    assert!(warn.contains("300") && !warn.contains(" 7 "), "{warn}");
+    let analysis = std::fs::read_to_string(out.join("analysis.txt")).unwrap();
+    assert!(
+        analysis
+            .lines()
+            .any(|l| l.starts_with("# WARNING") && l.contains("300")),
+        "{analysis}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_message_nobody_expects_has_no_reliability() {
+    // Message 9 goes to a topic nobody subscribes to; message 7 to the ring's topic.
+    let mut script = ring_setup(8);
+    script.push(wait_until(5));
+    script.push(publish(0, 7, 64, "a-subnet"));
+    script.push(publish(2, 9, 64, "nobody"));
+    script.push(wait_until(7));
+    let dir = write_dir("nobody", &RING_GNODE, &script);
+    let (o, out) = run_into(&dir, &[]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let rows = interop_rows(&out);
+    let r = rows.iter().find(|r| r["message_id"] == "9").unwrap();
+    assert_eq!(r["expected"], "0", "{r:?}");
+    assert_eq!(r["reliability"], "", "n/a, not 1: {r:?}");
+    assert_eq!(r["reached"], "0", "{r:?}");
+    assert_eq!(r["warning"], "no_receiver", "{r:?}");
+    // The overall figure is over the messages somebody expected.
+    assert!(
+        stdout.contains("reliability           1.0000  (7 of 7 deliveries, 2 messages)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("WARNING") && l.contains("no subscriber") && l.contains('9')),
+        "{stdout}"
+    );
+    let row9 = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("9  nobody"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row9.contains("n/a"), "{row9}");
+    let analysis = std::fs::read_to_string(out.join("analysis.txt")).unwrap();
+    assert!(
+        analysis
+            .lines()
+            .any(|l| l.starts_with("# WARNING") && l.contains("no subscriber") && l.contains('9')),
+        "{analysis}"
+    );
+    let j = meshsim(&["interop", dir.to_str().unwrap(), "--no-write", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let m9 = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == 9)
+        .unwrap();
+    assert!(m9["reliability"].is_null(), "{m9}");
+    assert_eq!(v["reliability"], 1.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nothing_published_before_stop_time_is_na_with_a_warning() {
+    let mut script = ring_setup(8);
+    script.push(wait_until(5));
+    script.push(publish(0, 7, 64, "a-subnet"));
+    script.push(wait_until(6));
+    let dir = write_dir("early-stop", &RING_GNODE, &script);
+    std::fs::write(
+        dir.join("shadow.yaml"),
+        shadow_yaml_with_stop(&RING_GNODE, "3 s"),
+    )
+    .unwrap();
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("  reliability           n/a  (0 of 0 deliveries, 0 messages)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("latency ms            n/a"), "{stdout}");
+    let warn = stdout
+        .lines()
+        .find(|l| l.contains("WARNING") && l.contains("no message was published"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(warn.contains("stop_time"), "{warn}");
+    let j = meshsim(&["interop", dir.to_str().unwrap(), "--no-write", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert!(v["reliability"].is_null(), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_instruction_for_a_node_that_does_not_exist_is_an_error() {
+    let mut script = ring_setup(8);
+    script.push(wait_until(5));
+    let index = script.len();
+    script.push(publish(99, 7, 64, "a-subnet"));
+    script.push(wait_until(6));
+    let dir = write_dir("node99", &RING_GNODE, &script);
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    for s in [
+        format!("script[{index}]"),
+        "nodeID 99".to_string(),
+        "0 to 7".to_string(),
+    ] {
+        assert!(stderr.contains(&s), "stderr should mention {s:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_packet_loss_is_printed_as_written() {
+    let dir = write_dir("loss", &[0, 1], &[wait_until(1)]);
+    std::fs::write(dir.join("graph.gml"), graph_gml_with_loss("1.5")).unwrap();
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("packet_loss 1.5:"), "{stderr}");
+    assert!(!stderr.contains("Num("), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The shipped sample folder (`experiments/interop-sample/`) is what
+/// [`sample_script`] and the helpers here generate, and it runs. To
+/// regenerate it: `MESHSIM_WRITE_INTEROP_SAMPLE=1 cargo test -p meshsim --test interop shipped`.
+#[test]
+fn shipped_sample_folder_is_generated_here_and_runs() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop-sample");
+    let files = [
+        ("graph.gml", graph_gml()),
+        ("shadow.yaml", shadow_yaml(&RING_GNODE)),
+        (
+            "params.json",
+            serde_json::to_string_pretty(&serde_json::json!({ "script": sample_script() }))
+                .unwrap()
+                + "\n",
+        ),
+    ];
+    if std::env::var_os("MESHSIM_WRITE_INTEROP_SAMPLE").is_some() {
+        std::fs::create_dir_all(&sample).unwrap();
+        for (name, text) in &files {
+            std::fs::write(sample.join(name), text).unwrap();
+        }
+    }
+    for (name, text) in &files {
+        let got = std::fs::read_to_string(sample.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", sample.join(name).display()));
+        assert_eq!(
+            &got, text,
+            "{name} differs from the generator (see this test's doc)"
+        );
+    }
+    let o = meshsim(&["interop", sample.to_str().unwrap(), "--no-write"]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("reliability           1.0000  (14 of 14 deliveries, 2 messages)"),
+        "{stdout}"
+    );
+    // A folder without the files points at the sample.
+    let empty = temp_dir("empty");
+    let o = meshsim(&["interop", empty.to_str().unwrap(), "--no-write"]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("experiments/interop-sample"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&empty);
 }

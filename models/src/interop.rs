@@ -97,6 +97,25 @@ pub fn base_gossipsub() -> GossipsubSpec {
 }
 
 impl Scenario {
+    /// The end of the run, ns (events up to it, inclusive, are simulated).
+    pub fn end_ns(&self) -> u64 {
+        crate::spec::ms_to_ns(self.duration_s * 1000.0)
+    }
+
+    /// The largest one-way latency between two nodes that connect, ns (0 without connections).
+    pub fn max_link_latency_ns(&self) -> u64 {
+        self.links.values().map(|l| l.latency_ns).max().unwrap_or(0)
+    }
+
+    /// Publishes of the script that come after the end (`general.stop_time`): not run.
+    pub fn publishes_after_end(&self) -> usize {
+        let end = self.end_ns();
+        self.ops
+            .iter()
+            .filter(|o| o.at_ns > end && matches!(o.kind, OpKind::Publish { .. }))
+            .count()
+    }
+
     /// The meshsim experiment the peers are built from: one class per run of
     /// consecutive nodes with the same GossipSub settings, no initial
     /// topology, no workload (the script drives everything).
@@ -204,10 +223,33 @@ pub fn components(sc: &Scenario) -> usize {
     n
 }
 
+/// Passes on to the collector's tap only the writes that reach their
+/// receiver by the end of the run: a copy still in flight when the run ends
+/// was not received, so it is neither a copy (nor a duplicate) in
+/// `messages.csv` and `interop.csv` nor in the per-peer wire counters. A
+/// stream's writes arrive in order, so once one is left out so are the rest
+/// of that stream's, and its frames stay whole.
+struct ReceivedByEnd {
+    inner: Box<dyn sim::world::WireTap>,
+    end_ns: u64,
+}
+
+impl sim::world::WireTap for ReceivedByEnd {
+    fn on_write(&mut self, from: u32, to: u32, stream: u64, deliver_at_ns: u64, bytes: &[u8]) {
+        if deliver_at_ns <= self.end_ns {
+            self.inner.on_write(from, to, stream, deliver_at_ns, bytes);
+        }
+    }
+}
+
 fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput, sim::RunError> {
     let mut s = Sim::new(spec, seed);
     s.initial_components = components(sc);
+    let end_ns = sc.end_ns();
     sim::world::with(|w| {
+        if let Some(inner) = w.take_tap() {
+            w.set_tap(Box::new(ReceivedByEnd { inner, end_ns }));
+        }
         for (i, &(up, down)) in sc.bandwidth.iter().enumerate() {
             w.set_bandwidth(i as u32, up, down);
         }
@@ -235,7 +277,7 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
     let mut i = 0;
     while i < sc.ops.len() {
         let at = sc.ops[i].at_ns;
-        if at as f64 / 1e9 > sc.duration_s {
+        if at > end_ns {
             break;
         }
         s.engine.run_until(at, &mut s.driver)?;
@@ -305,8 +347,17 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
             }
         }
     }
-    s.run_until_s(sc.duration_s)?;
+    s.engine.run_until(end_ns, &mut s.driver)?;
     let collector = s.driver.collector.clone();
+    // peers.csv reports the mesh of topic 0; without topics, an unknown one (no mesh).
+    let no_topics = s.driver.topics.is_empty();
+    if no_topics {
+        s.driver.topics.push(IdentTopic::new(""));
+    }
+    let peers = s.peer_rows();
+    if no_topics {
+        s.driver.topics.clear();
+    }
     let summary = s.finish();
     let mut c = collector.borrow_mut();
     Ok(InteropOutput {
@@ -315,6 +366,7 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
             samples: std::mem::take(&mut c.samples),
             messages: std::mem::take(&mut c.messages),
             deliveries: c.deliveries.take(),
+            peers,
             ..RunOutput::default()
         },
         message_ids,
