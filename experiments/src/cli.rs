@@ -124,11 +124,14 @@ enum Cmd {
     ///
     /// Prints reliability, dissemination latency and duplicates per message
     /// and overall, and writes analysis.txt, interop.csv, runs.csv,
-    /// messages.csv, deliveries.csv and timeseries.csv. Exit code 2 on bad or
-    /// unsupported input.
+    /// messages.csv, peers.csv, deliveries.csv, timeseries.csv and
+    /// meta.json. Warnings (messages published too close to the end,
+    /// messages nobody else subscribed to, publishes after stop_time) are
+    /// printed and appended to analysis.txt. Exit code 2 on bad or
+    /// unsupported input. A sample folder: experiments/interop-sample/.
     ///
     /// Example:
-    ///   meshsim interop shadow-outputs/latest --seed 1 --out results/interop
+    ///   meshsim interop experiments/interop-sample --seed 3 --no-write
     #[command(verbatim_doc_comment)]
     Interop {
         /// The experiment folder.
