@@ -623,3 +623,38 @@ fn shipped_sample_folder_is_generated_here_and_runs() {
     assert!(stderr.contains("experiments/interop-sample"), "{stderr}");
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+#[test]
+fn a_node_that_subscribes_after_the_publish_is_not_counted() {
+    // Nodes 0 and 1 subscribe to `late` first; node 0 publishes; nodes 2-7
+    // subscribe just after. Whatever reaches them later (by gossip, or not
+    // at all) counts neither as expected nor as delivered.
+    let mut script = ring_setup(8);
+    script.push(if_node(
+        0,
+        serde_json::json!({"type": "subscribeToTopic", "topicID": "late"}),
+    ));
+    script.push(if_node(
+        1,
+        serde_json::json!({"type": "subscribeToTopic", "topicID": "late"}),
+    ));
+    script.push(wait_until(5));
+    script.push(publish(0, 11, 64, "late"));
+    for n in 2..8 {
+        script.push(if_node(
+            n,
+            serde_json::json!({"type": "subscribeToTopic", "topicID": "late"}),
+        ));
+    }
+    script.push(wait_until(9));
+    let dir = write_dir("late-subscribers", &RING_GNODE, &script);
+    let (o, out) = run_into(&dir, &[]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let rows = interop_rows(&out);
+    let r = rows.iter().find(|r| r["message_id"] == "11").unwrap();
+    assert_eq!(r["expected"], "1", "only node 1 was subscribed: {r:?}");
+    let delivered: u32 = r["delivered"].parse().unwrap();
+    assert!(delivered <= 1, "{r:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

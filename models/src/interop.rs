@@ -310,24 +310,30 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
                 }
                 OpKind::Publish { id, size, topic } => {
                     let now = s.engine.now_ns();
-                    let expected = s.driver.subscribers[topic]
+                    // The receivers expected now: a node that subscribes
+                    // later and gets it by gossip does not count.
+                    let receivers: Vec<u32> = s.driver.subscribers[topic]
                         .iter()
-                        .filter(|&&p| p != node && s.engine.nodes[p as usize].is_up())
-                        .count() as u32;
+                        .copied()
+                        .filter(|&p| p != node && s.engine.nodes[p as usize].is_up())
+                        .collect();
                     let data = payload(id, size);
                     let key = u64::from_le_bytes(data[..8].try_into().expect("8 bytes"));
                     let seq = {
                         let mut c = s.driver.collector.borrow_mut();
-                        let seq = c.on_publish(MsgRecord {
-                            publisher: node,
-                            topic: topic as u32,
-                            published_ns: now,
-                            expected,
-                            delivered: 0,
-                            copies: 0,
-                            latency_max_ns: 0,
-                            probe: false,
-                        });
+                        let seq = c.on_publish_to(
+                            MsgRecord {
+                                publisher: node,
+                                topic: topic as u32,
+                                published_ns: now,
+                                expected: 0,
+                                delivered: 0,
+                                copies: 0,
+                                latency_max_ns: 0,
+                                probe: false,
+                            },
+                            &receivers,
+                        );
                         if let Some(k) = c.payload_keys.as_mut() {
                             k.insert(key, seq);
                         }
