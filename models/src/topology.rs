@@ -45,8 +45,20 @@ pub fn build(spec: &TopologySpec, n: u32, hubs: &[u32], rng: &mut SimRng) -> Top
 }
 
 /// A random `d`-regular graph on `n` nodes (pairing model with restarts, then
-/// a repair pass by edge switching if restarts keep failing).
+/// a repair pass by edge switching if restarts keep failing). Every `d < n`
+/// with `n * d` even gives one: the complete graph for `d = n - 1`, and a
+/// seeded fallback ([`regular_by_swaps`]) if the repair gets stuck, which it
+/// can on dense graphs. The fallback only replaces what used to be a panic,
+/// so a graph the pairing or the repair finds is the same as before.
 pub fn random_regular(n: u32, d: u32, rng: &mut SimRng) -> Vec<(u32, u32)> {
+    assert!(
+        (d == 0 || d < n) && (u64::from(n) * u64::from(d)).is_multiple_of(2),
+        "no simple {d}-regular graph on {n} nodes (the spec's validation admits none)"
+    );
+    if d + 1 == n {
+        // The only one; the pairing almost never finds it and the repair gets stuck.
+        return complete(n);
+    }
     let mut stubs: Vec<u32> = (0..n)
         .flat_map(|i| std::iter::repeat_n(i, d as usize))
         .collect();
@@ -68,7 +80,9 @@ pub fn random_regular(n: u32, d: u32, rng: &mut SimRng) -> Vec<(u32, u32)> {
     // Large d: pair once, then switch away self-loops and multi-edges.
     stubs.shuffle(rng);
     let mut edges: Vec<(u32, u32)> = stubs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-    repair(&mut edges, rng);
+    if !repair(&mut edges, rng) {
+        return regular_by_swaps(n, d, rng);
+    }
     let mut out: Vec<(u32, u32)> = edges
         .into_iter()
         .map(|(a, b)| (a.min(b), a.max(b)))
@@ -77,7 +91,9 @@ pub fn random_regular(n: u32, d: u32, rng: &mut SimRng) -> Vec<(u32, u32)> {
     out
 }
 
-fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) {
+/// Switches self-loops and multi-edges away; `false` if it cannot (out of
+/// attempts, or stuck: no switch of the next bad edge is possible).
+fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) -> bool {
     use rand::RngExt;
     use std::collections::BTreeMap;
     let key = |a: u32, b: u32| (a.min(b), a.max(b));
@@ -87,17 +103,37 @@ fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) {
     }
     let is_bad =
         |count: &BTreeMap<(u32, u32), u32>, (a, b): (u32, u32)| a == b || count[&key(a, b)] > 1;
+    // Replacing edges (a, b) and (c, e) by x and y keeps the graph loop-free
+    // and adds no multi-edge.
+    let fits = |count: &BTreeMap<(u32, u32), u32>, x: (u32, u32), y: (u32, u32)| {
+        let fresh = |(p, q): (u32, u32)| p != q && !count.contains_key(&key(p, q));
+        fresh(x) && fresh(y) && key(x.0, x.1) != key(y.0, y.1)
+    };
     let limit = edges.len() * 1000 + 10_000;
     let mut i = 0;
+    let mut misses = 0;
     for _ in 0..limit {
         // Next bad edge, scanning round-robin.
         let Some(bad) = (0..edges.len())
             .map(|k| (i + k) % edges.len())
             .find(|&k| is_bad(&count, edges[k]))
         else {
-            return;
+            return true;
         };
         i = bad;
+        if misses >= edges.len() {
+            // Nothing changes until a switch succeeds: if none can, the
+            // remaining attempts would all miss (this only saves their time).
+            let (a, b) = edges[bad];
+            let stuck = (0..edges.len()).filter(|&j| j != bad).all(|j| {
+                let (c, e) = edges[j];
+                !fits(&count, (a, c), (b, e)) && !fits(&count, (a, e), (b, c))
+            });
+            if stuck {
+                return false;
+            }
+            misses = 0;
+        }
         let j = rng.random_range(0..edges.len());
         let ((a, b), (c, e)) = (edges[bad], edges[j]);
         let (x, y) = if rng.random_bool(0.5) {
@@ -105,12 +141,11 @@ fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) {
         } else {
             ((a, e), (b, c))
         };
-        let fresh = |count: &BTreeMap<(u32, u32), u32>, (p, q): (u32, u32)| {
-            p != q && !count.contains_key(&key(p, q))
-        };
-        if j == bad || !fresh(&count, x) || !fresh(&count, y) || key(x.0, x.1) == key(y.0, y.1) {
+        if j == bad || !fits(&count, x, y) {
+            misses += 1;
             continue;
         }
+        misses = 0;
         for old in [(a, b), (c, e)] {
             let k = key(old.0, old.1);
             let n = count.get_mut(&k).expect("present");
@@ -124,7 +159,66 @@ fn repair(edges: &mut [(u32, u32)], rng: &mut SimRng) {
         edges[bad] = x;
         edges[j] = y;
     }
-    panic!("could not build a simple regular graph (try another degree or peer count)");
+    false
+}
+
+/// The complete graph on `n` nodes, sorted.
+fn complete(n: u32) -> Vec<(u32, u32)> {
+    (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .collect()
+}
+
+/// A `d`-regular graph that always exists, sorted: the circulant graph (each
+/// node linked to the `d / 2` nearest on either side of a ring, and to the
+/// opposite node if `d` is odd), mixed by `10 x edges` seeded
+/// degree-preserving swaps; above `d = (n - 1) / 2`, the complement of such
+/// a graph of degree `n - 1 - d` (swaps rarely succeed in a dense graph).
+pub fn regular_by_swaps(n: u32, d: u32, rng: &mut SimRng) -> Vec<(u32, u32)> {
+    use rand::RngExt;
+    assert!(
+        (d == 0 || d < n) && (u64::from(n) * u64::from(d)).is_multiple_of(2),
+        "no simple {d}-regular graph on {n} nodes"
+    );
+    if d > 0 && 2 * u64::from(d) > u64::from(n - 1) {
+        let sparse: BTreeSet<(u32, u32)> =
+            regular_by_swaps(n, n - 1 - d, rng).into_iter().collect();
+        return complete(n)
+            .into_iter()
+            .filter(|e| !sparse.contains(e))
+            .collect();
+    }
+    let mut edges: Vec<(u32, u32)> = (1..=d / 2)
+        .flat_map(|j| (0..n).map(move |a| key(a, (a + j) % n)))
+        .collect();
+    if d % 2 == 1 {
+        // n is even: each node's opposite.
+        edges.extend((0..n / 2).map(|a| (a, a + n / 2)));
+    }
+    let mut set: BTreeSet<(u32, u32)> = edges.iter().copied().collect();
+    let m = edges.len();
+    if m >= 2 {
+        for _ in 0..m * 10 {
+            let (s, t) = (rng.random_range(0..m), rng.random_range(0..m));
+            let ((a, b), (c, e)) = (edges[s], edges[t]);
+            let (x, y) = if rng.random_bool(0.5) {
+                (key(a, c), key(b, e))
+            } else {
+                (key(a, e), key(b, c))
+            };
+            if s == t || x.0 == x.1 || y.0 == y.1 || x == y || set.contains(&x) || set.contains(&y)
+            {
+                continue;
+            }
+            set.remove(&edges[s]);
+            set.remove(&edges[t]);
+            set.insert(x);
+            set.insert(y);
+            edges[s] = x;
+            edges[t] = y;
+        }
+    }
+    set.into_iter().collect()
 }
 
 fn key(a: u32, b: u32) -> (u32, u32) {
@@ -215,11 +309,13 @@ pub fn hub_and_spoke(
     let mut edges = BTreeSet::new();
     let h = hubs.len() as u32;
     let d = hub_degree.unwrap_or(8).min(h.saturating_sub(1));
+    // (In u64: d x h can pass u32::MAX with some 65,000 hubs.)
+    let stubs = u64::from(d) * u64::from(h);
     if h >= 2 {
-        if d + 1 >= h || (d * h) % 2 == 1 {
+        if d + 1 >= h || stubs % 2 == 1 {
             for (i, &a) in hubs.iter().enumerate() {
                 for &b in &hubs[i + 1..] {
-                    if d + 1 >= h || edges.len() < (d * h / 2) as usize {
+                    if d + 1 >= h || (edges.len() as u64) < stubs / 2 {
                         edges.insert(key(a, b));
                     }
                 }
@@ -385,6 +481,164 @@ mod tests {
             }
             assert!(deg.iter().all(|&x| x == d), "n={n} d={d}: {deg:?}");
         }
+    }
+
+    /// Panics unless `e` is a simple `d`-regular graph on `n` nodes, sorted.
+    fn assert_regular(n: u32, d: u32, e: &[(u32, u32)]) {
+        let mut deg = vec![0u32; n as usize];
+        for w in e.windows(2) {
+            assert!(w[0] < w[1], "n={n} d={d}: unsorted or repeated edge {w:?}");
+        }
+        for &(a, b) in e {
+            assert!(a < b && b < n, "n={n} d={d}: edge ({a}, {b})");
+            deg[a as usize] += 1;
+            deg[b as usize] += 1;
+        }
+        assert!(deg.iter().all(|&x| x == d), "n={n} d={d}: {deg:?}");
+    }
+
+    #[test]
+    fn random_regular_exists_for_every_valid_degree_dense_ones_too() {
+        // Every (n, d) up to 40 nodes (d = n - 1 used to panic for most odd n
+        // and some even ones, e.g. 9 peers of degree 8), and a few larger dense ones.
+        let mut pairs: Vec<(u32, u32)> = (2..=40u32)
+            .flat_map(|n| (1..n).map(move |d| (n, d)))
+            .collect();
+        pairs.extend([(101, 100), (100, 99), (100, 98), (120, 117), (64, 61)]);
+        for (n, d) in pairs {
+            if (n * d) % 2 == 1 {
+                continue;
+            }
+            for seed in 0..3 {
+                let e = random_regular(n, d, &mut Seeds::new(seed).stream("topology"));
+                assert_regular(n, d, &e);
+            }
+        }
+    }
+
+    #[test]
+    fn random_regular_keeps_the_graphs_it_found_before() {
+        // Checksums of the edge lists the pairing and the repair gave before
+        // the fallback existed: runs (and trace hashes) that worked stay the same.
+        fn sum(e: &[(u32, u32)]) -> u64 {
+            e.iter().fold(0xcbf2_9ce4_8422_2325, |h, &(a, b)| {
+                (h ^ ((u64::from(a) << 32) | u64::from(b))).wrapping_mul(0x0100_0000_01b3)
+            })
+        }
+        for (n, d, seed, want) in [
+            (10u32, 3u32, 3u64, 0x4e9f_62e7_4a16_c68bu64),
+            (200, 8, 3, 0xd1c5_bb6b_bfba_70ac),
+            (30, 20, 3, 0x0adc_6312_5b21_4167),
+            (100, 10, 1, 0xdc9c_c8b0_966a_fff5),
+            (500, 8, 1, 0x7156_1008_164e_8f53),
+            (64, 62, 0, 0x4de2_b5c2_5cce_1a7c),
+            (41, 38, 1, 0xa1db_fec0_d8fa_7f28),
+            (12, 10, 1, 0x3f9c_45a9_b155_e33e),
+            (16, 12, 1, 0x9080_5495_04e7_831d),
+            (10, 9, 1, 0xad14_f437_2f8b_7900),
+            (2, 1, 5, 0xaf63_bc4c_8601_b62c),
+            (4, 3, 1, 0x683f_6c81_d63c_2181),
+            (7, 6, 1, 0x64af_a333_725b_e61a),
+        ] {
+            let e = random_regular(n, d, &mut Seeds::new(seed).stream("topology"));
+            assert_eq!(sum(&e), want, "n={n} d={d} seed={seed}");
+        }
+    }
+
+    #[test]
+    fn repair_gives_up_when_no_switch_is_possible() {
+        // Pairing the stubs of 9 nodes of degree 8 once (seed 0) leads the
+        // repair into a state where no switch of its bad edge can work.
+        let mut rng = Seeds::new(0).stream("topology");
+        let mut stubs: Vec<u32> = (0..9).flat_map(|i| std::iter::repeat_n(i, 8)).collect();
+        stubs.shuffle(&mut rng);
+        let mut edges: Vec<(u32, u32)> = stubs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        assert!(!repair(&mut edges, &mut rng));
+        // A sparse one it fixes.
+        let mut stubs: Vec<u32> = (0..50).flat_map(|i| std::iter::repeat_n(i, 6)).collect();
+        stubs.shuffle(&mut rng);
+        let mut edges: Vec<(u32, u32)> = stubs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        assert!(repair(&mut edges, &mut rng));
+        let mut e: Vec<(u32, u32)> = edges.iter().map(|&(a, b)| key(a, b)).collect();
+        e.sort_unstable();
+        assert_regular(50, 6, &e);
+    }
+
+    #[test]
+    fn regular_by_swaps_is_regular_and_mixed() {
+        for n in 1..=30u32 {
+            for d in 0..n {
+                if (n * d) % 2 == 0 {
+                    let e = regular_by_swaps(n, d, &mut Seeds::new(u64::from(n)).stream("t"));
+                    assert_regular(n, d, &e);
+                }
+            }
+        }
+        // The swaps move it away from the ring lattice, differently per seed.
+        let draw = |seed| regular_by_swaps(100, 5, &mut Seeds::new(seed).stream("t"));
+        let lattice: BTreeSet<(u32, u32)> = (0..100)
+            .flat_map(|a| {
+                [
+                    key(a, (a + 1) % 100),
+                    key(a, (a + 2) % 100),
+                    key(a, (a + 50) % 100),
+                ]
+            })
+            .collect();
+        let (a, b) = (draw(1), draw(2));
+        assert_regular(100, 5, &a);
+        let kept = a.iter().filter(|e| lattice.contains(e)).count();
+        assert!(kept < 100, "{kept} of 250 lattice edges kept");
+        assert_ne!(a, b);
+        // Dense: the complement of a mixed sparse one.
+        let dense = regular_by_swaps(100, 95, &mut Seeds::new(1).stream("t"));
+        assert_regular(100, 95, &dense);
+    }
+
+    #[test]
+    fn other_generators_survive_extreme_valid_values() {
+        let rng = |s| Seeds::new(s).stream("topology");
+        let simple = |n: u32, e: &[(u32, u32)]| {
+            let set: BTreeSet<_> = e.iter().collect();
+            assert_eq!(set.len(), e.len(), "repeated edge");
+            assert!(e.iter().all(|&(a, b)| a < b && b < n), "{e:?}");
+        };
+        for n in [2u32, 3, 7, 60] {
+            for m in [1, n / 2, n - 1].into_iter().filter(|&m| m >= 1) {
+                let e = barabasi_albert(n, m, &mut rng(1));
+                simple(n, &e);
+                // A clique of m + 1, then m edges per further node.
+                let m0 = u64::from(m + 1);
+                assert_eq!(
+                    e.len() as u64,
+                    m0 * (m0 - 1) / 2 + (u64::from(n) - m0) * u64::from(m)
+                );
+            }
+            for k in (2..n).step_by(2) {
+                for beta in [0.0, 0.5, 1.0] {
+                    let e = watts_strogatz(n, k, beta, &mut rng(2));
+                    simple(n, &e);
+                    assert_eq!(e.len() as u32, n * (k / 2), "n={n} k={k} beta={beta}");
+                }
+            }
+            simple(n, &erdos_renyi(n, 1.0, &mut rng(3)));
+        }
+        // Hubs: none, one, all peers; a hub degree of 0, of more than the hubs, odd x odd.
+        let all: Vec<u32> = (0..9).collect();
+        for hubs in [&[][..], &[4], &[0, 1, 2, 3, 4], &all[..]] {
+            for hub_degree in [None, Some(0), Some(1), Some(3), Some(u32::MAX)] {
+                for spokes in [1, 2, u32::MAX] {
+                    let e = hub_and_spoke(9, hubs, spokes, hub_degree, &mut rng(4));
+                    simple(9, &e);
+                }
+            }
+        }
+        // Hub degree close to the number of hubs: a dense random regular graph.
+        let hubs: Vec<u32> = (0..40).collect();
+        let e = hub_and_spoke(50, &hubs, 2, Some(38), &mut rng(5));
+        simple(50, &e);
+        let hub_edges = e.iter().filter(|&&(_, b)| b < 40).count();
+        assert_eq!(hub_edges, 40 * 38 / 2);
     }
 
     #[test]
