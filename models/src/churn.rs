@@ -2,7 +2,9 @@
 //! Poisson arrivals, expanded at start into `offline` timeline events (one
 //! per outage), so they behave exactly like hand-written ones: the peer
 //! crashes (its neighbours notice after the detection delay), comes back
-//! with the same identity and dials its initial neighbours.
+//! with the same identity and dials its initial neighbours. Every one of
+//! the `count` late joiners is down from 0; one whose arrival time falls at
+//! or after the end of the run never joins.
 //!
 //! ```toml
 //! [churn]
@@ -99,7 +101,8 @@ impl DurationDist {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ArrivalsSpec {
-    /// How many peers join late (drawn at random; they are down until they arrive).
+    /// How many peers join late (drawn at random; they are down until they
+    /// arrive, and for the whole run if their arrival falls after its end).
     pub count: u32,
     /// Arrival rate, peers per second.
     pub rate_per_s: f64,
@@ -197,19 +200,20 @@ impl ChurnSpec {
         let mut out = Vec::new();
         let mut pool: Vec<u32> = (0..peers).filter(|p| !exclude.contains(p)).collect();
         rand::seq::SliceRandom::shuffle(pool.as_mut_slice(), rng);
-        // Late joiners: down from 0 until their Poisson arrival time.
+        // Late joiners: down from 0 until their Poisson arrival time; those
+        // whose time falls at or after the end stay down for the whole run
+        // (no more draws once one does: the later ones come later still).
         if let Some(a) = &self.arrivals {
             let mut t = a.start_s;
             let k = (a.count as usize).min(pool.len());
             let joiners: Vec<u32> = pool.drain(..k).collect();
             for p in joiners {
-                t += Exp::new(a.rate_per_s).map_or(1.0 / a.rate_per_s, |d| d.sample(rng));
-                if t >= duration_s {
-                    break;
+                if t < duration_s {
+                    t += Exp::new(a.rate_per_s).map_or(1.0 / a.rate_per_s, |d| d.sample(rng));
                 }
                 out.push(TimelineEvent::Offline {
                     at_s: 0.0,
-                    duration_s: Some(t.max(1e-3)),
+                    duration_s: (t < duration_s).then_some(t.max(1e-3)),
                     peers: vec![p],
                     count: 0,
                     redial: None,

@@ -8,7 +8,9 @@
 //! and dials its initial neighbours. A partition ([`sim::World::partition`])
 //! cuts every connection between its two groups and leaves dials between
 //! them unanswered until it heals, when the pairs that were cut dial each
-//! other again.
+//! other again. Intervals that overlap on a peer compose (`Overlaps`): it
+//! is offline or unreachable while any interval covers it, and its
+//! degradations in force stack.
 
 use crate::collector::{Collector, MsgRecord, Rec};
 use crate::peer::{self, Peer, PeerTemplate};
@@ -33,14 +35,19 @@ pub enum Action {
     Sample,
     /// Every probe peer publishes a probe message (and the next round is scheduled).
     Probe,
-    /// Sets (or clears) a link condition on every link of these peers.
+    /// A degradation starts (or ends) on every link of these peers; each
+    /// peer's links then carry what all its degradations in force compose to
+    /// (see `Overlaps`).
     Condition {
+        /// Which degradation (its index in the timeline).
+        entry: usize,
         /// The peers.
         peers: Vec<u32>,
-        /// The condition; `None` restores the links.
+        /// The condition while it lasts; `None`: it ends.
         cond: Option<sim::world::LinkCondition>,
     },
-    /// Makes these peers' addresses reachable or not.
+    /// A vanish interval starts (`reachable: false`) or ends on these peers'
+    /// addresses; a peer is unreachable while any covers it.
     Reachable {
         /// The peers.
         peers: Vec<u32>,
@@ -63,14 +70,16 @@ pub enum Action {
         /// Other end.
         b: u32,
     },
-    /// `peer` goes offline (crash); its log is kept.
+    /// An offline interval of `peer` starts: it goes offline (crash; its log
+    /// is kept) unless it already is.
     Down {
         /// The peer.
         peer: u32,
         /// Orderly leave instead of a crash.
         graceful: bool,
     },
-    /// `peer` comes back with the same identity and log and dials up to
+    /// An offline interval of `peer` ends: if no other one still covers
+    /// it, it comes back with the same identity and log and dials up to
     /// `redial` of its initial neighbours (`None`: all).
     Up {
         /// The peer.
@@ -134,6 +143,86 @@ pub struct Driver {
     /// In a partitioned run: the run's seeds (redials after a healed
     /// partition draw their direction per pair, the same in every partition).
     partitioned: Option<sim::Seeds>,
+    /// The timeline's intervals in force on each peer.
+    overlaps: Overlaps,
+}
+
+/// The timeline's intervals in force on each peer, so that overlapping ones
+/// compose instead of the end of one undoing another: a peer is offline
+/// while any offline interval covers it and unreachable while any vanish
+/// interval does; its links carry all its degradations in force, stacked as
+/// the world stacks a link's and its two ends' conditions (extra latencies
+/// add up, losses combine as independent ones, bandwidth factors multiply).
+/// With one interval at a time, each start and end does exactly what it
+/// did alone, except that the end of a vanish leaves a peer that accepts no
+/// inbound connection unreachable (it used to make it reachable).
+struct Overlaps {
+    /// Offline intervals covering each peer.
+    offline: Vec<u32>,
+    /// Vanish intervals covering each peer.
+    vanished: Vec<u32>,
+    /// Degradations in force on each peer, `(timeline entry, condition)` in
+    /// the order they started.
+    degraded: Vec<Vec<(usize, sim::world::LinkCondition)>>,
+    /// Whether each peer accepts inbound connections (its reachability when
+    /// no vanish interval covers it).
+    listening: Vec<bool>,
+}
+
+impl Overlaps {
+    fn new(listening: Vec<bool>) -> Overlaps {
+        let n = listening.len();
+        Overlaps {
+            offline: vec![0; n],
+            vanished: vec![0; n],
+            degraded: vec![Vec::new(); n],
+            listening,
+        }
+    }
+
+    /// An offline interval of `p` starts; true if `p` must go down now.
+    fn offline_starts(&mut self, p: u32) -> bool {
+        let k = &mut self.offline[p as usize];
+        *k += 1;
+        *k == 1
+    }
+
+    /// An offline interval of `p` ends; true if none covers `p` any more.
+    fn offline_ends(&mut self, p: u32) -> bool {
+        let k = &mut self.offline[p as usize];
+        *k = k.saturating_sub(1);
+        *k == 0
+    }
+
+    /// A vanish interval of `p` starts or ends; returns `p`'s reachability.
+    fn vanish(&mut self, p: u32, starts: bool) -> bool {
+        let k = &mut self.vanished[p as usize];
+        *k = if starts { *k + 1 } else { k.saturating_sub(1) };
+        *k == 0 && self.listening[p as usize]
+    }
+
+    /// Degradation `entry` starts (`Some`) or ends on `p`; returns the
+    /// condition now in force on `p`'s links.
+    fn degrade(
+        &mut self,
+        p: u32,
+        entry: usize,
+        cond: Option<sim::world::LinkCondition>,
+    ) -> Option<sim::world::LinkCondition> {
+        let active = &mut self.degraded[p as usize];
+        match cond {
+            Some(c) => active.push((entry, c)),
+            None => active.retain(|&(e, _)| e != entry),
+        }
+        let ((_, first), rest) = active.split_first()?;
+        let mut c = *first;
+        for (_, x) in rest {
+            c.extra_latency_ns += x.extra_latency_ns;
+            c.loss = 1.0 - (1.0 - c.loss) * (1.0 - x.loss);
+            c.bandwidth_factor *= x.bandwidth_factor;
+        }
+        Some(c)
+    }
 }
 
 impl Driver {
@@ -437,15 +526,16 @@ impl AppHandler<Peer> for Driver {
             Action::Publish => self.publish_next(engine),
             Action::Fault => panic!("test fault hook: limits.panic_at_s reached"),
             Action::Probe => self.probe_round(engine),
-            Action::Condition { peers, cond } => {
+            Action::Condition { entry, peers, cond } => {
                 self.collector.borrow_mut().record(
                     Rec::Action,
                     10 + u64::from(cond.is_some()),
                     peers.len() as u64,
                 );
+                let overlaps = &mut self.overlaps;
                 sim::world::with(|w| {
                     for &p in &peers {
-                        w.set_node_condition(p, cond);
+                        w.set_node_condition(p, overlaps.degrade(p, entry, cond));
                     }
                 });
             }
@@ -455,9 +545,10 @@ impl AppHandler<Peer> for Driver {
                     12 + u64::from(reachable),
                     peers.len() as u64,
                 );
+                let overlaps = &mut self.overlaps;
                 sim::world::with(|w| {
                     for &p in &peers {
-                        w.set_reachable(p, reachable);
+                        w.set_reachable(p, overlaps.vanish(p, !reachable));
                     }
                 });
             }
@@ -535,8 +626,16 @@ impl AppHandler<Peer> for Driver {
                 );
                 sim::world::with(|w| w.cut_link(a, b));
             }
-            Action::Down { peer, graceful } => self.down(engine, peer, graceful),
-            Action::Up { peer, redial } => self.up(engine, peer, redial),
+            Action::Down { peer, graceful } => {
+                if self.overlaps.offline_starts(peer) {
+                    self.down(engine, peer, graceful);
+                }
+            }
+            Action::Up { peer, redial } => {
+                if self.overlaps.offline_ends(peer) {
+                    self.up(engine, peer, redial);
+                }
+            }
             Action::PartitionStart { in_a } => self.partition_start(engine, in_a),
             Action::PartitionHeal => self.partition_heal(engine),
             Action::Spam { peer, every_ns } => {
@@ -602,7 +701,7 @@ fn schedule_timeline(
     let end = |ev: &TimelineEvent| ev.end_s().unwrap_or(f64::INFINITY);
     // Offline windows decided so far, to draw `count` peers among those up.
     let mut windows: Vec<(u32, f64, f64)> = Vec::new();
-    for ev in &spec.timeline {
+    for (entry, ev) in spec.timeline.iter().enumerate() {
         let at_ns = ms_to_ns(ev.at_s() * 1000.0);
         let end_ns = ev.end_s().map(|e| ms_to_ns(e * 1000.0));
         match ev {
@@ -658,12 +757,14 @@ fn schedule_timeline(
                     bandwidth_factor: *bandwidth_factor,
                 };
                 let tag = driver.push(Action::Condition {
+                    entry,
                     peers: peers.clone(),
                     cond: Some(cond),
                 });
                 engine.schedule_app(at_ns, None, tag);
                 if let Some(t) = end_ns {
                     let tag = driver.push(Action::Condition {
+                        entry,
                         peers: peers.clone(),
                         cond: None,
                     });
@@ -1058,6 +1159,7 @@ impl Sim {
             cut_pairs: Vec::new(),
             dial_rng: seeds.stream("redials"),
             partitioned: part.map(|_| seeds),
+            overlaps: Overlaps::new((0..n).map(accepts).collect()),
         };
         let mut dial_rng = seeds.stream("dials");
         let stagger = ms_to_ns(spec.topology.dial_stagger_ms);
@@ -1803,4 +1905,65 @@ fn run_partitioned(
         peers: rows,
         peer_samples: std::mem::take(&mut c.peer_samples),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Overlaps;
+    use sim::world::LinkCondition;
+
+    fn cond(ms: u64, loss: f64, bandwidth_factor: f64) -> LinkCondition {
+        LinkCondition {
+            extra_latency_ns: ms * sim::MS,
+            loss,
+            bandwidth_factor,
+        }
+    }
+
+    #[test]
+    fn one_degradation_at_a_time_is_applied_exactly_as_given() {
+        // Bit for bit, so that timelines without overlaps run as before.
+        let mut o = Overlaps::new(vec![true; 2]);
+        let c = cond(300, 0.1, 0.3);
+        assert_eq!(o.degrade(1, 4, Some(c)), Some(c));
+        assert_eq!(o.degrade(1, 4, None), None);
+        assert_eq!(
+            o.degrade(1, 7, Some(cond(5, 0.07, 1.0))),
+            Some(cond(5, 0.07, 1.0))
+        );
+    }
+
+    #[test]
+    fn overlapping_degradations_stack_and_each_end_removes_only_its_own() {
+        let mut o = Overlaps::new(vec![true; 3]);
+        o.degrade(2, 0, Some(cond(500, 0.5, 0.5)));
+        let both = o.degrade(2, 1, Some(cond(200, 0.2, 0.5))).unwrap();
+        assert_eq!(both.extra_latency_ns, 700 * sim::MS);
+        assert!((both.loss - 0.6).abs() < 1e-12, "{}", both.loss);
+        assert_eq!(both.bandwidth_factor, 0.25);
+        // An inner entry of nothing at all changes nothing, and its end neither.
+        assert_eq!(o.degrade(2, 2, Some(cond(0, 0.0, 1.0))), Some(both));
+        assert_eq!(o.degrade(2, 2, None), Some(both));
+        // The outer one ends first: the inner one stays.
+        assert_eq!(o.degrade(2, 0, None), Some(cond(200, 0.2, 0.5)));
+        assert_eq!(o.degrade(2, 1, None), None);
+        // Other peers untouched throughout.
+        assert_eq!(o.degrade(0, 9, None), None);
+    }
+
+    #[test]
+    fn offline_and_vanish_intervals_count_their_cover() {
+        let mut o = Overlaps::new(vec![true, false]);
+        assert!(o.offline_starts(0), "the first interval takes it down");
+        assert!(!o.offline_starts(0), "already down");
+        assert!(!o.offline_ends(0), "still covered");
+        assert!(o.offline_ends(0), "the last end brings it back");
+        assert!(!o.vanish(0, true));
+        assert!(!o.vanish(0, true));
+        assert!(!o.vanish(0, false), "still covered");
+        assert!(o.vanish(0, false), "reachable again");
+        // A peer that accepts no inbound connection stays unreachable.
+        assert!(!o.vanish(1, true));
+        assert!(!o.vanish(1, false));
+    }
 }
