@@ -130,6 +130,17 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
             s.sync_convergence_max_s
                 .map_or(String::new(), |x| x.to_string()),
         ),
+        // What the two empty-able cells above cannot say on their own: how
+        // many returns and healings there were, and how many never converged.
+        ("sync_events", s.convergence.len().to_string()),
+        (
+            "sync_unconverged",
+            s.convergence
+                .iter()
+                .filter(|c| c.converged_after_s.is_none())
+                .count()
+                .to_string(),
+        ),
         (
             "messages_recovered_by_sync",
             s.messages_recovered_by_sync.to_string(),
@@ -759,5 +770,33 @@ mod tests {
         let cell = |k: &str| cols.iter().find(|(c, _)| *c == k).map(|(_, v)| v.clone());
         assert_eq!(cell("sync_convergence_s").as_deref(), Some("1.5"));
         assert_eq!(cell("sync_convergence_max_s").as_deref(), Some("2.5"));
+    }
+
+    #[test]
+    fn sync_event_counts_tell_no_event_from_no_convergence() {
+        let rec = |after: Option<f64>| models::history::metrics::ConvergenceRecord {
+            kind: "return".into(),
+            peer: Some(1),
+            at_s: 10.0,
+            converged_after_s: after,
+        };
+        let counts = |s: &RunSummary| {
+            let cols = run_columns("r", s);
+            let cell = |k: &str| {
+                cols.iter()
+                    .find(|(c, _)| *c == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap()
+            };
+            (cell("sync_events"), cell("sync_unconverged"))
+        };
+        // No return or heal: 0 events; one that converged and one that did not.
+        assert_eq!(counts(&summary()), ("0".into(), "0".into()));
+        let s = RunSummary {
+            history_enabled: true,
+            convergence: vec![rec(Some(1.0)), rec(None)],
+            ..summary()
+        };
+        assert_eq!(counts(&s), ("2".into(), "1".into()));
     }
 }
