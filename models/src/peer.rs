@@ -435,6 +435,14 @@ impl Peer {
         let Some(mut swarm) = self.swarm.take() else {
             return;
         };
+        // Its swarm reports no closing for the connections it drops: count
+        // its side of each here, so that `connections_closed` (both sides'
+        // closings, halved) includes connections lost to a crash or a leave.
+        let open = swarm.network_info().connection_counters().num_established();
+        self.collector
+            .borrow_mut()
+            .counters
+            .connection_events_closed += u64::from(open);
         self.pending_validations.clear();
         self.validation_timer = None;
         if let Some(h) = swarm.behaviour_mut().history.as_mut() {
