@@ -347,14 +347,16 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         if a.partitions.iter().any(|&k| k > 1) {
             println!("partitions: one thread each; cpu_s adds up all threads");
         }
-        println!(
-            "ed25519 memo: {}",
-            if a.no_memo {
-                "off (--no-memo: every copy verified)"
-            } else {
-                "on (successful verifications remembered)"
-            }
-        );
+        if a.sweep || a.signing.iter().any(|m| m == "ed25519") {
+            println!(
+                "ed25519 memo: {}",
+                if a.no_memo {
+                    "off (--no-memo: every copy verified)"
+                } else {
+                    "on (successful verifications remembered)"
+                }
+            );
+        }
         println!(
             "{:>7} {:>8} {:>5} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",

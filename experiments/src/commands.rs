@@ -53,6 +53,16 @@ pub struct SweepArgs {
 
 /// Makes the output directory `dir` (of option `option`) before anything
 /// runs: one that cannot be made is bad input.
+/// A point that would not fit in memory even alone is refused before the
+/// output folder is made (the exact check, with the runs in parallel, is
+/// made again before the first run).
+fn refuse_oversized(plan: &sweep::Plan) -> Result<(), InputError> {
+    for p in &plan.points {
+        crate::estimate::check(&plan.loaded.label, &p.exp, 1, false)?;
+    }
+    Ok(())
+}
+
 pub fn make_out_dir(option: &str, dir: &Path) -> Result<(), InputError> {
     let why = if dir.exists() && !dir.is_dir() {
         Some("it exists and is not a directory".to_string())
@@ -102,6 +112,7 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(&plan.loaded.exp.name));
+    refuse_oversized(&plan)?;
     make_out_dir(option, &out)?;
     let opts = ExecOptions {
         jobs: a.jobs.unwrap_or_else(|| default_jobs(&plan)),
@@ -113,13 +124,14 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         sets: a.sets.clone(),
     };
     eprintln!(
-        "sweep {}: {} points x {} seeds = {} runs{}, {} jobs, into {}",
+        "sweep {}: {} points x {} seeds = {} runs{}, {} job{}, into {}",
         plan.loaded.exp.name,
         plan.points.len(),
         plan.loaded.sweep.as_ref().map_or(1, |s| s.seeds),
         plan.runs.len(),
         shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n})")),
         opts.jobs,
+        if opts.jobs == 1 { "" } else { "s" },
         out.display()
     );
     install_ctrlc();
@@ -243,6 +255,7 @@ pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let out = a.out.unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-check", plan.loaded.exp.name))
     });
+    refuse_oversized(&plan)?;
     make_out_dir(option, &out)?;
     let opts = ExecOptions {
         jobs: a.jobs.unwrap_or_else(|| default_jobs(&plan)),

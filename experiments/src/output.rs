@@ -132,15 +132,8 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ),
         // What the two empty-able cells above cannot say on their own: how
         // many returns and healings there were, and how many never converged.
-        ("sync_events", s.convergence.len().to_string()),
-        (
-            "sync_unconverged",
-            s.convergence
-                .iter()
-                .filter(|c| c.converged_after_s.is_none())
-                .count()
-                .to_string(),
-        ),
+        ("sync_events", s.sync_events.to_string()),
+        ("sync_unconverged", s.sync_unconverged.to_string()),
         (
             "messages_recovered_by_sync",
             s.messages_recovered_by_sync.to_string(),
@@ -795,8 +788,16 @@ mod tests {
         let s = RunSummary {
             history_enabled: true,
             convergence: vec![rec(Some(1.0)), rec(None)],
+            sync_events: 2,
+            sync_unconverged: 1,
             ..summary()
         };
         assert_eq!(counts(&s), ("2".into(), "1".into()));
+        // The same two numbers are in the JSON summary.
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            (j["sync_events"].as_u64(), j["sync_unconverged"].as_u64()),
+            (Some(2), Some(1))
+        );
     }
 }

@@ -615,3 +615,47 @@ fn a_run_without_messages_says_so_instead_of_a_delivery_of_one() {
     );
     assert!(stdout.contains("WARNING"), "{stdout}");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // `meshsim run | head -1`: the reader goes away before the summary is
+    // printed. The process ends (SIGPIPE) without a panic and a backtrace.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args([
+            "run",
+            "--set",
+            "peers=20",
+            "--set",
+            "topology.degree=4",
+            "--set",
+            "duration_s=8",
+            "--no-write",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meshsim");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for meshsim");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_sweep_refused_for_memory_writes_nothing() {
+    let out_dir = std::env::temp_dir().join(format!("meshsim-cli-refused-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let ci = concat!(env!("CARGO_MANIFEST_DIR"), "/ci.toml");
+    let out = meshsim(&[
+        "sweep",
+        ci,
+        "--set",
+        "peers=100000",
+        "--set",
+        "limits.max_memory_mib=100",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_input_error(&out, &["limits.max_memory_mib"]);
+    assert!(!out_dir.exists(), "nothing is written before the refusal");
+}

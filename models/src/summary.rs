@@ -217,6 +217,12 @@ pub struct RunSummary {
     /// Every return and healing was followed by convergence.
     #[serde(default)]
     pub sync_converged: bool,
+    /// Peer returns and partition healings after which convergence was measured.
+    #[serde(default)]
+    pub sync_events: u64,
+    /// Those of them not followed by convergence by the end.
+    #[serde(default)]
+    pub sync_unconverged: u64,
     /// (peer, message) pairs that a sync fetched and GossipSub never delivered.
     #[serde(default)]
     pub messages_recovered_by_sync: u64,
@@ -516,6 +522,8 @@ impl RunSummary {
         self.sync_entries_fetched = h.syncs.iter().map(|s| s.entries_fetched).sum();
         self.sync_convergence_s = times.last().copied().flatten();
         self.sync_converged = times.iter().all(Option::is_some);
+        self.sync_events = times.len() as u64;
+        self.sync_unconverged = times.iter().filter(|t| t.is_none()).count() as u64;
         self.sync_convergence_max_s = if self.sync_converged {
             times.iter().flatten().copied().reduce(f64::max)
         } else {
