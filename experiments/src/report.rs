@@ -56,6 +56,18 @@ pub fn write_report(dir: &Path, study: &Study, plots: &[PlotInfo]) -> anyhow::Re
     Ok(())
 }
 
+/// `failures.csv` of `dir`, if it lists any run: (header, rows).
+fn failed_runs(dir: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let mut r = csv::Reader::from_path(dir.join("failures.csv")).ok()?;
+    let head: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .filter_map(Result::ok)
+        .map(|x| x.iter().map(str::to_string).collect())
+        .collect();
+    (!rows.is_empty()).then_some((head, rows))
+}
+
 /// The page for `study` and `plots` (files of `dir` are read for the
 /// experiment and metadata sections).
 pub fn render(dir: &Path, study: &Study, plots: &[PlotInfo]) -> String {
@@ -98,6 +110,15 @@ pub fn render(dir: &Path, study: &Study, plots: &[PlotInfo]) -> String {
             let _ = write!(facts, "; {} in {{{}}}", a.title(), a.values.join(", "));
         }
     }
+    let failed = failed_runs(dir);
+    if let Some((_, rows)) = &failed {
+        let _ = write!(
+            facts,
+            "; {} failed run{} (below and failures.csv)",
+            rows.len(),
+            plural(rows.len())
+        );
+    }
     let _ = writeln!(h, "<p class=\"facts\">{}</p>", escape(&facts));
     let _ = writeln!(
         h,
@@ -107,6 +128,24 @@ pub fn render(dir: &Path, study: &Study, plots: &[PlotInfo]) -> String {
     );
 
     summary_table(&mut h, study);
+    if let Some((head, rows)) = &failed {
+        // Failed runs have no metrics, so no point of the summary shows them.
+        let _ = writeln!(h, "<h2 id=\"failures\">Failed runs (failures.csv)</h2>");
+        let _ = writeln!(
+            h,
+            "<p>Each failed run with its parameters, seed, error and the command that reproduces it.</p>\n<table>"
+        );
+        let cells = |tag: &str, r: &[String]| {
+            r.iter()
+                .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+                .collect::<String>()
+        };
+        let _ = writeln!(h, "<tr>{}</tr>", cells("th", head));
+        for r in rows {
+            let _ = writeln!(h, "<tr>{}</tr>", cells("td", r));
+        }
+        let _ = writeln!(h, "</table>");
+    }
     plots_section(&mut h, plots);
 
     let _ = writeln!(h, "<h2 id=\"experiment\">Experiment (experiment.toml)</h2>");

@@ -920,16 +920,21 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
     }
     write_atomic(&dir.join("runs.csv"), &w.into_inner()?)?;
     write_atomic(&dir.join("timing.csv"), &t.into_inner()?)?;
+    // The same parameter columns as runs.csv, so failures join on them.
     let mut f = csv::Writer::from_writer(Vec::new());
-    f.write_record(["run_id", "point_id", "seed", "error", "reproduce"])?;
+    let mut header = vec!["run_id".to_string(), "point_id".to_string()];
+    header.extend(param_keys.iter().map(|k| param_column(k)));
+    header.extend(["seed", "error", "reproduce"].map(String::from));
+    f.write_record(&header)?;
     for x in &failures {
-        f.write_record([
-            x.run_id.clone(),
-            x.point_id.to_string(),
-            x.seed.to_string(),
-            x.error.clone(),
-            x.reproduce.clone(),
-        ])?;
+        let mut row = vec![x.run_id.clone(), x.point_id.to_string()];
+        row.extend(
+            param_keys
+                .iter()
+                .map(|k| x.params.get(k).cloned().unwrap_or_default()),
+        );
+        row.extend([x.seed.to_string(), x.error.clone(), x.reproduce.clone()]);
+        f.write_record(&row)?;
     }
     write_atomic(&dir.join("failures.csv"), &f.into_inner()?)?;
     // Detail files of the finished runs, concatenated in run order.

@@ -232,9 +232,17 @@ fn a_panicking_run_is_recorded_with_a_reproduction_command() {
     assert_eq!(runs.lines().count(), 1 + 2, "the other runs finished");
     let failures = read(out.join("failures.csv"));
     let mut rdr = csv::Reader::from_reader(failures.as_bytes());
+    let head = rdr.headers().unwrap().clone();
+    let col = |name: &str| {
+        head.iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name} in {head:?}"))
+    };
     let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(recs.len(), 2, "one failure per seed x latency point");
-    let (error, cmd) = (&recs[0][3], &recs[0][4]);
+    // The swept parameters have their runs.csv columns here too.
+    assert_eq!(&recs[0][col("limits.panic_at_s")], "2.5");
+    let (error, cmd) = (&recs[0][col("error")], &recs[0][col("reproduce")]);
     assert!(error.contains("test fault hook"), "{error}");
     assert!(
         cmd.starts_with("meshsim run ")
@@ -255,6 +263,13 @@ fn a_panicking_run_is_recorded_with_a_reproduction_command() {
         .unwrap();
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("test fault hook"));
+    // The report lists the failed runs (they have no metrics, so no point
+    // of its summary would show them).
+    let p = meshsim(&["plot", out.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let html = read(out.join("report.html"));
+    assert!(html.contains("2 failed runs"), "facts line");
+    assert!(html.contains("Failed runs (failures.csv)") && html.contains("test fault hook"));
 }
 
 const CHECKED: &str = r#"
