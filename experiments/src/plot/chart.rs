@@ -459,14 +459,25 @@ pub(crate) fn y_axis(p: &Panel) -> (f64, f64, Vec<f64>, f64) {
         Some(r) => r,
         None if all_y.is_empty() => (0.0, 1.0),
         None => {
-            let (mut lo, hi) = (min(&all_y), max(&all_y));
+            let (mut lo, mut hi) = (min(&all_y), max(&all_y));
             if p.y_from_zero && lo >= 0.0 {
                 lo = 0.0;
+                if hi <= 0.0 {
+                    // All zero (a count that never rose): 0 to 1, not -1 to 1.
+                    hi = 1.0;
+                }
             }
             (lo, hi)
         }
     };
-    let (y_ticks, y_step) = nice_ticks(y_lo, y_hi, 6);
+    let (mut y_ticks, y_step) = nice_ticks(y_lo, y_hi, 6);
+    if p.y_range.is_none() {
+        // Room above the highest point, so a peak does not touch the frame.
+        let top = y_ticks[y_ticks.len() - 1];
+        if (top - y_hi).abs() <= 1e-9 * top.abs().max(1.0) && y_hi > y_lo {
+            y_ticks.push(top + y_step);
+        }
+    }
     let (y_lo, y_hi) = if p.y_range.is_some() {
         (y_lo, y_hi)
     } else {

@@ -248,6 +248,7 @@ pub fn metric_label(name: &str) -> String {
         "mesh_degree_min" => return "min mesh degree (peers)".into(),
         "mesh_degree_max" => return "max mesh degree (peers)".into(),
         "isolated_peers" => return "isolated peers (no mesh peer)".into(),
+        "peers_below_d_lo" => return "peers below D_lo (mesh too small)".into(),
         _ => {}
     }
     let mut words = Vec::new();
@@ -818,6 +819,10 @@ mod tests {
         assert_eq!(metric_label("bytes_sent_per_peer"), "bytes sent per peer");
         assert_eq!(metric_label("convergence_time_s"), "convergence time (s)");
         assert_eq!(metric_label("delivery_ratio"), "delivery ratio");
+        assert_eq!(
+            metric_label("peers_below_d_lo"),
+            "peers below D_lo (mesh too small)"
+        );
     }
 
     /// The y axis (low, high) of the panel `metric` in the figure of `csv` against its first axis.
@@ -858,6 +863,31 @@ mod tests {
         // Other metrics keep their own range.
         let (lo, hi) = sweep_axis(all, "latency_ms_p99");
         assert!(lo == 0.0 && hi >= 110.0, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn count_axes_start_at_zero_and_leave_room_above_the_peak() {
+        let panel = |ys: &[f64]| chart::Panel {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            x: chart::XAxis::Numeric,
+            series: vec![chart::Series {
+                key: 0,
+                points: ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+                err: Vec::new(),
+                markers: false,
+            }],
+            y_from_zero: true,
+            y_range: None,
+            x_range: None,
+        };
+        // A count that stayed 0 is drawn on 0.., not on -1..1.
+        let (lo, hi, _, _) = chart::y_axis(&panel(&[0.0, 0.0]));
+        assert!(lo == 0.0 && hi >= 1.0, "{lo}..{hi}");
+        // A peak on a round value is below the top of the frame.
+        let (lo, hi, _, _) = chart::y_axis(&panel(&[0.0, 6.0, 2.0]));
+        assert!(lo == 0.0 && hi > 6.0, "{lo}..{hi}");
     }
 
     #[test]
