@@ -7,7 +7,10 @@
 //! being dialed nor waiting out a retry. A failed dial makes that peer wait
 //! `retry_threshold_ms x backoff^(failures - 1)` before the next try, and a
 //! peer that failed `retry_limit` times in a row is given up. Inbound
-//! connections beyond `max_peers` are refused. These thresholds are where the
+//! connections beyond `max_peers` are refused; on the dialing side such a
+//! refusal is a connection that closes at once, so a connection that does
+//! not last one `check_interval_ms` counts as a failed dial too (failures
+//! are forgotten once a connection has lasted that long). These thresholds are where the
 //! field deployment's auto-dialer left peers isolated: a threshold longer
 //! than an outage means the peer never tries again.
 
@@ -32,6 +35,8 @@ struct Entry {
     addr: Multiaddr,
     failures: u32,
     next_try: Option<Instant>,
+    /// When the current connection to it was established.
+    connected_at: Option<Instant>,
 }
 
 /// Counters of one peer's dialer.
@@ -85,6 +90,7 @@ impl Behaviour {
                             addr,
                             failures: 0,
                             next_try: None,
+                            connected_at: None,
                         },
                     )
                 })
@@ -101,6 +107,17 @@ impl Behaviour {
 
     fn check(&mut self) {
         let now = Instant::now();
+        // A connection that has lasted a whole interval was accepted: its
+        // peer's failures are forgotten.
+        let stable = Duration::from_millis(self.spec.check_interval_ms);
+        for e in self.book.values_mut() {
+            if e.connected_at
+                .is_some_and(|t| now.duration_since(t) >= stable)
+            {
+                e.failures = 0;
+                e.next_try = None;
+            }
+        }
         let have = self.connected.len() + self.dialing.len();
         let want = (self.spec.min_peers as usize).saturating_sub(have);
         if want == 0 {
@@ -128,6 +145,12 @@ impl Behaviour {
     fn failed(&mut self, p: PeerId) {
         self.dialing.remove(&p);
         self.stats.failures += 1;
+        self.back_off(p);
+    }
+
+    /// `p` failed once more: it waits `retry_threshold_ms x
+    /// backoff^(failures - 1)`, and is given up after `retry_limit` failures.
+    fn back_off(&mut self, p: PeerId) {
         let (threshold, backoff, limit) = (
             self.spec.retry_threshold_ms,
             self.spec.backoff,
@@ -194,6 +217,7 @@ impl NetworkBehaviour for Behaviour {
                     addr: addr.clone(),
                     failures: 0,
                     next_try: None,
+                    connected_at: None,
                 },
             );
         }
@@ -217,8 +241,7 @@ impl NetworkBehaviour for Behaviour {
                 *self.connected.entry(peer_id).or_default() += 1;
                 self.dialing.remove(&peer_id);
                 if let Some(e) = self.book.get_mut(&peer_id) {
-                    e.failures = 0;
-                    e.next_try = None;
+                    e.connected_at.get_or_insert_with(Instant::now);
                 }
             }
             FromSwarm::ConnectionClosed(ConnectionClosed {
@@ -227,6 +250,18 @@ impl NetworkBehaviour for Behaviour {
                 ..
             }) => {
                 self.connected.remove(&peer_id);
+                let stable = Duration::from_millis(self.spec.check_interval_ms);
+                let short = self
+                    .book
+                    .get_mut(&peer_id)
+                    .and_then(|e| e.connected_at.take())
+                    .is_some_and(|t| t.elapsed() < stable);
+                if short {
+                    // Closed before it lasted an interval: refused (the
+                    // remote at its max_peers) or dropped at once.
+                    self.stats.failures += 1;
+                    self.back_off(peer_id);
+                }
             }
             FromSwarm::DialFailure(DialFailure {
                 peer_id: Some(p), ..

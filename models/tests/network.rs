@@ -459,3 +459,47 @@ fn class_pair_links_and_regions_apply_to_whole_runs() {
         "region matrix x-y: {regions:?}"
     );
 }
+
+/// Dials, failures and peers given up by the dialers of a network where
+/// every peer wants 4 connections and accepts at most 2: most dials are
+/// refused by a full remote, which the dialer sees as a connection that
+/// closes at once.
+fn refused_dials(retry_threshold_ms: u64) -> (u64, u64, u64) {
+    let mut e = Experiment {
+        name: "refused".into(),
+        peers: 12,
+        duration_s: 40.0,
+        ..Experiment::default()
+    };
+    e.topology.kind = TopologyKind::Chain;
+    e.gossipsub.signing = Some(Signing::None);
+    e.workload.start_s = 3.0;
+    e.dialer = DialerSpec {
+        enabled: true,
+        min_peers: 4,
+        max_peers: 2,
+        check_interval_ms: 1000,
+        retry_threshold_ms,
+        backoff: 2.0,
+        retry_limit: 3,
+        bootstrap_peers: 6,
+    };
+    let s = models::run(&e, 5, EntropyMode::Seeded).unwrap();
+    (s.dialer_dials, s.dialer_failures, s.dialer_given_up)
+}
+
+#[test]
+fn a_refused_connection_is_a_failed_dial_so_the_retry_settings_act_on_it() {
+    let (dials_fast, failures_fast, given_up_fast) = refused_dials(1_000);
+    let (dials_slow, failures_slow, _) = refused_dials(20_000);
+    // Refusals count as failures, back off and are given up...
+    assert!(
+        failures_fast > 0 && given_up_fast > 0,
+        "{failures_fast} {given_up_fast}"
+    );
+    // ...so the retry threshold decides how often a full peer is dialed again.
+    assert!(
+        dials_slow < dials_fast,
+        "threshold 20 s: {dials_slow} dials, 1 s: {dials_fast} ({failures_slow} failures)"
+    );
+}
