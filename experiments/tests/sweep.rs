@@ -421,38 +421,30 @@ fn input_error(o: &Output, must: &[&str]) {
     }
 }
 
-/// One point, one seed, checking `delivery_recovered_s` (-1: never).
-const RECOVERY: &str = r#"
-name = "r"
-peers = 12
-duration_s = 6.0
-[network]
-latency = { model = "uniform", min_ms = 20.0, max_ms = 80.0 }
-[topology]
-degree = 4
-[gossipsub]
-signing = "none"
-heartbeat_initial_delay_ms = 500
-[workload]
-start_s = 1.0
-rate_per_s = 2.0
-message_bytes = 64
-[check.metrics.delivery_recovered_s]
-better = "lower"
-[check.metrics.convergence_s]
-better = "lower"
-"#;
+/// One point, one seed, checking `delivery_recovered_s` (-1: never): the
+/// sweep's experiment without its `[sweep]` section.
+fn recovery() -> String {
+    let experiment = &SWEEP[..SWEEP.find("[sweep]").expect("a [sweep] section")];
+    format!(
+        "{}[check.metrics.delivery_recovered_s]\nbetter = \"lower\"\n\
+         [check.metrics.convergence_s]\nbetter = \"lower\"\n",
+        experiment.replace("name = \"t\"", "name = \"r\"")
+    )
+}
 
 /// The same with a partition from 3 s to past the end: the last messages
 /// never reach everyone (`delivery_recovered_s` = -1).
 fn partitioned() -> String {
-    format!("{RECOVERY}\n[[timeline]]\naction = \"partition\"\nat_s = 3.0\nduration_s = 100.0\nshare = 0.5\n")
+    format!(
+        "{}\n[[timeline]]\naction = \"partition\"\nat_s = 3.0\nduration_s = 100.0\nshare = 0.5\n",
+        recovery()
+    )
 }
 
 #[test]
 fn check_treats_never_as_worse_than_any_time() {
     let d = tmp("never");
-    let healthy = write(&d, "h.toml", RECOVERY);
+    let healthy = write(&d, "h.toml", &recovery());
     let cut = write(&d, "p.toml", &partitioned());
     let out = d.join("out");
     let o = out.to_str().unwrap();

@@ -54,6 +54,20 @@ fn chain(name: &str, peers: u32, duration_s: f64) -> Experiment {
     e
 }
 
+/// 30 peers of degree 6 for 20 s, unsigned, no workload.
+fn quiet_30(name: &str) -> Experiment {
+    let mut e = Experiment {
+        name: name.into(),
+        peers: 30,
+        duration_s: 20.0,
+        ..Experiment::default()
+    };
+    e.topology.degree = 6;
+    e.gossipsub.signing = Some(Signing::None);
+    e.workload.rate_per_s = 0.0;
+    e
+}
+
 fn up(s: &Sim) -> Vec<u32> {
     (0..s.engine.nodes.len() as u32)
         .filter(|&p| s.engine.nodes[p as usize].is_up())
@@ -114,15 +128,7 @@ fn a_peer_stays_offline_while_any_offline_interval_covers_it() {
     // 29 of 30 peers offline from 5 to 15 s, and peers 0 and 1 from 6 to
     // 8 s: at least one of them is among the 29, and must not come back at
     // 8 s (it did before).
-    let mut e = Experiment {
-        name: "offline-overlap".into(),
-        peers: 30,
-        duration_s: 20.0,
-        ..Experiment::default()
-    };
-    e.topology.degree = 6;
-    e.gossipsub.signing = Some(Signing::None);
-    e.workload.rate_per_s = 0.0;
+    let mut e = quiet_30("offline-overlap");
     e.timeline = vec![
         offline(5.0, 10.0, Vec::new(), 29),
         offline(6.0, 2.0, vec![0, 1], 0),
@@ -178,15 +184,7 @@ fn late_joiners_that_do_not_fit_stay_down_for_the_whole_run() {
     // Five joiners at 0.5/s from 15 s in a 20 s run: the ones whose arrival
     // falls after 20 s never join. Before, only the first joiner was down at
     // start; the other four were ordinary peers from the start.
-    let mut e = Experiment {
-        name: "arrivals".into(),
-        peers: 30,
-        duration_s: 20.0,
-        ..Experiment::default()
-    };
-    e.topology.degree = 6;
-    e.gossipsub.signing = Some(Signing::None);
-    e.workload.rate_per_s = 0.0;
+    let mut e = quiet_30("arrivals");
     e.churn = ChurnSpec {
         arrivals: Some(ArrivalsSpec {
             count: 5,
