@@ -1576,7 +1576,7 @@ pub struct RunOptions {
     pub skip_teardown: bool,
     /// Compute every ed25519 verification and key decompression again
     /// instead of remembering successful ones (see
-    /// `sim/ed25519-dalek/src/meshsim_memo.rs`). Every result is the same;
+    /// `patches/ed25519-dalek/src/meshsim_memo.rs`). Every result is the same;
     /// only CPU time differs. For measuring what the memo saves.
     pub no_memo: bool,
     /// Receives the virtual time reached (ns) as the run goes, for a
