@@ -165,7 +165,7 @@ fn plain_words(m: &str) -> String {
         }
     }
     if let Some(i) = out.find("expected internally tagged enum ") {
-        let what = if out[i..].contains("LatencySpec") {
+        let what = if out[i..].contains("LatencyModel") {
             "expected a latency table with a `model` key, e.g. { model = \"uniform\", min_ms = 20.0, max_ms = 80.0 }"
         } else {
             "expected a table with its kind key (see the README's key table)"
@@ -454,7 +454,7 @@ mod tests {
             .to_string();
         assert!(e.starts_with("f.toml: `network.latency`"), "{e}");
         assert!(e.contains("a latency table with a `model` key"), "{e}");
-        assert!(!e.contains("LatencySpec"), "{e}");
+        assert!(!e.contains("LatencyModel"), "{e}");
         let e = parse("f.toml", "gossipsub = 3", &[])
             .unwrap_err()
             .to_string();

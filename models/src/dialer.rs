@@ -14,7 +14,7 @@
 //! field deployment's auto-dialer left peers isolated: a threshold longer
 //! than an outage means the peer never tries again.
 
-use crate::classes::DialerSpec;
+use crate::spec::DialerSpec;
 use futures::FutureExt;
 use libp2p_core::transport::PortUse;
 use libp2p_core::{Endpoint, Multiaddr};

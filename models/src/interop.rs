@@ -127,7 +127,7 @@ impl Scenario {
             ..Experiment::default()
         };
         e.gossipsub = base_gossipsub();
-        e.network.latency = crate::spec::LatencySpec::Constant { ms: 0.0 };
+        e.network.latency = crate::spec::LatencyModel::Constant { ms: 0.0 };
         e.topology.kind = crate::spec::TopologyKind::Edges;
         e.topology.edges = Vec::new();
         e.topology.dial_stagger_ms = 0.0;
@@ -148,7 +148,7 @@ impl Scenario {
                 toml::Value::String(format!("nodes{start}-{}", end - 1)),
             );
             t.insert("count".into(), toml::Value::Integer((end - start) as i64));
-            let mut class: crate::classes::ClassSpec = toml::Value::Table(t)
+            let mut class: crate::spec::ClassSpec = toml::Value::Table(t)
                 .try_into()
                 .expect("a class needs only a name and a count");
             class.gossipsub = Some(self.configs[start].clone());

@@ -19,8 +19,7 @@
 //! ```
 
 pub mod adversary;
-pub mod churn;
-pub mod classes;
+
 pub mod collector;
 pub mod dialer;
 pub mod history;
@@ -30,7 +29,7 @@ pub mod prolly;
 pub mod prom;
 pub mod sampler;
 pub mod scenario;
-pub mod scoring;
+pub mod scores;
 pub mod spec;
 pub mod summary;
 pub mod topology;

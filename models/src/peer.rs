@@ -9,10 +9,10 @@
 //! (it is applied), `Ignore` when some are missing (and a sync with the
 //! propagation source is requested), `Reject` when it is not a log entry.
 
-use crate::classes::PeerBehaviourKind;
 use crate::collector::Collector;
 use crate::history::{self, Log, Receive, Trigger};
 use crate::prolly::Hash;
+use crate::spec::PeerBehaviourKind;
 use crate::spec::{GossipsubSpec, HistorySpec, MessageIdSpec, Signing, ValidationModeSpec};
 use futures::StreamExt;
 use libp2p_gossipsub as gossipsub;
@@ -205,7 +205,7 @@ pub struct PeerTemplate {
     /// Seeds of the run (per-peer history streams).
     pub seeds: sim::Seeds,
     /// The dialer section, when the dialer is on.
-    pub dialer: Option<crate::classes::DialerSpec>,
+    pub dialer: Option<crate::spec::DialerSpec>,
     /// Each peer's address book for the dialer, by peer index.
     pub books: Rc<Vec<Vec<(PeerId, libp2p_core::Multiaddr)>>>,
     /// Every listening peer's address, for peer-exchange dials.
@@ -213,13 +213,13 @@ pub struct PeerTemplate {
     /// Whether peers of this template listen (accept inbound connections).
     pub listen: bool,
     /// Peer scoring (`[scoring]`), activated with `with_peer_score` when set.
-    pub score: Option<crate::scoring::ScoreConfig>,
+    pub score: Option<crate::spec::ScoreConfig>,
     /// Whether GossipSub's `validate_messages()` is on without history (scoring or
     /// adversarial behaviours): every message is then accepted, rejected or
     /// ignored by [`Peer`] according to its behaviour.
     pub validate: bool,
     /// What peers of this template do.
-    pub behaviour: crate::classes::PeerBehaviourKind,
+    pub behaviour: crate::spec::PeerBehaviourKind,
     /// The class of peers of this template (0 without classes).
     pub class: u16,
     /// Whether GossipSub's Prometheus metrics are collected (`measure.prometheus`).
@@ -242,7 +242,7 @@ impl PeerTemplate {
             listen: true,
             score: None,
             validate: false,
-            behaviour: crate::classes::PeerBehaviourKind::Honest,
+            behaviour: crate::spec::PeerBehaviourKind::Honest,
             class: 0,
             prometheus: false,
         }

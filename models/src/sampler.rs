@@ -35,7 +35,7 @@ pub struct Sample {
     pub meshes_sampled: u32,
     /// In a partition of a partitioned run with scoring: this partition's
     /// score observations, turned into `extra` once every partition's are added.
-    pub score_obs: Option<crate::scoring::ScoreObservations>,
+    pub score_obs: Option<crate::scores::ScoreObservations>,
 }
 
 impl Sample {

@@ -585,12 +585,12 @@ impl AppHandler<Peer> for Driver {
                     if self.partitioned.is_some() {
                         // Neighbours in other partitions score these peers too:
                         // the values are computed once all are added.
-                        s.score_obs = Some(crate::scoring::ScoreObservations::take(
-                            &engine.nodes,
-                            |p| c.peer_index(p),
-                        ));
+                        s.score_obs =
+                            Some(crate::scores::ScoreObservations::take(&engine.nodes, |p| {
+                                c.peer_index(p)
+                            }));
                     } else {
-                        s.extra = crate::scoring::score_metrics(
+                        s.extra = crate::scores::score_metrics(
                             &engine.nodes,
                             &class_names(&self.spec),
                             graylist,
@@ -839,7 +839,7 @@ impl Sim {
             .collect();
         let peer_ids: Vec<PeerId> = keys.iter().map(|k| PeerId::from(k.public())).collect();
         // Classes: contiguous index ranges in class order.
-        let counts = crate::classes::class_counts(&spec.classes, n);
+        let counts = crate::spec::class_counts(&spec.classes, n);
         let mut class_of: Vec<u16> = Vec::with_capacity(n as usize);
         for (c, &k) in counts.iter().enumerate() {
             class_of.extend(std::iter::repeat_n(c as u16, k as usize));
@@ -986,7 +986,7 @@ impl Sim {
         };
         // Scoring or adversarial behaviours: every peer validates messages.
         let class_scoring =
-            |c: Option<&crate::classes::ClassSpec>| match c.and_then(|c| c.scoring.as_ref()) {
+            |c: Option<&crate::spec::ClassSpec>| match c.and_then(|c| c.scoring.as_ref()) {
                 Some(over) => spec.scoring.merged(over),
                 None => spec.scoring.clone(),
             };
@@ -1130,7 +1130,7 @@ impl Sim {
         let silent = |p: u32| {
             spec.classes
                 .get(class_of[p as usize] as usize)
-                .is_some_and(|c| c.behaviour == crate::classes::PeerBehaviourKind::Silent)
+                .is_some_and(|c| c.behaviour == crate::spec::PeerBehaviourKind::Silent)
         };
         let publishers: Vec<u32> = match spec.workload.publishers {
             None => (0..n).filter(|&p| !silent(p)).collect(),
@@ -1248,7 +1248,7 @@ impl Sim {
             let Some(c) = spec.classes.get(class_of[p as usize] as usize) else {
                 continue;
             };
-            if c.behaviour != crate::classes::PeerBehaviourKind::InvalidSpammer
+            if c.behaviour != crate::spec::PeerBehaviourKind::InvalidSpammer
                 || c.spam_rate_per_s <= 0.0
             {
                 continue;
@@ -1676,7 +1676,7 @@ struct PartOut {
     initial_components: usize,
     samples_len: usize,
     prometheus: Vec<String>,
-    scored: Vec<crate::scoring::ScoredPeer>,
+    scored: Vec<crate::scores::ScoredPeer>,
     forged: crate::adversary::ForgedCounts,
     /// Whether its trace records were all written (when the run writes a trace).
     trace_written: Result<(), String>,
@@ -1760,7 +1760,7 @@ fn run_partitioned(
                     .engine
                     .nodes
                     .iter()
-                    .map(crate::scoring::ScoredPeer::of)
+                    .map(crate::scores::ScoredPeer::of)
                     .collect(),
                 forged: s.forged.get(),
                 trace_written,

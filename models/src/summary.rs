@@ -401,8 +401,8 @@ impl RunSummary {
         c: &Collector,
         bytes_sent: &[u64],
     ) -> RunSummary {
-        use crate::classes::PeerBehaviourKind;
-        let counts = crate::classes::class_counts(&spec.classes, spec.peers);
+        use crate::spec::PeerBehaviourKind;
+        let counts = crate::spec::class_counts(&spec.classes, spec.peers);
         let mut class_of = Vec::with_capacity(spec.peers as usize);
         for (k, &n) in counts.iter().enumerate() {
             class_of.extend(std::iter::repeat_n(k, n as usize));

@@ -3,7 +3,7 @@
 //! experiments/tests/cli.rs) in separate processes. A different seed, or
 //! unseeded entropy (the negative control), gives a different hash.
 
-use models::spec::{Experiment, LatencySpec, Signing};
+use models::spec::{Experiment, LatencyModel, Signing};
 use sim::EntropyMode;
 
 fn small() -> Experiment {
@@ -15,7 +15,7 @@ fn small() -> Experiment {
     };
     // Degree above D = 6, so mesh selection (a seeded shuffle) matters.
     e.topology.degree = 10;
-    e.network.latency = LatencySpec::Uniform {
+    e.network.latency = LatencyModel::Uniform {
         min_ms: 20.0,
         max_ms: 80.0,
     };

@@ -1,7 +1,7 @@
 //! Engine behaviour checked against hand calculations: exact per-hop
 //! latency on a chain, and recovery from connection loss.
 
-use models::spec::{Experiment, LatencySpec, Signing, TopologyKind};
+use models::spec::{Experiment, LatencyModel, Signing, TopologyKind};
 use models::Sim;
 use sim::MS;
 
@@ -23,7 +23,7 @@ fn chain_delivers_hop_by_hop_at_exactly_k_times_latency() {
             ..Experiment::default()
         };
         e.topology.kind = TopologyKind::Chain;
-        e.network.latency = LatencySpec::Constant { ms: 50.0 };
+        e.network.latency = LatencyModel::Constant { ms: 50.0 };
         e.workload.rate_per_s = 0.0; // we publish by hand
         e.gossipsub.signing = Some(signing);
         let times = run_sim(&e, 1, |mut s| {

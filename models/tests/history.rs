@@ -5,7 +5,7 @@
 use models::history::codec::put_uvarint;
 use models::prolly::wire::MAX_MESSAGE_LEN;
 use models::prolly::{Request, Response};
-use models::spec::{Experiment, LatencySpec, Signing, TimelineEvent, TopologyKind};
+use models::spec::{Experiment, LatencyModel, Signing, TimelineEvent, TopologyKind};
 use models::{RunSummary, Sim};
 use rand::{RngExt, SeedableRng};
 use sim::EntropyMode;
@@ -175,7 +175,7 @@ fn server_aborts_slow_syncs_and_the_client_restarts_from_the_root() {
         ..Experiment::default()
     };
     e.topology.kind = TopologyKind::Chain;
-    e.network.latency = LatencySpec::Constant { ms: 50.0 };
+    e.network.latency = LatencyModel::Constant { ms: 50.0 };
     e.gossipsub.signing = Some(Signing::None);
     e.workload.rate_per_s = 10.0;
     e.workload.message_bytes = 64;
@@ -243,7 +243,7 @@ fn malformed_sync_messages_are_rejected_and_the_peer_keeps_running() {
         ..Experiment::default()
     };
     e.topology.kind = TopologyKind::Chain;
-    e.network.latency = LatencySpec::Constant { ms: 20.0 };
+    e.network.latency = LatencyModel::Constant { ms: 20.0 };
     e.gossipsub.signing = Some(Signing::None);
     e.workload.rate_per_s = 2.0;
     e.workload.message_bytes = 64;

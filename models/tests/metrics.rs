@@ -1,6 +1,6 @@
 //! Metrics on hand-checkable cases: three peers with constant 50 ms links.
 
-use models::spec::{Experiment, LatencySpec, Signing, TopologyKind};
+use models::spec::{Experiment, LatencyModel, Signing, TopologyKind};
 use models::Sim;
 use sim::runner::run_on_sim_thread;
 use sim::{EntropyMode, MS};
@@ -16,7 +16,7 @@ fn one_message(edges: Vec<[u32; 2]>) -> (Vec<(u32, u64)>, u32) {
     };
     e.topology.kind = TopologyKind::Edges;
     e.topology.edges = edges;
-    e.network.latency = LatencySpec::Constant { ms: 50.0 };
+    e.network.latency = LatencyModel::Constant { ms: 50.0 };
     e.gossipsub.signing = Some(Signing::None);
     e.workload.rate_per_s = 0.0;
     e.workload.message_bytes = 64;
@@ -123,7 +123,7 @@ fn per_peer_series_and_isolation_time_are_recorded() {
 
 #[test]
 fn isolation_time_is_split_by_behaviour_and_class() {
-    use models::classes::{ClassSpec, PeerBehaviourKind};
+    use models::spec::{ClassSpec, PeerBehaviourKind};
     let class = ClassSpec::new;
     let mut e = Experiment {
         name: "iso".into(),
@@ -159,7 +159,7 @@ fn isolation_time_is_split_by_behaviour_and_class() {
 
 #[test]
 fn isolation_means_count_only_subscribers() {
-    use models::classes::{ClassSpec, PeerBehaviourKind};
+    use models::spec::{ClassSpec, PeerBehaviourKind};
     let mut e = Experiment {
         name: "iso-sub".into(),
         peers: 12,

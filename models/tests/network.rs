@@ -1,7 +1,7 @@
 //! Network, churn and dialer models through whole scenarios.
 
-use models::classes::{ClassSpec, DialerSpec};
-use models::spec::{Experiment, LatencySpec, Signing, TimelineEvent, TopologyKind};
+use models::spec::{ClassSpec, DialerSpec};
+use models::spec::{Experiment, LatencyModel, Signing, TimelineEvent, TopologyKind};
 use models::Sim;
 use sim::EntropyMode;
 
@@ -77,7 +77,7 @@ fn partition_blocks_delivery_across_then_recovers() {
         ..Experiment::default()
     };
     e.gossipsub.signing = Some(Signing::None);
-    e.network.latency = LatencySpec::Uniform {
+    e.network.latency = LatencyModel::Uniform {
         min_ms: 20.0,
         max_ms: 60.0,
     };
@@ -289,7 +289,7 @@ fn graceful_leave_is_noticed_after_one_latency_a_crash_after_the_detection_delay
             ..Experiment::default()
         };
         e.topology.kind = TopologyKind::Chain;
-        e.network.latency = LatencySpec::Constant { ms: 50.0 };
+        e.network.latency = LatencyModel::Constant { ms: 50.0 };
         e.network.detection_delay_ms = 5000.0;
         e.gossipsub.signing = Some(Signing::None);
         e.workload.rate_per_s = 0.0;
@@ -369,7 +369,7 @@ fn an_honest_but_slow_peer_forwards_only_after_its_validation_delay() {
         ..Experiment::default()
     };
     e.topology.kind = TopologyKind::Chain;
-    e.network.latency = LatencySpec::Constant { ms: 50.0 };
+    e.network.latency = LatencyModel::Constant { ms: 50.0 };
     e.gossipsub.signing = Some(Signing::None);
     e.workload.rate_per_s = 0.0;
     let one = |name: &str, delay: f64| ClassSpec {

@@ -3,7 +3,7 @@
 //! latency. They must be as deterministic as one thread, deliver what one
 //! thread delivers, and refuse what they do not support.
 
-use models::spec::{Experiment, LatencySpec};
+use models::spec::{Experiment, LatencyModel};
 use sim::EntropyMode;
 
 fn small(partitions: u16) -> Experiment {
@@ -15,7 +15,7 @@ fn small(partitions: u16) -> Experiment {
         ..Experiment::default()
     };
     e.topology.degree = 8;
-    e.network.latency = LatencySpec::Uniform {
+    e.network.latency = LatencyModel::Uniform {
         min_ms: 20.0,
         max_ms: 80.0,
     };
@@ -311,7 +311,7 @@ fn prometheus_metrics_cover_every_partition() {
 fn score_metrics_cover_neighbours_in_every_partition() {
     let scored = |parts: u16| {
         let mut e = small(parts);
-        e.scoring.preset = models::scoring::ScoringPreset::Default;
+        e.scoring.preset = models::spec::ScoringPreset::Default;
         run(&e, 4)
     };
     let (one, two) = (scored(1), scored(2));
@@ -383,7 +383,7 @@ fn history_sync_converges_across_partitions_as_in_one_thread() {
 /// notes between the partitions' wire filters. Only the behaviour penalty
 /// (P7) scores.
 fn adversarial(partitions: u16) -> Experiment {
-    use models::classes::{ClassSpec, PeerBehaviourKind};
+    use models::spec::{ClassSpec, PeerBehaviourKind};
     let mut e = small(partitions);
     e.peers = 24;
     e.duration_s = 30.0;
@@ -415,8 +415,8 @@ fn adversarial(partitions: u16) -> Experiment {
         bad("breaker", PeerBehaviourKind::PromiseBreaker),
         bad("spammer", PeerBehaviourKind::GraftSpammer),
     ];
-    let mut s = models::scoring::ScoringSpec {
-        preset: models::scoring::ScoringPreset::Default,
+    let mut s = models::spec::ScoringSpec {
+        preset: models::spec::ScoringPreset::Default,
         behaviour_penalty_weight: Some(-10.0),
         slow_peer_weight: Some(0.0),
         ip_colocation_factor_weight: Some(0.0),
@@ -488,14 +488,14 @@ fn partitioned_runs_refuse_what_they_do_not_support() {
         assert!(err.to_string().contains("partitions"), "{err}");
     };
     let mut e = small(2);
-    e.network.latency = LatencySpec::Lognormal {
+    e.network.latency = LatencyModel::LogNormal {
         median_ms: 50.0,
         sigma: 0.5,
         min_ms: 0.0,
     };
     check(e.clone(), "partitions");
     // With a clamp it has a window.
-    e.network.latency = LatencySpec::Lognormal {
+    e.network.latency = LatencyModel::LogNormal {
         median_ms: 50.0,
         sigma: 0.5,
         min_ms: 10.0,

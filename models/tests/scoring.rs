@@ -3,9 +3,9 @@
 //! non-forwarder loses P3 after activation only when P3 is on; Sybils on one
 //! virtual IP get P6; inconsistent scoring is rejected before any run.
 
-use models::classes::{ClassSpec, PeerBehaviourKind};
-use models::scoring::{ScoringPreset, ScoringSpec};
-use models::spec::{Experiment, LatencySpec, TopologyKind};
+use models::spec::{ClassSpec, PeerBehaviourKind};
+use models::spec::{Experiment, LatencyModel, TopologyKind};
+use models::spec::{ScoringPreset, ScoringSpec};
 use models::Sim;
 use sim::EntropyMode;
 
@@ -192,7 +192,7 @@ fn sybils_on_one_ip_get_the_colocation_penalty() {
     };
     e.topology.kind = TopologyKind::ErdosRenyi;
     e.topology.p = Some(1.0);
-    e.network.latency = LatencySpec::Constant { ms: 10.0 };
+    e.network.latency = LatencyModel::Constant { ms: 10.0 };
     let mut sybil = class("sybil", 6, PeerBehaviourKind::Honest);
     sybil.shared_ip = true;
     e.classes = vec![class("honest", 14, PeerBehaviourKind::Honest), sybil];

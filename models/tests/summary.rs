@@ -2,7 +2,7 @@
 //! out of the workload's duplicates and deliveries, and the isolation maximum
 //! covers the end of the run.
 
-use models::classes::{ClassSpec, PeerBehaviourKind};
+use models::spec::{ClassSpec, PeerBehaviourKind};
 use models::spec::{Experiment, Signing, TopologyKind};
 use sim::EntropyMode;
 

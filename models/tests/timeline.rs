@@ -3,8 +3,8 @@
 //! any vanish interval does, and its degradations in force stack. Late
 //! joiners whose arrival falls after the end stay down for the whole run.
 
-use models::churn::{ArrivalsSpec, ChurnSpec};
-use models::spec::{Experiment, LatencySpec, Signing, TimelineEvent, TopologyKind};
+use models::spec::{ArrivalsSpec, ChurnSpec};
+use models::spec::{Experiment, LatencyModel, Signing, TimelineEvent, TopologyKind};
 use models::Sim;
 use sim::MS;
 
@@ -47,7 +47,7 @@ fn chain(name: &str, peers: u32, duration_s: f64) -> Experiment {
         ..Experiment::default()
     };
     e.topology.kind = TopologyKind::Chain;
-    e.network.latency = LatencySpec::Constant { ms: 50.0 };
+    e.network.latency = LatencyModel::Constant { ms: 50.0 };
     e.network.detection_delay_ms = 1000.0;
     e.workload.rate_per_s = 0.0;
     e.gossipsub.signing = Some(Signing::None);

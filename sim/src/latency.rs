@@ -5,9 +5,12 @@
 use crate::seeds::SimRng;
 use rand::RngExt;
 use rand_distr::{Distribution, LogNormal, Normal};
+use serde::{Deserialize, Serialize};
 
-/// How one-way link latency is drawn (milliseconds; never negative).
-#[derive(Clone, Debug, PartialEq)]
+/// How one-way link latency is drawn (milliseconds; never negative). In an
+/// experiment file: `{ model = "uniform", min_ms = 20.0, max_ms = 80.0 }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LatencyModel {
     /// Every link has the same latency.
     Constant {
@@ -27,17 +30,21 @@ pub enum LatencyModel {
         mean_ms: f64,
         /// Standard deviation.
         std_ms: f64,
-        /// Lower clamp.
+        /// Lower clamp (default 0).
+        #[serde(default)]
         min_ms: f64,
     },
     /// Log-normal given by its median and the sigma of the underlying normal,
     /// clamped at `min_ms` (>= 0: draws below it are raised to it).
+    #[serde(rename = "lognormal")]
     LogNormal {
         /// Median.
         median_ms: f64,
         /// Sigma of ln(latency).
         sigma: f64,
-        /// Lower clamp.
+        /// Lower clamp (default 0: none): no link is faster, which is what
+        /// partitioned runs need from a log-normal.
+        #[serde(default, skip_serializing_if = "is_zero")]
         min_ms: f64,
     },
 }
@@ -107,6 +114,11 @@ impl LatencyModel {
             _ => Ok(()),
         }
     }
+}
+
+/// Leaves a zero `min_ms` out of a written experiment file.
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// Milliseconds to nanoseconds, rounded, never negative.

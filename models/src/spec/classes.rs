@@ -22,7 +22,7 @@
 //! Peers are assigned to classes in index order: the first class gets peers
 //! `0..count0`, the next the following ones, and so on.
 
-use crate::spec::{err, GossipsubSpec, LatencySpec, SpecError};
+use super::{err, GossipsubSpec, LinkSpec, SpecError};
 use serde::{Deserialize, Serialize};
 
 /// A class of peers.
@@ -66,7 +66,7 @@ pub struct ClassSpec {
     pub shared_ip: bool,
     /// Overrides of the `[scoring]` section for this class's peers (how they score others).
     #[serde(default)]
-    pub scoring: Option<crate::scoring::ScoringSpec>,
+    pub scoring: Option<crate::spec::ScoringSpec>,
     /// Application validation delay of this class's peers, ms (default 0): an
     /// honest-but-slow peer forwards a message only this long after receiving it.
     #[serde(default)]
@@ -146,169 +146,6 @@ impl PeerBehaviourKind {
             PeerBehaviourKind::PromiseBreaker => Some(crate::adversary::Attack::BrokenPromises),
             PeerBehaviourKind::GraftSpammer => Some(crate::adversary::Attack::GraftDuringBackoff),
             _ => None,
-        }
-    }
-}
-
-/// The latency model of links between two classes.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LinkSpec {
-    /// The two class names (order does not matter; the same name twice for links within a class).
-    pub classes: [String; 2],
-    /// The latency model.
-    pub latency: LatencySpec,
-}
-
-/// The region model (`[network.regions]`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RegionsSpec {
-    /// `builtin` (the 8-region world model of libp2p test-plans) or `custom`.
-    #[serde(default = "builtin")]
-    pub model: String,
-    /// Custom: region names.
-    #[serde(default)]
-    pub names: Vec<String>,
-    /// Custom: population weights, one per region.
-    #[serde(default)]
-    pub weights: Vec<f64>,
-    /// Custom: one-way latency in ms, `latency_ms[from][to]`.
-    #[serde(default)]
-    pub latency_ms: Vec<Vec<f64>>,
-}
-
-fn builtin() -> String {
-    "builtin".into()
-}
-
-/// The built-in region table: (names, weights, latency matrix in ms).
-pub fn builtin_regions() -> (Vec<String>, Vec<f64>, Vec<Vec<f64>>) {
-    let mut names = Vec::new();
-    let mut weights = Vec::new();
-    for line in include_str!("../data/regions.csv").lines().skip(1) {
-        let mut it = line.split(',');
-        if let (Some(n), Some(w)) = (it.next(), it.next()) {
-            names.push(n.trim().to_string());
-            weights.push(w.trim().parse::<f64>().expect("built-in weight"));
-        }
-    }
-    let mut m = vec![vec![0.0; names.len()]; names.len()];
-    for line in include_str!("../data/region_latency_ms.csv")
-        .lines()
-        .skip(1)
-    {
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        if f.len() == 3 {
-            let a = names
-                .iter()
-                .position(|n| n == f[0])
-                .expect("built-in region");
-            let b = names
-                .iter()
-                .position(|n| n == f[1])
-                .expect("built-in region");
-            m[a][b] = f[2].parse().expect("built-in latency");
-        }
-    }
-    (names, weights, m)
-}
-
-impl RegionsSpec {
-    /// (names, weights, matrix) of this model.
-    pub fn table(&self) -> (Vec<String>, Vec<f64>, Vec<Vec<f64>>) {
-        if self.model == "builtin" {
-            builtin_regions()
-        } else {
-            (
-                self.names.clone(),
-                self.weights.clone(),
-                self.latency_ms.clone(),
-            )
-        }
-    }
-
-    /// Checks the model.
-    pub fn validate(&self) -> Result<(), SpecError> {
-        match self.model.as_str() {
-            "builtin" => {
-                for (k, set) in [
-                    ("names", !self.names.is_empty()),
-                    ("weights", !self.weights.is_empty()),
-                    ("latency_ms", !self.latency_ms.is_empty()),
-                ] {
-                    if set {
-                        return Err(err(
-                            &format!("network.regions.{k}"),
-                            "(set)",
-                            "only with model = \"custom\" (the built-in model has its own)",
-                        ));
-                    }
-                }
-                Ok(())
-            }
-            "custom" => {
-                let n = self.names.len();
-                if n == 0 {
-                    return Err(err(
-                        "network.regions.names",
-                        "[]",
-                        "at least one region name",
-                    ));
-                }
-                if self.weights.len() != n
-                    || self.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
-                    || self.weights.iter().sum::<f64>() <= 0.0
-                {
-                    return Err(err(
-                        "network.regions.weights",
-                        format!("{:?}", self.weights),
-                        format!("{n} weights >= 0 (one per region), not all zero"),
-                    ));
-                }
-                if self.latency_ms.len() != n || self.latency_ms.iter().any(|r| r.len() != n) {
-                    return Err(err(
-                        "network.regions.latency_ms",
-                        format!("{} rows", self.latency_ms.len()),
-                        format!("a {n} x {n} matrix"),
-                    ));
-                }
-                for (i, row) in self.latency_ms.iter().enumerate() {
-                    for (j, v) in row.iter().enumerate() {
-                        if !(v.is_finite() && *v >= 0.0) {
-                            return Err(err(
-                                &format!("network.regions.latency_ms[{i}][{j}]"),
-                                v,
-                                "a latency in ms >= 0",
-                            ));
-                        }
-                        let back = self.latency_ms[j][i];
-                        if *v != back {
-                            return Err(err(
-                                &format!("network.regions.latency_ms[{i}][{j}]"),
-                                v,
-                                format!("the same as latency_ms[{j}][{i}] ({back}): a link has one latency both ways"),
-                            ));
-                        }
-                    }
-                }
-                let mut seen = std::collections::BTreeSet::new();
-                for (i, n) in self.names.iter().enumerate() {
-                    if n.is_empty() || !seen.insert(n) {
-                        return Err(err(
-                            &format!("network.regions.names[{i}]"),
-                            format!("{n:?}"),
-                            "a non-empty name, different from the other regions",
-                        ));
-                    }
-                }
-                Ok(())
-            }
-            other => Err(err(
-                "network.regions.model",
-                format!("{other:?}"),
-                "\"builtin\" or \"custom\"",
-            )),
         }
     }
 }
@@ -487,170 +324,10 @@ pub fn validate(
     Ok(())
 }
 
-/// The automatic dialer / connection manager (`[dialer]`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct DialerSpec {
-    /// Run the dialer (default false: only the initial topology is dialed).
-    #[serde(default)]
-    pub enabled: bool,
-    /// Dial more peers while connected to fewer than this (default 4).
-    #[serde(default = "d_min")]
-    pub min_peers: u32,
-    /// Refuse inbound connections beyond this (default 50).
-    #[serde(default = "d_max")]
-    pub max_peers: u32,
-    /// How often the dialer checks (ms, default 1000).
-    #[serde(default = "d_check")]
-    pub check_interval_ms: u64,
-    /// After a failed dial, wait this long before trying that peer again (ms, default 5000).
-    #[serde(default = "d_retry")]
-    pub retry_threshold_ms: u64,
-    /// Each further failure multiplies the wait by this (default 2).
-    #[serde(default = "d_backoff")]
-    pub backoff: f64,
-    /// Give a peer up after this many consecutive failures (default 5).
-    #[serde(default = "d_limit")]
-    pub retry_limit: u32,
-    /// Extra random peers each address book starts with, besides the initial neighbours (default 4).
-    #[serde(default = "d_boot")]
-    pub bootstrap_peers: u32,
-}
-
-fn d_min() -> u32 {
-    4
-}
-fn d_max() -> u32 {
-    50
-}
-fn d_check() -> u64 {
-    1000
-}
-fn d_retry() -> u64 {
-    5000
-}
-fn d_backoff() -> f64 {
-    2.0
-}
-fn d_limit() -> u32 {
-    5
-}
-fn d_boot() -> u32 {
-    4
-}
-
-impl Default for DialerSpec {
-    fn default() -> Self {
-        DialerSpec {
-            enabled: false,
-            min_peers: d_min(),
-            max_peers: d_max(),
-            check_interval_ms: d_check(),
-            retry_threshold_ms: d_retry(),
-            backoff: d_backoff(),
-            retry_limit: d_limit(),
-            bootstrap_peers: d_boot(),
-        }
-    }
-}
-
-impl DialerSpec {
-    /// Checks the parameters.
-    pub fn validate(&self, peers: u32) -> Result<(), SpecError> {
-        if self.max_peers == 0 || self.min_peers > self.max_peers {
-            return Err(err(
-                "dialer.min_peers",
-                self.min_peers,
-                format!(
-                    "at most dialer.max_peers ({}), which must be >= 1",
-                    self.max_peers
-                ),
-            ));
-        }
-        if self.check_interval_ms == 0 {
-            return Err(err(
-                "dialer.check_interval_ms",
-                0,
-                "a positive number of milliseconds",
-            ));
-        }
-        if !(self.backoff.is_finite() && self.backoff >= 1.0) {
-            return Err(err("dialer.backoff", self.backoff, "a factor >= 1"));
-        }
-        if self.bootstrap_peers >= peers.max(1) {
-            return Err(err(
-                "dialer.bootstrap_peers",
-                self.bootstrap_peers,
-                format!("fewer than peers ({peers})"),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Health-check probes (`[probes]`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeSpec {
-    /// Number of probe peers (drawn at random; 0 = off).
-    #[serde(default)]
-    pub count: u32,
-    /// Each probe publishes a probe message this often (ms, default 5000).
-    #[serde(default = "d_probe")]
-    pub interval_ms: u64,
-    /// Probe payload size, bytes (default 64).
-    #[serde(default = "d_probe_size")]
-    pub message_bytes: usize,
-}
-
-fn d_probe() -> u64 {
-    5000
-}
-fn d_probe_size() -> usize {
-    64
-}
-
-impl Default for ProbeSpec {
-    fn default() -> Self {
-        ProbeSpec {
-            count: 0,
-            interval_ms: d_probe(),
-            message_bytes: d_probe_size(),
-        }
-    }
-}
-
-impl ProbeSpec {
-    /// Checks the parameters.
-    pub fn validate(&self, peers: u32) -> Result<(), SpecError> {
-        if self.count == 1 || self.count > peers {
-            return Err(err(
-                "probes.count",
-                self.count,
-                format!("0 (off) or from 2 to peers ({peers})"),
-            ));
-        }
-        if self.interval_ms == 0 {
-            return Err(err(
-                "probes.interval_ms",
-                0,
-                "a positive number of milliseconds",
-            ));
-        }
-        if !(16..=1 << 20).contains(&self.message_bytes) {
-            return Err(err(
-                "probes.message_bytes",
-                self.message_bytes,
-                "from 16 to 1048576 bytes",
-            ));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{builtin_regions, LatencyModel};
 
     fn class(name: &str, share: Option<f64>, count: Option<u32>) -> ClassSpec {
         ClassSpec {
@@ -679,7 +356,7 @@ mod tests {
         let c = [class("a", Some(0.5), None), class("b", Some(0.5), None)];
         let l = [LinkSpec {
             classes: ["a".into(), "zz".into()],
-            latency: LatencySpec::Constant { ms: 1.0 },
+            latency: LatencyModel::Constant { ms: 1.0 },
         }];
         assert_eq!(
             validate(&c, &l, 10, None).unwrap_err().key,

@@ -18,7 +18,7 @@
 //! start_s = 2.0
 //! ```
 
-use crate::spec::{err, SpecError, TimelineEvent};
+use super::{err, SpecError, TimelineEvent};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, LogNormal, Weibull};
 use serde::{Deserialize, Serialize};
@@ -72,7 +72,7 @@ impl DurationDist {
         x.max(1e-3)
     }
 
-    fn validate(&self, key: &str) -> Result<(), SpecError> {
+    pub(crate) fn validate(&self, key: &str) -> Result<(), SpecError> {
         let pos = |k: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())

@@ -1,0 +1,85 @@
+//! `[workload]`: topics, subscribers and publishing.
+
+use super::{err, finite_nonneg, SpecError};
+use serde::{Deserialize, Serialize};
+
+/// Who subscribes, who publishes, how often, how big.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Number of topics (default 1).
+    pub topics: u32,
+    /// Share of peers subscribed to each topic, 0-1 (default 1).
+    pub subscribe_share: f64,
+    /// Number of peers that publish, drawn at random (default: every peer).
+    pub publishers: Option<u32>,
+    /// Messages per simulated second across the network (default 1).
+    pub rate_per_s: f64,
+    /// Payload size in bytes (default 1024; at least 8).
+    pub message_bytes: usize,
+    /// First publish, simulated seconds (default 5: after the first heartbeat).
+    pub start_s: f64,
+    /// Publishing stops this long before the end so messages can drain (s, default 2).
+    pub drain_s: f64,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            topics: 1,
+            subscribe_share: 1.0,
+            publishers: None,
+            rate_per_s: 1.0,
+            message_bytes: 1024,
+            start_s: 5.0,
+            drain_s: 2.0,
+        }
+    }
+}
+
+impl WorkloadSpec {
+    pub(crate) fn validate(&self, peers: u32) -> Result<(), SpecError> {
+        if self.topics == 0 || self.topics > 1000 {
+            return Err(err(
+                "workload.topics",
+                self.topics,
+                "an integer from 1 to 1000",
+            ));
+        }
+        if !(self.subscribe_share.is_finite()
+            && self.subscribe_share > 0.0
+            && self.subscribe_share <= 1.0)
+        {
+            return Err(err(
+                "workload.subscribe_share",
+                self.subscribe_share,
+                "a number in (0, 1]",
+            ));
+        }
+        if let Some(p) = self.publishers {
+            if p == 0 || p > peers {
+                return Err(err(
+                    "workload.publishers",
+                    p,
+                    format!("an integer from 1 to peers ({peers})"),
+                ));
+            }
+        }
+        if !(self.rate_per_s.is_finite() && self.rate_per_s >= 0.0 && self.rate_per_s <= 1e6) {
+            return Err(err(
+                "workload.rate_per_s",
+                self.rate_per_s,
+                "a number of messages per second from 0 to 1e6",
+            ));
+        }
+        if self.message_bytes < 8 || self.message_bytes > 64 << 20 {
+            return Err(err(
+                "workload.message_bytes",
+                self.message_bytes,
+                "an integer from 8 to 67108864 bytes",
+            ));
+        }
+        finite_nonneg("workload.start_s", self.start_s)?;
+        finite_nonneg("workload.drain_s", self.drain_s)
+    }
+}
