@@ -7,7 +7,7 @@
 //! `libp2p-swarm-test` (`new_ephemeral_tokio`: memory transport, plaintext,
 //! yamux) in one current-thread tokio runtime, in real time. Both sides build
 //! GossipSub from the same experiment section with the same function
-//! (`models::peer::build_gossipsub_config`) and dial the same graph (drawn
+//! (`GossipsubSpec::to_config`) and dial the same graph (drawn
 //! from the same seed). Prints the wall times, their ratio and both delivery
 //! ratios; exits non-zero if the delivery ratios differ by more than the
 //! tolerance.
@@ -177,7 +177,7 @@ fn run_realtime(
     publishers: &[usize],
 ) -> Outcome {
     let n = exp.peers as usize;
-    let cfg = models::peer::build_gossipsub_config(&exp.gossipsub).expect("valid gossipsub");
+    let cfg = exp.gossipsub.to_config(false).expect("valid gossipsub");
     let signing = exp
         .gossipsub
         .signing

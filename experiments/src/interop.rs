@@ -951,7 +951,8 @@ pub fn check_configs(sc: &Scenario) -> Result<(), InteropError> {
         }
         seen.push(c);
         let merged = base.merged(c);
-        let d = models::peer::build_gossipsub_config(&GossipsubSpec::default())
+        let d = GossipsubSpec::default()
+            .to_config(false)
             .expect("the crate's defaults are valid");
         let n = merged.mesh_n.unwrap_or(d.mesh_n());
         let lo = merged.mesh_n_low.unwrap_or(d.mesh_n_low());
@@ -969,7 +970,7 @@ pub fn check_configs(sc: &Scenario) -> Result<(), InteropError> {
                 "params.json: initGossipSub of node {i}: GossipFactor must be from 0 to 1"
             )));
         }
-        if let Err(e) = models::peer::build_gossipsub_config(&merged) {
+        if let Err(e) = merged.to_config(false) {
             return Err(bad(format!(
                 "params.json: initGossipSub of node {i}: libp2p-gossipsub refuses the parameters: {e}"
             )));

@@ -607,7 +607,7 @@ mod tests {
     fn timeseries_has_one_row_per_time_and_metric() {
         let out = models::RunOutput {
             summary: summary(),
-            samples: vec![models::sampler::Sample {
+            samples: vec![models::series::Sample {
                 t_s: 2.0,
                 ..Default::default()
             }],

@@ -17,6 +17,7 @@
 //! Each adversary forges at most `spam_rate_per_s` frames per second per
 //! neighbour. What the neighbours do about it is entirely GossipSub's.
 
+use crate::spec::PeerBehaviourKind;
 use std::collections::BTreeMap;
 
 use crate::wire::read_uvarint;
@@ -28,6 +29,17 @@ pub enum Attack {
     BrokenPromises,
     /// GRAFTs to neighbours that pruned it, during their backoff.
     GraftDuringBackoff,
+}
+
+impl Attack {
+    /// The attack a peer behaviour forges at the transport, if any.
+    pub fn of(kind: PeerBehaviourKind) -> Option<Attack> {
+        match kind {
+            PeerBehaviourKind::PromiseBreaker => Some(Attack::BrokenPromises),
+            PeerBehaviourKind::GraftSpammer => Some(Attack::GraftDuringBackoff),
+            _ => None,
+        }
+    }
 }
 
 /// Counts of forged frames, for reports and tests.

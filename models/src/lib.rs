@@ -30,10 +30,11 @@ pub mod prom;
 pub mod sampler;
 pub mod scenario;
 pub mod scores;
+pub mod series;
 pub mod spec;
 pub mod summary;
 pub mod topology;
-mod trace;
+pub mod trace;
 pub mod wire;
 
 pub use scenario::{

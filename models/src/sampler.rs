@@ -10,72 +10,10 @@
 //! mesh formation time, or the recovery time after the last disruption.
 
 use crate::peer::Peer;
+use crate::scores::{ScoreObservations, ScoredPeer};
+use crate::series::Sample;
+use crate::spec::PeerBehaviourKind;
 use libp2p_gossipsub::TopicHash;
-
-/// One sample of the whole network.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Sample {
-    /// Simulated time, seconds.
-    pub t_s: f64,
-    /// Mean mesh degree over live subscribers (all topics).
-    pub mesh_degree_mean: f64,
-    /// Live subscribers whose mesh is below `min(D_lo, subscribed neighbours)`, or with no subscribed neighbour.
-    pub below_d_lo: u32,
-    /// Live subscribers with no mesh peer at all.
-    pub isolated_peers: u32,
-    /// Live subscribers with no connection at all.
-    pub disconnected_peers: u32,
-    /// Open connections (counted once).
-    pub connections: u64,
-    /// Live peers.
-    pub live_peers: u32,
-    /// Further metrics of this sample (peer scores, when scoring is on).
-    pub extra: Vec<(String, f64)>,
-    /// (Subscriber, topic) meshes averaged in `mesh_degree_mean`.
-    pub meshes_sampled: u32,
-    /// In a partition of a partitioned run with scoring: this partition's
-    /// score observations, turned into `extra` once every partition's are added.
-    pub score_obs: Option<crate::scores::ScoreObservations>,
-}
-
-impl Sample {
-    /// Combines the sample another partition of a partitioned run took at
-    /// the same time (over its own peers).
-    pub fn absorb(&mut self, o: &Sample) {
-        let n = self.meshes_sampled + o.meshes_sampled;
-        if n > 0 {
-            self.mesh_degree_mean = (self.mesh_degree_mean * f64::from(self.meshes_sampled)
-                + o.mesh_degree_mean * f64::from(o.meshes_sampled))
-                / f64::from(n);
-        }
-        self.meshes_sampled = n;
-        self.below_d_lo += o.below_d_lo;
-        self.isolated_peers += o.isolated_peers;
-        self.disconnected_peers += o.disconnected_peers;
-        self.connections += o.connections;
-        self.live_peers += o.live_peers;
-        if let (Some(a), Some(b)) = (self.score_obs.as_mut(), o.score_obs.as_ref()) {
-            a.absorb(b);
-        }
-    }
-
-    /// Is every live subscriber's mesh converged?
-    pub fn converged(&self) -> bool {
-        self.below_d_lo == 0
-    }
-
-    /// (metric, value) pairs for `timeseries.csv`.
-    pub fn metrics(&self) -> [(&'static str, f64); 6] {
-        [
-            ("mesh_degree_mean", self.mesh_degree_mean),
-            ("peers_below_d_lo", f64::from(self.below_d_lo)),
-            ("isolated_peers", f64::from(self.isolated_peers)),
-            ("disconnected_peers", f64::from(self.disconnected_peers)),
-            ("connections", self.connections as f64),
-            ("live_peers", f64::from(self.live_peers)),
-        ]
-    }
-}
 
 /// Takes one sample; adds `interval_s` to `isolated_s[p]` for every live
 /// subscriber `p` of topic 0 without mesh peers.
@@ -134,35 +72,61 @@ pub fn sample(
     s
 }
 
-/// Time from which every later sample is converged; `None` if the last sample is not.
-pub fn convergence_s(samples: &[Sample]) -> Option<f64> {
-    let last_bad = samples.iter().rposition(|s| !s.converged());
-    match last_bad {
-        None => samples.first().map(|s| s.t_s),
-        Some(i) => samples.get(i + 1).map(|s| s.t_s),
+/// Observes every neighbour of every peer with a swarm here.
+pub fn observe_scores(
+    nodes: &[Peer],
+    index_of: impl Fn(&libp2p_identity::PeerId) -> Option<u32>,
+) -> ScoreObservations {
+    let n = nodes.len();
+    let mut o = ScoreObservations {
+        sum: vec![0.0f64; n],
+        cnt: vec![0u32; n],
+        min: vec![f64::INFINITY; n],
+        up: nodes.iter().map(|p| p.is_up()).collect(),
+    };
+    for node in nodes {
+        let Some(swarm) = node.swarm.as_ref() else {
+            continue;
+        };
+        let g = &swarm.behaviour().gossipsub;
+        let mut remotes: Vec<u32> = swarm.connected_peers().filter_map(&index_of).collect();
+        remotes.sort_unstable();
+        remotes.dedup();
+        for r in remotes {
+            if let Some(sc) = g.peer_score(&nodes[r as usize].peer_id()) {
+                o.sum[r as usize] += sc;
+                o.cnt[r as usize] += 1;
+                o.min[r as usize] = o.min[r as usize].min(sc);
+            }
+        }
+    }
+    o
+}
+
+/// A peer's behaviour and class, as score metrics group them.
+pub fn scored_peer(node: &Peer) -> ScoredPeer {
+    let t = node.template();
+    ScoredPeer {
+        honest: t.behaviour == PeerBehaviourKind::Honest,
+        class: t.class,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(t: f64, bad: u32) -> Sample {
-        Sample {
-            t_s: t,
-            below_d_lo: bad,
-            ..Sample::default()
-        }
-    }
-
-    #[test]
-    fn convergence_is_the_start_of_the_final_converged_stretch() {
-        assert_eq!(
-            convergence_s(&[s(1.0, 3), s(2.0, 0), s(3.0, 1), s(4.0, 0), s(5.0, 0)]),
-            Some(4.0)
-        );
-        assert_eq!(convergence_s(&[s(1.0, 0), s(2.0, 0)]), Some(1.0));
-        assert_eq!(convergence_s(&[s(1.0, 0), s(2.0, 2)]), None);
-        assert_eq!(convergence_s(&[]), None);
-    }
+/// Score observability: every live peer's view of its neighbours through
+/// GossipSub's `peer_score`, summarised per sample. A peer's score is the
+/// mean of the scores its connected neighbours give it. Returns
+/// (metric, value) pairs: `score_mean_honest`, `score_min_honest` (lowest
+/// score any neighbour gives any honest peer), `score_mean_attacker` (peers
+/// with a non-honest behaviour; absent without any), `graylisted_honest`
+/// (honest peers some neighbour scores below the graylist threshold) and
+/// `score_mean.<class>` per class.
+pub fn score_metrics(
+    nodes: &[Peer],
+    class_names: &[String],
+    graylist: f64,
+    index_of: impl Fn(&libp2p_identity::PeerId) -> Option<u32>,
+) -> Vec<(String, f64)> {
+    let obs = observe_scores(nodes, index_of);
+    let peers: Vec<ScoredPeer> = nodes.iter().map(scored_peer).collect();
+    obs.metrics(&peers, class_names, graylist)
 }

@@ -12,11 +12,12 @@
 //! is offline or unreachable while any interval covers it, and its
 //! degradations in force stack.
 
-use crate::collector::{Collector, MsgRecord, Rec};
+use crate::collector::{Collector, MsgRecord};
 use crate::peer::{self, Peer, PeerTemplate};
 use crate::spec::{ms_to_ns, partition_size, Experiment, TimelineEvent};
 use crate::summary::RunSummary;
 use crate::topology;
+use crate::trace::{action, Rec};
 use libp2p_gossipsub::{IdentTopic, TopicHash};
 use libp2p_identity::PeerId;
 use libp2p_swarm::dial_opts::DialOpts;
@@ -104,18 +105,6 @@ pub enum Action {
         every_ns: u64,
     },
 }
-
-/// Trace codes of scenario actions (`Rec::Action`, first argument).
-mod action_code {
-    pub(super) const CUT_LINK: u64 = 1;
-    pub(super) const DOWN: u64 = 2;
-    pub(super) const UP: u64 = 3;
-    pub(super) const PARTITION: u64 = 4;
-    pub(super) const HEAL: u64 = 5;
-}
-
-/// The trace code of a partition's healing (see `crate::trace`).
-pub(crate) const HEAL_ACTION: u64 = action_code::HEAL;
 
 /// The scenario side of the event loop.
 pub struct Driver {
@@ -367,7 +356,7 @@ impl Driver {
         }
         self.collector
             .borrow_mut()
-            .record(Rec::Action, action_code::DOWN, u64::from(peer));
+            .record(Rec::Action, action::DOWN, u64::from(peer));
         if engine.nodes[peer as usize].is_remote() {
             // Its partition takes it down at this same instant; here its
             // connections' halves are lost (a graceful close arrives from
@@ -394,7 +383,7 @@ impl Driver {
         }
         self.collector
             .borrow_mut()
-            .record(Rec::Action, action_code::UP, u64::from(peer));
+            .record(Rec::Action, action::UP, u64::from(peer));
         sim::world::with(|w| w.restart(peer));
         if let Some(t) = self.collector.borrow_mut().up_since.get_mut(peer as usize) {
             *t = engine.now_ns();
@@ -441,7 +430,7 @@ impl Driver {
         let size = in_a.iter().filter(|&&x| x).count() as u64;
         self.collector
             .borrow_mut()
-            .record(Rec::Action, action_code::PARTITION, size);
+            .record(Rec::Action, action::PARTITION, size);
         let mut cut = Vec::new();
         for (a, node) in engine.nodes.iter().enumerate() {
             let Some(swarm) = node.swarm.as_ref() else {
@@ -496,7 +485,7 @@ impl Driver {
             .count();
         self.collector
             .borrow_mut()
-            .record(Rec::Action, action_code::HEAL, cut as u64);
+            .record(Rec::Action, action::HEAL, cut as u64);
         sim::world::with(|w| w.heal_partition());
         for (a, b) in std::mem::take(&mut self.cut_pairs) {
             if engine.nodes[a as usize].is_up() && engine.nodes[b as usize].is_up() {
@@ -529,7 +518,11 @@ impl AppHandler<Peer> for Driver {
             Action::Condition { entry, peers, cond } => {
                 self.collector.borrow_mut().record(
                     Rec::Action,
-                    10 + u64::from(cond.is_some()),
+                    if cond.is_some() {
+                        action::CONDITION_SET
+                    } else {
+                        action::CONDITION_CLEARED
+                    },
                     peers.len() as u64,
                 );
                 let overlaps = &mut self.overlaps;
@@ -542,7 +535,11 @@ impl AppHandler<Peer> for Driver {
             Action::Reachable { peers, reachable } => {
                 self.collector.borrow_mut().record(
                     Rec::Action,
-                    12 + u64::from(reachable),
+                    if reachable {
+                        action::BACK
+                    } else {
+                        action::VANISHED
+                    },
                     peers.len() as u64,
                 );
                 let overlaps = &mut self.overlaps;
@@ -585,12 +582,11 @@ impl AppHandler<Peer> for Driver {
                     if self.partitioned.is_some() {
                         // Neighbours in other partitions score these peers too:
                         // the values are computed once all are added.
-                        s.score_obs =
-                            Some(crate::scores::ScoreObservations::take(&engine.nodes, |p| {
-                                c.peer_index(p)
-                            }));
+                        s.score_obs = Some(crate::sampler::observe_scores(&engine.nodes, |p| {
+                            c.peer_index(p)
+                        }));
                     } else {
-                        s.extra = crate::scores::score_metrics(
+                        s.extra = crate::sampler::score_metrics(
                             &engine.nodes,
                             &class_names(&self.spec),
                             graylist,
@@ -621,7 +617,7 @@ impl AppHandler<Peer> for Driver {
             Action::CutLink { a, b } => {
                 self.collector.borrow_mut().record(
                     Rec::Action,
-                    action_code::CUT_LINK,
+                    action::CUT_LINK,
                     (u64::from(a) << 32) | u64::from(b),
                 );
                 sim::world::with(|w| w.cut_link(a, b));
@@ -1008,16 +1004,15 @@ impl Sim {
                     Some(over) => spec.gossipsub.merged(over),
                     None => spec.gossipsub.clone(),
                 };
-                let mut t = PeerTemplate::new(&g, &spec.history, seeds);
+                let cfg = g
+                    .to_config(spec.history.enabled || validate_all)
+                    .expect("validated configuration");
+                let mut t = PeerTemplate::new(&g, cfg, &spec.history, seeds);
                 t.listen = class.is_none_or(|c| c.accepts_inbound);
                 t.class = c as u16;
                 t.behaviour = class.map(|c| c.behaviour).unwrap_or_default();
                 t.score = class_scoring(class).build(&topic_hashes);
                 t.validate = validate_all;
-                if validate_all && !spec.history.enabled {
-                    t.gossipsub_cfg = peer::build_gossipsub_config_with(&g, true)
-                        .expect("validated configuration");
-                }
                 t.prometheus = spec.measure.prometheus;
                 t.dialer = spec.dialer.enabled.then(|| spec.dialer.clone());
                 t.books = books.clone();
@@ -1036,7 +1031,7 @@ impl Sim {
         let forged = Rc::new(std::cell::Cell::new(Default::default()));
         let class_at = |i: usize| spec.classes.get(class_of[i] as usize);
         let attacks: Vec<_> = (0..n as usize)
-            .map(|i| class_at(i).and_then(|c| c.behaviour.wire_attack()))
+            .map(|i| class_at(i).and_then(|c| crate::adversary::Attack::of(c.behaviour)))
             .collect();
         if attacks.iter().any(Option::is_some) {
             let rates: Vec<f64> = (0..n as usize)
@@ -1551,7 +1546,7 @@ pub struct RunOutput {
     /// The summary.
     pub summary: RunSummary,
     /// Periodic network samples (`timeseries.csv`).
-    pub samples: Vec<crate::sampler::Sample>,
+    pub samples: Vec<crate::series::Sample>,
     /// Every published message (`messages.csv`).
     pub messages: Vec<crate::collector::MsgRecord>,
     /// Every first delivery of a workload message (not probes) as (message
@@ -1760,7 +1755,7 @@ fn run_partitioned(
                     .engine
                     .nodes
                     .iter()
-                    .map(crate::scores::ScoredPeer::of)
+                    .map(crate::sampler::scored_peer)
                     .collect(),
                 forged: s.forged.get(),
                 trace_written,

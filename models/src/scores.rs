@@ -1,90 +1,28 @@
 //! Score observations: what the peers of a run score their neighbours at
 //! one instant, grouped by class and behaviour (the `score_*` metrics).
 
-use crate::peer::Peer;
-use crate::spec::PeerBehaviourKind;
-
-/// Score observability: every live peer's view of its neighbours through
-/// GossipSub's `peer_score`, summarised per sample. A peer's score is the
-/// mean of the scores its connected neighbours give it. Returns
-/// (metric, value) pairs: `score_mean_honest`, `score_min_honest` (lowest
-/// score any neighbour gives any honest peer), `score_mean_attacker` (peers
-/// with a non-honest behaviour; absent without any), `graylisted_honest`
-/// (honest peers some neighbour scores below the graylist threshold) and
-/// `score_mean.<class>` per class.
-pub fn score_metrics(
-    nodes: &[Peer],
-    class_names: &[String],
-    graylist: f64,
-    index_of: impl Fn(&libp2p_identity::PeerId) -> Option<u32>,
-) -> Vec<(String, f64)> {
-    let obs = ScoreObservations::take(nodes, index_of);
-    let peers: Vec<ScoredPeer> = nodes.iter().map(ScoredPeer::of).collect();
-    obs.metrics(&peers, class_names, graylist)
-}
-
 /// What the peers simulated here score their neighbours at one instant:
 /// per observed peer, the sum, count and minimum of the scores it is given,
 /// and whether it is up. A partitioned run adds up its partitions'
 /// observations before computing [`score_metrics`]' values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScoreObservations {
-    sum: Vec<f64>,
-    cnt: Vec<u32>,
-    min: Vec<f64>,
-    up: Vec<bool>,
+    pub(crate) sum: Vec<f64>,
+    pub(crate) cnt: Vec<u32>,
+    pub(crate) min: Vec<f64>,
+    pub(crate) up: Vec<bool>,
 }
 
 /// The static facts about a peer that score metrics group by.
 #[derive(Clone, Copy, Debug)]
 pub struct ScoredPeer {
-    honest: bool,
-    class: u16,
-}
-
-impl ScoredPeer {
-    /// The peer's behaviour and class.
-    pub fn of(node: &Peer) -> ScoredPeer {
-        let t = node.template();
-        ScoredPeer {
-            honest: t.behaviour == PeerBehaviourKind::Honest,
-            class: t.class,
-        }
-    }
+    /// Whether the peer is honest.
+    pub honest: bool,
+    /// Its class index.
+    pub class: u16,
 }
 
 impl ScoreObservations {
-    /// Observes every neighbour of every peer with a swarm here.
-    pub fn take(
-        nodes: &[Peer],
-        index_of: impl Fn(&libp2p_identity::PeerId) -> Option<u32>,
-    ) -> ScoreObservations {
-        let n = nodes.len();
-        let mut o = ScoreObservations {
-            sum: vec![0.0f64; n],
-            cnt: vec![0u32; n],
-            min: vec![f64::INFINITY; n],
-            up: nodes.iter().map(|p| p.is_up()).collect(),
-        };
-        for node in nodes {
-            let Some(swarm) = node.swarm.as_ref() else {
-                continue;
-            };
-            let g = &swarm.behaviour().gossipsub;
-            let mut remotes: Vec<u32> = swarm.connected_peers().filter_map(&index_of).collect();
-            remotes.sort_unstable();
-            remotes.dedup();
-            for r in remotes {
-                if let Some(sc) = g.peer_score(&nodes[r as usize].peer_id()) {
-                    o.sum[r as usize] += sc;
-                    o.cnt[r as usize] += 1;
-                    o.min[r as usize] = o.min[r as usize].min(sc);
-                }
-            }
-        }
-        o
-    }
-
     /// Adds another partition's observations of the same instant.
     pub fn absorb(&mut self, other: &ScoreObservations) {
         for i in 0..self.sum.len().min(other.sum.len()) {

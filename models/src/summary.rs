@@ -270,7 +270,7 @@ pub fn delivery_recovered_s(messages: &[crate::collector::MsgRecord]) -> f64 {
 /// after the initial mesh formation (from the first converged sample on),
 /// and always the last sample, so that the maximum is never below the end
 /// state (a run whose meshes never form has no converged sample at all).
-pub fn isolated_peers_max(samples: &[crate::sampler::Sample]) -> u32 {
+pub fn isolated_peers_max(samples: &[crate::series::Sample]) -> u32 {
     let after_formation = samples.iter().skip_while(|s| !s.converged());
     after_formation
         .chain(samples.last())
@@ -359,7 +359,7 @@ impl RunSummary {
             iwant: c.counters.iwant,
             idontwant: c.counters.idontwant,
             publish_errors: c.counters.publish_errors,
-            convergence_s: crate::sampler::convergence_s(&c.samples).unwrap_or(-1.0),
+            convergence_s: crate::series::convergence_s(&c.samples).unwrap_or(-1.0),
             isolated_peers_max: isolated_peers_max(&c.samples),
             isolated_peers_end: c.samples.last().map_or(0, |s| s.isolated_peers),
             disconnected_peers_end: c.samples.last().map_or(0, |s| s.disconnected_peers),
@@ -544,7 +544,7 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::Sample;
+    use crate::series::Sample;
 
     fn s(below_d_lo: u32, isolated_peers: u32) -> Sample {
         Sample {

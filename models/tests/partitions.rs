@@ -317,7 +317,7 @@ fn score_metrics_cover_neighbours_in_every_partition() {
     let (one, two) = (scored(1), scored(2));
     assert_eq!(one.samples.len(), two.samples.len());
     for (a, b) in one.samples.iter().zip(&two.samples) {
-        let names = |s: &models::sampler::Sample| -> Vec<String> {
+        let names = |s: &models::series::Sample| -> Vec<String> {
             s.extra.iter().map(|(n, _)| n.clone()).collect()
         };
         assert_eq!(names(a), names(b), "the same metrics at {} s", a.t_s);

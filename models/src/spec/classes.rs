@@ -139,15 +139,6 @@ impl PeerBehaviourKind {
                 | PeerBehaviourKind::Silent
         )
     }
-
-    /// The wire-level attack this behaviour forges at the transport, if any.
-    pub fn wire_attack(self) -> Option<crate::adversary::Attack> {
-        match self {
-            PeerBehaviourKind::PromiseBreaker => Some(crate::adversary::Attack::BrokenPromises),
-            PeerBehaviourKind::GraftSpammer => Some(crate::adversary::Attack::GraftDuringBackoff),
-            _ => None,
-        }
-    }
 }
 
 /// Resolves class counts for `peers` peers: largest remainder on shares.

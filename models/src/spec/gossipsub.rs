@@ -2,7 +2,9 @@
 //! onto `libp2p_gossipsub::ConfigBuilder`.
 
 use super::{err, SpecError};
+use libp2p_gossipsub as gossipsub;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Message signing.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -239,14 +241,225 @@ impl GossipsubSpec {
             ));
         }
         // Everything else: the crate's own checks.
-        crate::peer::build_gossipsub_config(self)
-            .map(|_| ())
-            .map_err(|e| {
-                err(
-                    "gossipsub",
-                    "(combination)",
-                    format!("libp2p-gossipsub rejects this configuration: {e}"),
-                )
-            })
+        self.to_config(false).map(|_| ()).map_err(|e| {
+            err(
+                "gossipsub",
+                "(combination)",
+                format!("libp2p-gossipsub rejects this configuration: {e}"),
+            )
+        })
     }
+}
+
+/// Sets each builder option whose key the section sets: `$key => $setter`,
+/// with `ms` for keys in milliseconds that the builder takes as a `Duration`.
+macro_rules! apply {
+    ($b:ident, $s:ident; $($key:ident => $set:ident $(($conv:ident))?),* $(,)?) => {
+        $(if let Some(v) = $s.$key {
+            $b.$set(apply!(@conv v $(, $conv)?));
+        })*
+    };
+    (@conv $v:ident) => { $v };
+    (@conv $v:ident, ms) => { Duration::from_millis($v) };
+    (@conv $v:ident, ns) => { Duration::from_nanos($v) };
+}
+
+impl GossipsubSpec {
+    /// The crate's `Config` for this section (absent keys keep the crate's
+    /// defaults); `validate_messages` turns on `validate_messages()`, so
+    /// that messages are forwarded only once the application accepts them.
+    pub fn to_config(
+        &self,
+        validate_messages: bool,
+    ) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
+        let s = self;
+        let mut b = gossipsub::ConfigBuilder::default();
+        if validate_messages || s.validate_messages == Some(true) {
+            b.validate_messages();
+        }
+        apply!(b, s;
+            mesh_n => mesh_n,
+            mesh_n_low => mesh_n_low,
+            mesh_n_high => mesh_n_high,
+            mesh_outbound_min => mesh_outbound_min,
+            retain_scores => retain_scores,
+            gossip_lazy => gossip_lazy,
+            gossip_factor => gossip_factor,
+            heartbeat_interval_ms => heartbeat_interval(ms),
+            heartbeat_initial_delay_ms => heartbeat_initial_delay(ms),
+            history_length => history_length,
+            history_gossip => history_gossip,
+            fanout_ttl_ms => fanout_ttl(ms),
+            flood_publish => flood_publish,
+            prune_backoff_ms => prune_backoff(ms),
+            opportunistic_graft_ticks => opportunistic_graft_ticks,
+            opportunistic_graft_peers => opportunistic_graft_peers,
+            idontwant_message_size_threshold => idontwant_message_size_threshold,
+            idontwant_on_publish => idontwant_on_publish,
+            max_transmit_size => max_transmit_size,
+            duplicate_cache_time_ms => duplicate_cache_time(ms),
+        );
+        if s.do_px == Some(true) {
+            b.do_px();
+        }
+        apply!(b, s;
+            heartbeat_initial_delay_ns => heartbeat_initial_delay(ns),
+            gossip_retransmission => gossip_retransimission,
+            prune_peers => prune_peers,
+            unsubscribe_backoff_ms => unsubscribe_backoff(ms),
+            graft_flood_threshold_ms => graft_flood_threshold(ms),
+            max_ihave_messages => max_ihave_messages_heartbeat,
+            iwant_followup_time_ms => iwant_followup_time(ms),
+        );
+        let signing = s.signing.unwrap_or(Signing::Ed25519);
+        let mode = s.validation_mode.unwrap_or(match signing {
+            Signing::Ed25519 => ValidationModeSpec::Strict,
+            Signing::None => ValidationModeSpec::Anonymous,
+        });
+        b.validation_mode(match mode {
+            ValidationModeSpec::Strict => gossipsub::ValidationMode::Strict,
+            ValidationModeSpec::Permissive => gossipsub::ValidationMode::Permissive,
+            ValidationModeSpec::Anonymous => gossipsub::ValidationMode::Anonymous,
+            ValidationModeSpec::None => gossipsub::ValidationMode::None,
+        });
+        if s.message_id == Some(MessageIdSpec::First8) {
+            b.message_id_fn(first8_message_id);
+        } else if signing == Signing::None {
+            // Anonymous messages have no author and sequence number: ids must come from content.
+            b.message_id_fn(content_message_id);
+        }
+        b.build()
+    }
+}
+
+/// The test-plans message id: the payload's first 8 bytes.
+pub fn first8_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    gossipsub::MessageId::from(m.data[..m.data.len().min(8)].to_vec())
+}
+
+/// The content-based message id used for unsigned messages: BLAKE3 of the payload, 16 bytes.
+pub fn content_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes()[..16].to_vec())
+}
+
+/// Maps the experiment's GossipSub section onto the crate's `ConfigBuilder`.
+pub fn build_gossipsub_config(
+    s: &GossipsubSpec,
+) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
+    build_gossipsub_config_with(s, false)
+}
+
+/// Like [`build_gossipsub_config`]; `validate` turns on `validate_messages()`
+/// (messages are forwarded only once the application accepts them).
+pub fn build_gossipsub_config_with(
+    s: &GossipsubSpec,
+    validate: bool,
+) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
+    let mut b = gossipsub::ConfigBuilder::default();
+    if validate || s.validate_messages == Some(true) {
+        b.validate_messages();
+    }
+    let ms = Duration::from_millis;
+    if let Some(v) = s.mesh_n {
+        b.mesh_n(v);
+    }
+    if let Some(v) = s.mesh_n_low {
+        b.mesh_n_low(v);
+    }
+    if let Some(v) = s.mesh_n_high {
+        b.mesh_n_high(v);
+    }
+    if let Some(v) = s.mesh_outbound_min {
+        b.mesh_outbound_min(v);
+    }
+    if let Some(v) = s.retain_scores {
+        b.retain_scores(v);
+    }
+    if let Some(v) = s.gossip_lazy {
+        b.gossip_lazy(v);
+    }
+    if let Some(v) = s.gossip_factor {
+        b.gossip_factor(v);
+    }
+    if let Some(v) = s.heartbeat_interval_ms {
+        b.heartbeat_interval(ms(v));
+    }
+    if let Some(v) = s.heartbeat_initial_delay_ms {
+        b.heartbeat_initial_delay(ms(v));
+    }
+    if let Some(v) = s.history_length {
+        b.history_length(v);
+    }
+    if let Some(v) = s.history_gossip {
+        b.history_gossip(v);
+    }
+    if let Some(v) = s.fanout_ttl_ms {
+        b.fanout_ttl(ms(v));
+    }
+    if let Some(v) = s.flood_publish {
+        b.flood_publish(v);
+    }
+    if let Some(v) = s.prune_backoff_ms {
+        b.prune_backoff(ms(v));
+    }
+    if let Some(v) = s.opportunistic_graft_ticks {
+        b.opportunistic_graft_ticks(v);
+    }
+    if let Some(v) = s.opportunistic_graft_peers {
+        b.opportunistic_graft_peers(v);
+    }
+    if let Some(v) = s.idontwant_message_size_threshold {
+        b.idontwant_message_size_threshold(v);
+    }
+    if let Some(v) = s.idontwant_on_publish {
+        b.idontwant_on_publish(v);
+    }
+    if let Some(v) = s.max_transmit_size {
+        b.max_transmit_size(v);
+    }
+    if let Some(v) = s.duplicate_cache_time_ms {
+        b.duplicate_cache_time(ms(v));
+    }
+    if s.do_px == Some(true) {
+        b.do_px();
+    }
+    if let Some(v) = s.heartbeat_initial_delay_ns {
+        b.heartbeat_initial_delay(Duration::from_nanos(v));
+    }
+    if let Some(v) = s.gossip_retransmission {
+        b.gossip_retransimission(v);
+    }
+    if let Some(v) = s.prune_peers {
+        b.prune_peers(v);
+    }
+    if let Some(v) = s.unsubscribe_backoff_ms {
+        b.unsubscribe_backoff(ms(v));
+    }
+    if let Some(v) = s.graft_flood_threshold_ms {
+        b.graft_flood_threshold(ms(v));
+    }
+    if let Some(v) = s.max_ihave_messages {
+        b.max_ihave_messages_heartbeat(v);
+    }
+    if let Some(v) = s.iwant_followup_time_ms {
+        b.iwant_followup_time(ms(v));
+    }
+    let signing = s.signing.unwrap_or(Signing::Ed25519);
+    let mode = s.validation_mode.unwrap_or(match signing {
+        Signing::Ed25519 => ValidationModeSpec::Strict,
+        Signing::None => ValidationModeSpec::Anonymous,
+    });
+    b.validation_mode(match mode {
+        ValidationModeSpec::Strict => gossipsub::ValidationMode::Strict,
+        ValidationModeSpec::Permissive => gossipsub::ValidationMode::Permissive,
+        ValidationModeSpec::Anonymous => gossipsub::ValidationMode::Anonymous,
+        ValidationModeSpec::None => gossipsub::ValidationMode::None,
+    });
+    if s.message_id == Some(MessageIdSpec::First8) {
+        b.message_id_fn(first8_message_id);
+    } else if signing == Signing::None {
+        // Anonymous messages have no author and sequence number: ids must come from content.
+        b.message_id_fn(content_message_id);
+    }
+    b.build()
 }
