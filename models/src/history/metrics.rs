@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::behaviour::{Outcome, SyncReport};
+use super::events::{Outcome, SyncReport};
 use crate::prolly::Hash;
 
 /// One finished sync, as the client saw it.

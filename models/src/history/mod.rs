@@ -8,6 +8,9 @@
 //! * [`handler`]: the per-connection `ConnectionHandler`: one substream per
 //!   sync ([`SYNC_PROTOCOL`]), lockstep request/response frames, the server's
 //!   deadline, rejection of malformed input; heads on [`HEADS_PROTOCOL`].
+//! * [`messages`]: what the behaviour and the handler tell each other; the
+//!   two protocols' names and limits.
+//! * [`events`]: the behaviour's configuration, events and sync reports.
 //! * [`behaviour`]: [`Behaviour`], the `NetworkBehaviour` that owns the log,
 //!   answers remote clients and runs one sync at a time (triggers: connect,
 //!   missing parent, anti-entropy).
@@ -19,10 +22,13 @@
 
 pub mod behaviour;
 pub mod codec;
+pub mod events;
 pub mod handler;
 pub mod log;
+pub mod messages;
 pub mod metrics;
 
-pub use behaviour::{Behaviour, Config, Event, Outcome, Stats, SyncReport, Trigger};
-pub use handler::{HEADS_PROTOCOL, SYNC_PROTOCOL};
+pub use behaviour::Behaviour;
+pub use events::{Config, Event, Outcome, Stats, SyncReport, Trigger};
 pub use log::{Entry, EntryKey, Log, Receive};
+pub use messages::{HEADS_PROTOCOL, SYNC_PROTOCOL};

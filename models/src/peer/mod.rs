@@ -9,11 +9,19 @@
 //! (it is applied), `Ignore` when some are missing (and a sync with the
 //! propagation source is requested), `Reject` when it is not a log entry.
 
+mod identity;
+mod template;
+mod validation;
+
+pub use identity::{keypair, keypair_for, test_plans_keypair};
+pub use template::PeerTemplate;
+use validation::is_invalid_payload;
+
 use crate::collector::Collector;
-use crate::history::{self, Log, Receive, Trigger};
+use crate::history::{self, Log};
 use crate::prolly::Hash;
 use crate::spec::PeerBehaviourKind;
-use crate::spec::{GossipsubSpec, HistorySpec, MessageIdSpec, Signing};
+use crate::spec::{HistorySpec, MessageIdSpec, Signing};
 use futures::StreamExt;
 use libp2p_gossipsub as gossipsub;
 use libp2p_identity::{Keypair, PeerId};
@@ -36,91 +44,8 @@ pub struct PeerBehaviour {
     pub dialer: Toggle<crate::dialer::Behaviour>,
 }
 
-/// The deterministic ed25519 key of peer `index` under `seeds`.
-pub fn keypair(seeds: &sim::Seeds, index: u32) -> Keypair {
-    let bytes = seeds.bytes("identity", u64::from(index));
-    Keypair::ed25519_from_bytes(bytes).expect("32 bytes make an ed25519 key")
-}
-
-/// The key of node `node` in the libp2p test-plans `gossipsub-interop`
-/// framework: ed25519 from a 32-byte seed that holds the node id
-/// little-endian in its first 4 bytes (the rest zero).
-pub fn test_plans_keypair(node: u32) -> Keypair {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&node.to_le_bytes());
-    Keypair::ed25519_from_bytes(seed).expect("32 bytes make an ed25519 key")
-}
-
-/// The key of peer `index`: from the seed, or as in test-plans (`gossipsub.identity`).
-pub fn keypair_for(s: &GossipsubSpec, seeds: &sim::Seeds, index: u32) -> Keypair {
-    match s.identity {
-        Some(crate::spec::IdentitySpec::TestPlans) => test_plans_keypair(index),
-        _ => keypair(seeds, index),
-    }
-}
-
 /// A reply to a raw probe: (probe id, frames received before the remote closed, or the error).
 pub type RawReply = (u64, Result<Vec<Vec<u8>>, String>);
-
-/// What every peer's swarm is built from (shared by all peers of a run).
-pub struct PeerTemplate {
-    /// The experiment's GossipSub section.
-    pub gossipsub_spec: GossipsubSpec,
-    /// The GossipSub configuration built from it.
-    pub gossipsub_cfg: gossipsub::Config,
-    /// The history section; `None` when history is off.
-    pub history: Option<HistorySpec>,
-    /// Seeds of the run (per-peer history streams).
-    pub seeds: sim::Seeds,
-    /// The dialer section, when the dialer is on.
-    pub dialer: Option<crate::spec::DialerSpec>,
-    /// Each peer's address book for the dialer, by peer index.
-    pub books: Rc<Vec<Vec<(PeerId, libp2p_core::Multiaddr)>>>,
-    /// Every listening peer's address, for peer-exchange dials.
-    pub directory: crate::dialer::Directory,
-    /// Whether peers of this template listen (accept inbound connections).
-    pub listen: bool,
-    /// Peer scoring (`[scoring]`), activated with `with_peer_score` when set.
-    pub score: Option<crate::spec::ScoreConfig>,
-    /// Whether GossipSub's `validate_messages()` is on without history (scoring or
-    /// adversarial behaviours): every message is then accepted, rejected or
-    /// ignored by [`Peer`] according to its behaviour.
-    pub validate: bool,
-    /// What peers of this template do.
-    pub behaviour: crate::spec::PeerBehaviourKind,
-    /// The class of peers of this template (0 without classes).
-    pub class: u16,
-    /// Whether GossipSub's Prometheus metrics are collected (`measure.prometheus`).
-    pub prometheus: bool,
-}
-
-impl PeerTemplate {
-    /// The template for an experiment's GossipSub and history sections;
-    /// `gossipsub_cfg` is the crate configuration built from `gossipsub_spec`
-    /// (see [`GossipsubSpec::to_config`]).
-    pub fn new(
-        gossipsub_spec: &GossipsubSpec,
-        gossipsub_cfg: gossipsub::Config,
-        history: &HistorySpec,
-        seeds: sim::Seeds,
-    ) -> Self {
-        PeerTemplate {
-            gossipsub_spec: gossipsub_spec.clone(),
-            gossipsub_cfg,
-            history: history.enabled.then(|| history.clone()),
-            seeds,
-            dialer: None,
-            books: Rc::new(Vec::new()),
-            directory: std::sync::Arc::new(Vec::new()),
-            listen: true,
-            score: None,
-            validate: false,
-            behaviour: crate::spec::PeerBehaviourKind::Honest,
-            class: 0,
-            prometheus: false,
-        }
-    }
-}
 
 /// One simulated peer.
 pub struct Peer {
@@ -408,158 +333,6 @@ impl Peer {
         }
     }
 
-    fn on_gossip_message(
-        &mut self,
-        source: PeerId,
-        id: gossipsub::MessageId,
-        message: gossipsub::Message,
-    ) {
-        let sync_on_missing = self
-            .template
-            .history
-            .as_ref()
-            .is_some_and(|h| h.sync_on_missing_parent);
-        let Some(swarm) = self.swarm.as_mut() else {
-            return;
-        };
-        let b = swarm.behaviour_mut();
-        let Some(h) = b.history.as_mut() else {
-            return;
-        };
-        let seq = history::log::seq_of(&message.data);
-        let (acceptance, missing) = match h.log_mut().receive(&message.data) {
-            Receive::Applied(_) | Receive::Duplicate(_) => {
-                (gossipsub::MessageAcceptance::Accept, None)
-            }
-            Receive::MissingParents { missing, .. } => {
-                (gossipsub::MessageAcceptance::Ignore, Some(missing))
-            }
-            Receive::Malformed(_) => (gossipsub::MessageAcceptance::Reject, None),
-        };
-        if let Some(missing) = &missing {
-            if sync_on_missing {
-                let wanted = missing.iter().map(|k| k.to_vec()).collect();
-                h.request_sync(source, Trigger::MissingParent, wanted);
-            }
-        }
-        b.gossipsub
-            .report_message_validation_result(&id, &source, acceptance);
-        let mut c = self.collector.borrow_mut();
-        if let Some(seq) = seq {
-            c.history.on_gossip(self.index, seq, missing.is_none());
-        }
-        if missing.is_some() {
-            c.history.missing_parent_ignored += 1;
-        }
-    }
-
-    /// The validation result this peer's behaviour imposes, if any (`None`:
-    /// the application decides: accept, or the history log's verdict).
-    /// Silent peers never report; with validation on, their messages are
-    /// never forwarded.
-    fn behaviour_acceptance(&self, invalid: bool) -> Option<gossipsub::MessageAcceptance> {
-        match self.template.behaviour {
-            PeerBehaviourKind::NonForwarder => Some(gossipsub::MessageAcceptance::Ignore),
-            PeerBehaviourKind::Silent => None,
-            PeerBehaviourKind::Honest
-            | PeerBehaviourKind::InvalidSpammer
-            | PeerBehaviourKind::PromiseBreaker
-            | PeerBehaviourKind::GraftSpammer => {
-                invalid.then_some(gossipsub::MessageAcceptance::Reject)
-            }
-        }
-    }
-
-    /// Publishes one invalid message (an `invalid_spammer`'s spam) of `len`
-    /// bytes on `topic`; returns whether GossipSub took it.
-    pub fn publish_invalid(&mut self, topic: gossipsub::IdentTopic, len: usize) -> bool {
-        let now = sim::clock::now_ns().unwrap_or(0);
-        let mut data = vec![0u8; len.max(16)];
-        data[..8].copy_from_slice(&(INVALID_SEQ_BASE | now).to_le_bytes());
-        data[8..12].copy_from_slice(&self.index.to_le_bytes());
-        match self.swarm.as_mut() {
-            Some(s) => s.behaviour_mut().gossipsub.publish(topic, data).is_ok(),
-            None => false,
-        }
-    }
-
-    /// Accepts a message now, or once this peer's validation delay for its topic has passed.
-    fn accept_after_delay(&mut self, id: gossipsub::MessageId, source: PeerId, topic: &str) {
-        match self.validation_delays.get(topic) {
-            Some(&d) if d > 0 => {
-                let now = sim::clock::now_ns().unwrap_or(0);
-                self.pending_validations.push((now + d, id, source));
-            }
-            _ => {
-                if let Some(s) = self.swarm.as_mut() {
-                    s.behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(
-                            &id,
-                            &source,
-                            gossipsub::MessageAcceptance::Accept,
-                        );
-                }
-            }
-        }
-    }
-
-    /// Accepts the delayed messages that are due; arms a timer for the next.
-    /// Returns whether something was reported (the swarm must be polled again).
-    fn poll_validations(&mut self, cx: &mut Context<'_>) -> bool {
-        use futures::FutureExt as _;
-        if self.pending_validations.is_empty() {
-            self.validation_timer = None;
-            return false;
-        }
-        let Some(swarm) = self.swarm.as_mut() else {
-            return false;
-        };
-        let now = sim::clock::now_ns().unwrap_or(0);
-        let mut reported = false;
-        let mut i = 0;
-        while i < self.pending_validations.len() {
-            if self.pending_validations[i].0 <= now {
-                let (_, id, source) = self.pending_validations.remove(i);
-                swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(
-                        &id,
-                        &source,
-                        gossipsub::MessageAcceptance::Accept,
-                    );
-                reported = true;
-            } else {
-                i += 1;
-            }
-        }
-        if reported {
-            return true;
-        }
-        let next = self
-            .pending_validations
-            .iter()
-            .map(|p| p.0)
-            .min()
-            .unwrap_or(now);
-        if self
-            .validation_timer
-            .as_ref()
-            .is_none_or(|(at, _)| *at != next)
-        {
-            let d = futures_timer::Delay::new(Duration::from_nanos(next.saturating_sub(now)));
-            self.validation_timer = Some((next, d));
-        }
-        if let Some((_, d)) = self.validation_timer.as_mut() {
-            if d.poll_unpin(cx).is_ready() {
-                self.validation_timer = None;
-                return true;
-            }
-        }
-        false
-    }
-
     fn on_history_event(&mut self, ev: history::Event) {
         let mut c = self.collector.borrow_mut();
         match ev {
@@ -635,16 +408,6 @@ impl Peer {
         }
         self.note_root();
     }
-}
-
-/// Sequence numbers from this one up mark invalid (spam) messages, which
-/// honest peers `Reject`.
-pub const INVALID_SEQ_BASE: u64 = 1 << 63;
-
-/// Whether a payload is marked invalid (an `invalid_spammer`'s message).
-pub fn is_invalid_payload(data: &[u8]) -> bool {
-    data.get(..8)
-        .is_some_and(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) >= INVALID_SEQ_BASE)
 }
 
 /// The history behaviour's settings for an experiment's `[history]` section.
