@@ -1,13 +1,6 @@
 //! `meshsim check`: compare an experiment's metrics with a committed baseline.
 //!
-//! ```toml
-//! [check.metrics.delivery_ratio]
-//! better = "higher"   # a fall is a regression
-//! abs = 0.0           # allowed worsening, absolute
-//! [check.metrics.latency_ms_p99]
-//! better = "lower"
-//! rel = 0.05          # may grow by at most 5%
-//! ```
+//! The tolerances are the `[check]` section ([`crate::sections::CheckSpec`]).
 //!
 //! The baseline is a CSV with columns `point,metric,value`: the mean of
 //! each checked metric over the seeds of each sweep point. Runs are
@@ -19,43 +12,10 @@
 //! peers, no sync event) is `n/a`. The baseline stores these words.
 
 use crate::load::InputError;
-use serde::{Deserialize, Serialize};
+use crate::sections::{Better, CheckSpec, Tolerance};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// The `[check]` section.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CheckSpec {
-    /// Tolerance per metric (a `runs.csv` column).
-    #[serde(default)]
-    pub metrics: BTreeMap<String, Tolerance>,
-}
-
-/// Which direction is better, and how much worse is still acceptable.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Tolerance {
-    /// `higher` or `lower`.
-    pub better: Better,
-    /// Allowed worsening, absolute.
-    #[serde(default)]
-    pub abs: f64,
-    /// Allowed worsening, relative to the baseline (0.05 = 5%).
-    #[serde(default)]
-    pub rel: f64,
-}
-
-/// Direction of improvement.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Better {
-    /// Bigger is better (delivery).
-    Higher,
-    /// Smaller is better (latency, convergence time).
-    Lower,
-}
 
 /// A metric's value at a point.
 #[derive(Clone, Copy, Debug, PartialEq)]

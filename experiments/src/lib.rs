@@ -4,7 +4,6 @@
 //! - [`output`]: results directories, written atomically.
 //! - [`bench`]: `meshsim bench`.
 //! - [`plot`]: `meshsim plot DIR`: PNG and SVG plots from the CSV files.
-//! - [`report`]: `report.html`, the static page of a results directory.
 //! - [`cli`]: the `clap` command line.
 //! - [`alloc`]: the binary's allocator (mimalloc) and how outputs name it.
 
@@ -18,5 +17,5 @@ pub mod interop;
 pub mod load;
 pub mod output;
 pub mod plot;
-pub mod report;
+pub mod sections;
 pub mod sweep;

@@ -86,9 +86,9 @@ pub struct Loaded {
     /// The experiment's TOML without `sweep` and `check` (sweep points are applied to it).
     pub base: toml::Table,
     /// The `[sweep]` section, if any.
-    pub sweep: Option<crate::sweep::SweepSpec>,
+    pub sweep: Option<crate::sections::SweepSpec>,
     /// The `[check]` section, if any.
-    pub check: Option<crate::check::CheckSpec>,
+    pub check: Option<crate::sections::CheckSpec>,
 }
 
 /// Loads a file (or the built-in quickstart) with its sweep and check sections.

@@ -1,28 +1,12 @@
-//! Parameter sweeps: the `[sweep]` section, its expansion into points and
+//! Parameter sweeps: the `[sweep]` section's expansion into points and
 //! runs, parallel execution with one result file per finished run, resume,
 //! shards and merging.
 //!
-//! ```toml
-//! [sweep]
-//! seeds = 3                      # runs per point; run k uses seed = base seed + k at every point
-//! mode = "grid"                  # or "random" with `samples = N` points drawn from the grid
-//! skip_invalid = false           # true: drop invalid points instead of refusing the sweep
-//! [[sweep.axis]]
-//! key = "gossipsub.mesh_n"
-//! values = [4, 6, 8]
-//! [[sweep.axis]]
-//! key = "network.latency.max_ms"
-//! range = { start = 50, stop = 150, step = 50 }   # linear, inclusive
-//! [[sweep.axis]]
-//! key = "workload.rate_per_s"
-//! log = { start = 1, stop = 100, points = 3 }     # geometric
-//! [[sweep.axis]]                                  # zipped keys move together
-//! keys = ["gossipsub.mesh_n_low", "gossipsub.mesh_n", "gossipsub.mesh_n_high"]
-//! values = [[3, 4, 8], [5, 6, 12]]
-//! ```
+//! The `[sweep]` section is [`crate::sections::SweepSpec`].
 
 use crate::load::{self, InputError, Loaded};
 use crate::output::{self, write_atomic};
+use crate::sections::{AxisSpec, SweepMode, SweepSpec};
 use models::{Experiment, RunSummary};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -31,84 +15,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// The `[sweep]` section.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SweepSpec {
-    /// Runs per point (default 1).
-    #[serde(default = "one")]
-    pub seeds: u32,
-    /// `grid` (every combination) or `random` (`samples` points drawn from the grid).
-    #[serde(default)]
-    pub mode: SweepMode,
-    /// Points drawn when `mode = "random"`.
-    pub samples: Option<u32>,
-    /// Drop invalid points (reported) instead of refusing the sweep.
-    #[serde(default)]
-    pub skip_invalid: bool,
-    /// The axes.
-    #[serde(default, rename = "axis")]
-    pub axes: Vec<AxisSpec>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// How points are chosen.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SweepMode {
-    /// Every combination of axis values.
-    #[default]
-    Grid,
-    /// `samples` distinct combinations drawn with the experiment's seed.
-    Random,
-}
-
-/// One axis: a key (or zipped keys) and its values.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AxisSpec {
-    /// Dotted key path (the same paths as `--set`).
-    pub key: Option<String>,
-    /// Zipped keys: each value is an array with one entry per key.
-    pub keys: Option<Vec<String>>,
-    /// Explicit values.
-    pub values: Option<Vec<toml::Value>>,
-    /// Linear range, inclusive.
-    pub range: Option<LinearRange>,
-    /// Geometric range.
-    pub log: Option<LogRange>,
-}
-
-/// `start, start + step, ... <= stop`.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LinearRange {
-    /// First value.
-    pub start: toml::Value,
-    /// Last value (inclusive).
-    pub stop: toml::Value,
-    /// Step (> 0).
-    pub step: toml::Value,
-}
-
-/// `points` values from `start` to `stop` spaced evenly on a log scale.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LogRange {
-    /// First value (> 0).
-    pub start: f64,
-    /// Last value (> 0).
-    pub stop: f64,
-    /// Number of values (>= 2).
-    pub points: u32,
-    /// Round to integers (duplicates removed).
-    #[serde(default)]
-    pub integer: bool,
-}
 
 /// One parameter point.
 #[derive(Clone, Debug)]

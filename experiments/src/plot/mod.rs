@@ -5,7 +5,7 @@
 //!   grouping runs into parameter points and swept axes.
 //! - `chart`: drawing figures with `plotters` (embedded font, no system
 //!   font library).
-//! - [`crate::report`]: the HTML page.
+//! - [`report`]: the HTML page.
 //!
 //! Plots, each skipped when its input is absent:
 //!
@@ -21,6 +21,7 @@
 
 mod chart;
 pub mod data;
+pub mod report;
 
 use crate::output::write_atomic;
 use anyhow::Context as _;
@@ -205,7 +206,7 @@ pub fn plot_dir(dir: &Path) -> anyhow::Result<Vec<PlotInfo>> {
         infos.push(info);
     }
     remove_stale(&plot_dir, &infos)?;
-    crate::report::write_report(dir, &study, &infos)?;
+    report::write_report(dir, &study, &infos)?;
     Ok(infos)
 }
 
