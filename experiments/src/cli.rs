@@ -366,7 +366,7 @@ pub fn main() -> ExitCode {
             seed,
             json,
             no_write,
-        } => crate::interop::cmd_interop(&dir, out, seed, json, no_write),
+        } => crate::commands::interop::cmd_interop(&dir, out, seed, json, no_write),
     };
     match r {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 //! `meshsim sweep`, `merge` and `check`.
 
+pub mod interop;
+
 use crate::check;
 use crate::load::{self, InputError};
 use crate::output::write_atomic;
