@@ -7,6 +7,38 @@ use models::interop::Scenario;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Run a libp2p test-plans `gossipsub-interop` experiment folder
+/// (params.json, shadow.yaml, graph.gml) without Shadow.
+///
+/// Prints reliability, dissemination latency and duplicates per message
+/// and overall, and writes analysis.txt, interop.csv, runs.csv,
+/// messages.csv, peers.csv, deliveries.csv, timeseries.csv and
+/// meta.json. Warnings (messages published too close to the end,
+/// messages nobody else subscribed to, publishes after stop_time) are
+/// printed and appended to analysis.txt. Exit code 2 on bad or
+/// unsupported input. A sample folder: experiments/interop-sample/.
+///
+/// Example:
+///   meshsim interop experiments/interop-sample --seed 3 --no-write
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct InteropArgs {
+    /// The experiment folder.
+    pub dir: PathBuf,
+    /// Output directory (default: results/interop-<folder name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed (the scenario is fixed by the files; the seed drives meshsim's own randomness).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the summary as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write no files (not with --out).
+    #[arg(long, conflicts_with = "out")]
+    pub no_write: bool,
+}
+
 fn reliability_text(r: Option<f64>, width: usize) -> String {
     match r {
         Some(r) => format!("{r:>width$.4}"),
@@ -14,14 +46,16 @@ fn reliability_text(r: Option<f64>, width: usize) -> String {
     }
 }
 
-/// `meshsim interop DIR [--out OUT] [--seed N] [--json] [--no-write]`.
-pub fn cmd_interop(
-    dir: &Path,
-    out: Option<PathBuf>,
-    seed: u64,
-    json: bool,
-    no_write: bool,
-) -> anyhow::Result<ExitCode> {
+/// `meshsim interop`.
+pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
+    let InteropArgs {
+        dir,
+        out,
+        seed,
+        json,
+        no_write,
+    } = a;
+    let dir = dir.as_path();
     let sc = match load_dir(dir).and_then(|sc| check_configs(&sc).map(|_| sc)) {
         Ok(sc) => sc,
         Err(e) => {

@@ -152,18 +152,6 @@ pub struct PlotInfo {
     pub description: String,
 }
 
-/// `meshsim plot DIR`: regenerates `DIR/plots/*` and `DIR/report.html`.
-pub fn cmd_plot(dir: &Path) -> anyhow::Result<std::process::ExitCode> {
-    let plots = plot_dir(dir)?;
-    println!(
-        "meshsim plot: {} plots in {}/plots/ (PNG and SVG), report {}/report.html",
-        plots.len(),
-        dir.display(),
-        dir.display()
-    );
-    Ok(std::process::ExitCode::SUCCESS)
-}
-
 /// Writes every plot the CSV files of `dir` allow, removes stale `*.png` and
 /// `*.svg` files from `dir/plots/`, and writes `dir/report.html`.
 pub fn plot_dir(dir: &Path) -> anyhow::Result<Vec<PlotInfo>> {
