@@ -244,14 +244,10 @@ fn write_interop(
     for (name, bytes) in crate::output::detail_files(&run_id, &detail)? {
         write(name, &bytes)?;
     }
-    let meta = serde_json::json!({
-        "meshsim_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": crate::output::git_commit(),
-        "allocator": crate::alloc::allocator(),
-        "interop_dir": sc.name,
-        "seed": seed,
-        "trace_hash": summary.trace_hash,
-    });
-    write("meta.json", serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    let meta = serde_json::json!({ "interop_dir": sc.name });
+    write(
+        "meta.json",
+        &crate::output::meta_json(seed, &summary.trace_hash, meta)?,
+    )?;
     Ok(written)
 }

@@ -249,17 +249,12 @@ fn write_run(
     let exp_hash = blake3::hash(as_run.as_bytes()).to_hex()[..16].to_string();
     output::write_atomic(&dir.join("experiment.toml"), as_run.as_bytes())?;
     let meta = serde_json::json!({
-        "meshsim_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": output::git_commit(),
-        "allocator": crate::alloc::allocator(),
         "experiment_file": label,
         "experiment_hash": exp_hash,
-        "seed": seed,
-        "trace_hash": s.trace_hash,
     });
     output::write_atomic(
         &dir.join("meta.json"),
-        serde_json::to_string_pretty(&meta)?.as_bytes(),
+        &output::meta_json(seed, &s.trace_hash, meta)?,
     )?;
     let run_id = format!("{}-s{seed}", exp.name);
     let mut written: Vec<String> = ["experiment.toml", "meta.json", "runs.csv", "timing.csv"]
