@@ -163,6 +163,7 @@ pub(crate) fn y_axis(p: &Panel) -> (f64, f64, Vec<f64>, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plot::chart::{Series, XAxis};
 
     #[test]
     fn ticks_are_nice_and_cover_the_range() {
