@@ -152,11 +152,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
         let written = write_interop(&odir, &sc, seed, &summary, &output, &rows, &warns)
             .with_context(|| format!("writing {}", odir.display()))?;
         if !json {
-            println!(
-                "  results               {}/ ({})",
-                odir.display(),
-                written.join(", ")
-            );
+            super::print_written(&odir, &written);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -107,3 +107,12 @@ fn default_jobs(plan: &Plan) -> usize {
         .unwrap_or(1);
     (cores / threads).max(1)
 }
+
+/// The summary's last line: the results directory `dir` and the files written there.
+fn print_written(dir: &Path, written: &[String]) {
+    println!(
+        "  results               {}/ ({})",
+        dir.display(),
+        written.join(", ")
+    );
+}

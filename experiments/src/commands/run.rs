@@ -163,11 +163,7 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         let written = write_run(&dir, &exp, &label, seed, &summary, &output)
             .with_context(|| format!("writing {}", dir.display()))?;
         if !json {
-            println!(
-                "  results               {}/ ({})",
-                dir.display(),
-                written.join(", ")
-            );
+            super::print_written(&dir, &written);
         }
     }
     Ok(ExitCode::SUCCESS)

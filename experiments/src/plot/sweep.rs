@@ -114,14 +114,18 @@ fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
         .filter(|(j, _)| *j != ai)
         .map(|(_, a)| a)
         .collect();
+    // A point's values of the other axes (from its first run).
+    let key_of = |r: usize| -> Vec<String> {
+        others
+            .iter()
+            .map(|a| study.runs.text(r, &a.params[0]).to_string())
+            .collect()
+    };
     let mut combos: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut combo_order: Vec<(Vec<String>, String)> = Vec::new();
     for p in &study.points {
         let r = p.runs[0];
-        let key: Vec<String> = others
-            .iter()
-            .map(|a| study.runs.text(r, &a.params[0]).to_string())
-            .collect();
+        let key = key_of(r);
         if !combos.contains_key(&key) {
             let label = others
                 .iter()
@@ -141,10 +145,7 @@ fn sweep_vs_axis(study: &Study, ai: usize, which: &[&str]) -> Option<Figure> {
             let mut acc: BTreeMap<usize, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
             for p in &study.points {
                 let r = p.runs[0];
-                let key: Vec<String> = others
-                    .iter()
-                    .map(|a| study.runs.text(r, &a.params[0]).to_string())
-                    .collect();
+                let key = key_of(r);
                 let xv = study.runs.text(r, &axis.params[0]);
                 let Some(xi) = axis.values.iter().position(|x| x == xv) else {
                     continue;
