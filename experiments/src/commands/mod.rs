@@ -9,8 +9,8 @@
 //! - [`bench`]: `meshsim bench` and the internal `bench-one`.
 //! - [`interop`]: `meshsim interop`, a test-plans `gossipsub-interop` folder.
 //!
-//! This file: what `run`, `sweep` and `check` share (output directories,
-//! parallel runs).
+//! This file: what commands share: `--jobs`, output directories, how
+//! `sweep` and `check` run a plan, the results line of `run` and `interop`.
 
 pub mod bench;
 pub mod check;
