@@ -14,6 +14,27 @@ use std::path::Path;
 /// Columns of `runs.csv` that identify a run rather than measure it.
 const ID_COLUMNS: &[&str] = &["run_id", "experiment", "seed", "trace_hash", "point_id"];
 
+/// Opens the CSV file `path` and reads its header (column names, trimmed).
+fn open_csv(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+    let mut rd =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let columns = rd
+        .headers()
+        .with_context(|| format!("{}: bad header", path.display()))?
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    Ok((rd, columns))
+}
+
+/// The index of the column `name` of the CSV file `path`.
+fn column(path: &Path, columns: &[String], name: &str) -> anyhow::Result<usize> {
+    columns
+        .iter()
+        .position(|c| c == name)
+        .with_context(|| format!("{}: no `{name}` column", path.display()))
+}
+
 /// `runs.csv`: one row per run.
 #[derive(Debug, Clone)]
 pub struct Runs {
@@ -26,17 +47,8 @@ pub struct Runs {
 impl Runs {
     /// Reads `runs.csv`.
     pub fn load(path: &Path) -> anyhow::Result<Runs> {
-        let mut rd = csv::Reader::from_path(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let columns: Vec<String> = rd
-            .headers()
-            .with_context(|| format!("{}: bad header", path.display()))?
-            .iter()
-            .map(|s| s.trim().to_string())
-            .collect();
-        if !columns.iter().any(|c| c == "run_id") {
-            bail!("{}: no `run_id` column", path.display());
-        }
+        let (mut rd, columns) = open_csv(path)?;
+        column(path, &columns, "run_id")?;
         let mut rows = Vec::new();
         for rec in rd.records() {
             let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
@@ -344,17 +356,8 @@ pub struct Deliveries {
 impl Deliveries {
     /// Reads `deliveries.csv`; rows of runs not in `runs.csv` are ignored.
     pub fn load(path: &Path, study: &Study) -> anyhow::Result<Deliveries> {
-        let mut rd = csv::Reader::from_path(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let h = rd
-            .headers()
-            .with_context(|| format!("{}: bad header", path.display()))?
-            .clone();
-        let need = |name: &str| {
-            h.iter()
-                .position(|c| c.trim() == name)
-                .with_context(|| format!("{}: no `{name}` column", path.display()))
-        };
+        let (mut rd, h) = open_csv(path)?;
+        let need = |name: &str| column(path, &h, name);
         let (c_run, c_lat) = (need("run_id")?, need("latency_ms")?);
         let mut out = Deliveries::default();
         for (i, rec) in rd.records().enumerate() {
@@ -411,17 +414,8 @@ impl Timeseries {
     /// Reads `timeseries.csv`; rows of runs not in `runs.csv` are ignored,
     /// empty values (no sample) skipped.
     pub fn load(path: &Path, study: &Study) -> anyhow::Result<Timeseries> {
-        let mut rd = csv::Reader::from_path(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let h = rd
-            .headers()
-            .with_context(|| format!("{}: bad header", path.display()))?
-            .clone();
-        let need = |name: &str| {
-            h.iter()
-                .position(|c| c.trim() == name)
-                .with_context(|| format!("{}: no `{name}` column", path.display()))
-        };
+        let (mut rd, h) = open_csv(path)?;
+        let need = |name: &str| column(path, &h, name);
         let (c_run, c_t, c_m, c_v) = (
             need("run_id")?,
             need("t_s")?,

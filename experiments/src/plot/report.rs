@@ -1,11 +1,11 @@
 //! `report.html`: one static page (no script, no network) that opens straight
 //! from disk: the experiment, a summary table per parameter point (or per
 //! run), every plot (SVG, with links to PNG and SVG), the experiment file as
-//! run and `meta.json`. Written by [`crate::plot::plot_dir`].
+//! run and `meta.json`. Written by [`super::plot_dir`].
 
+use super::data::{mean_std, Study};
+use super::{metric_label, PlotInfo};
 use crate::output::write_atomic;
-use crate::plot::data::{mean_std, Study};
-use crate::plot::{metric_label, PlotInfo};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -190,7 +190,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn cell(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_string(), crate::plot::fmt_value)
+    v.map_or_else(|| "–".to_string(), super::fmt_value)
 }
 
 /// One row per point (mean over seeds) in sweeps, one row per run otherwise.

@@ -1,0 +1,118 @@
+//! The commands of the `meshsim` command line, one file each: its options
+//! (a `clap` struct, with the `--help` text) and what it does.
+//!
+//! - [`run`]: `meshsim run`, one experiment.
+//! - [`sweep`]: `meshsim sweep`, every point of a `[sweep]` x its seeds.
+//! - [`merge`]: `meshsim merge`, shard directories combined.
+//! - [`check`]: `meshsim check`, metrics against a baseline.
+//! - [`plot`]: `meshsim plot`, plots and `report.html` of a results directory.
+//! - [`bench`]: `meshsim bench` and the internal `bench-one`.
+//! - [`interop`]: `meshsim interop`, a test-plans `gossipsub-interop` folder.
+//!
+//! This file: what commands share: `--jobs`, output directories, how
+//! `sweep` and `check` run a plan, the results line of `run` and `interop`.
+
+pub mod bench;
+pub mod check;
+pub mod interop;
+pub mod merge;
+pub mod plot;
+pub mod run;
+pub mod sweep;
+
+use crate::load::InputError;
+use crate::sweep::{ExecOptions, Plan};
+use std::path::{Path, PathBuf};
+
+/// `--jobs`: at least one run at a time.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected the number of runs at once, at least 1".into()),
+    }
+}
+
+/// Makes the output directory `dir` (of option `option`) before anything
+/// runs: one that cannot be made is bad input.
+pub fn make_out_dir(option: &str, dir: &Path) -> Result<(), InputError> {
+    let why = if dir.exists() && !dir.is_dir() {
+        Some("it exists and is not a directory".to_string())
+    } else {
+        std::fs::create_dir_all(dir)
+            .err()
+            .map(|e| format!("cannot create the directory: {e}"))
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(InputError::Options(format!(
+            "{option} {}: {why}",
+            dir.display()
+        ))),
+    }
+}
+
+/// The output directory of a plan (`--out`, else `results/<default_name>`),
+/// made before anything runs. A point that would not fit in memory even
+/// alone is refused before the folder is made (the exact check, with the
+/// runs in parallel, is made again before the first run).
+fn plan_out_dir(
+    plan: &Plan,
+    out: Option<PathBuf>,
+    default_name: String,
+) -> Result<PathBuf, InputError> {
+    let option = if out.is_some() {
+        "--out"
+    } else {
+        "output directory"
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from("results").join(default_name));
+    for p in &plan.points {
+        crate::estimate::check(&plan.loaded.label, &p.exp, 1, false)?;
+    }
+    make_out_dir(option, &out)?;
+    Ok(out)
+}
+
+/// How to run a plan of experiment `file` with `sets` into `out`: `jobs` at
+/// once (default [`default_jobs`]), every run, with a progress bar.
+fn exec_options(
+    plan: &Plan,
+    file: &Path,
+    sets: &[String],
+    jobs: Option<usize>,
+    out: &Path,
+) -> ExecOptions {
+    ExecOptions {
+        jobs: jobs.unwrap_or_else(|| default_jobs(plan)),
+        out: out.to_path_buf(),
+        resume: false,
+        shard: None,
+        progress: true,
+        file_arg: Some(file.display().to_string()),
+        sets: sets.to_vec(),
+    }
+}
+
+/// Runs at once when `--jobs` is not given: one per core, or one per
+/// `partitions` cores for partitioned runs (each uses that many threads,
+/// which wait for each other every window: more threads than cores would
+/// stall them).
+fn default_jobs(plan: &Plan) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = plan
+        .points
+        .iter()
+        .map(|p| usize::from(p.exp.partitions.max(1)))
+        .max()
+        .unwrap_or(1);
+    (cores / threads).max(1)
+}
+
+/// The summary's last line: the results directory `dir` and the files written there.
+fn print_written(dir: &Path, written: &[String]) {
+    println!(
+        "  results               {}/ ({})",
+        dir.display(),
+        written.join(", ")
+    );
+}

@@ -1,0 +1,69 @@
+//! Writing results: every file atomically (temp file + rename), so a killed
+//! run never leaves a truncated file behind.
+//!
+//! - this file: [`write_atomic`] and the provenance in `meta.json`.
+//! - `columns`: the columns of `runs.csv` ([`run_columns`], [`runs_csv`]).
+//! - `summary`: the text summary `meshsim run` prints ([`summary_text`]).
+//! - `detail`: a run's detail tables (`timeseries.csv`, `messages.csv`,
+//!   `peers.csv`, ...: [`detail_files`]).
+
+mod columns;
+mod detail;
+mod summary;
+
+pub use columns::{run_columns, runs_csv};
+pub use detail::{concat_csv, detail_files};
+pub use summary::summary_text;
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// The git commit meshsim was built from, if built from a git checkout (for `meta.json`).
+pub fn git_commit() -> Option<String> {
+    // Recorded when meshsim was built (build.rs): the commit of meshsim's
+    // own source, not of whatever repository the run happens in.
+    Some(env!("MESHSIM_GIT_COMMIT"))
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
+/// `meta.json` (pretty JSON): where a result comes from (meshsim's version
+/// and git commit, the allocator, the seed and the trace hash) and the
+/// command's own `fields` (an object).
+pub fn meta_json(
+    seed: u64,
+    trace_hash: &str,
+    fields: serde_json::Value,
+) -> anyhow::Result<Vec<u8>> {
+    let mut meta = serde_json::json!({
+        "meshsim_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": git_commit(),
+        "allocator": crate::alloc::allocator(),
+        "seed": seed,
+        "trace_hash": trace_hash,
+    });
+    if let (Some(m), serde_json::Value::Object(f)) = (meta.as_object_mut(), fields) {
+        m.extend(f);
+    }
+    Ok(serde_json::to_string_pretty(&meta)?.into_bytes())
+}
+
+#[cfg(test)]
+mod tests;
