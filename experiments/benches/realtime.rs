@@ -134,7 +134,7 @@ async fn peer_task(
                     // The payload meshsim publishes: the sequence number first, zeros after.
                     let mut data = vec![0u8; message_bytes.max(8)];
                     data[..8].copy_from_slice(&seq.to_le_bytes());
-                    let now = Instant::now();
+                    let now = meshsim::wall::now();
                     let ok = swarm.behaviour_mut().publish(topic.clone(), data).is_ok();
                     let mut s = shared.lock().unwrap();
                     s.published_at[seq as usize] = Some(now);
@@ -151,7 +151,7 @@ async fn peer_task(
             },
             ev = swarm.select_next_some() => {
                 if let SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) = ev {
-                    let now = Instant::now();
+                    let now = meshsim::wall::now();
                     if message.data.len() < 8 {
                         continue;
                     }
@@ -184,7 +184,7 @@ fn run_realtime(
         .unwrap_or(models::spec::Signing::Ed25519);
     let message_bytes = exp.workload.message_bytes;
     let cpu0 = cpu_seconds();
-    let t_start = Instant::now();
+    let t_start = meshsim::wall::now();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -296,7 +296,7 @@ fn run_realtime(
 /// The same scenario in meshsim.
 fn run_meshsim(exp: &models::Experiment, seed: u64) -> Outcome {
     let cpu0 = cpu_seconds();
-    let t = Instant::now();
+    let t = meshsim::wall::now();
     let s = models::run(exp, seed, sim::EntropyMode::Seeded).expect("meshsim run");
     let wall_s = t.elapsed().as_secs_f64();
     Outcome {

@@ -18,6 +18,7 @@
 //! - [`sections`]: the `[sweep]` and `[check]` sections of an experiment file.
 //! - [`output`]: results files, written atomically: `runs.csv` columns, the
 //!   text summary, detail tables, `meta.json`.
+//! - [`wall`]: wall-clock time, read only around runs, for reporting.
 //! - [`alloc`]: the binary's allocator (mimalloc) and how outputs name it.
 
 pub mod alloc;
@@ -32,3 +33,4 @@ pub mod output;
 pub mod plot;
 pub mod sections;
 pub mod sweep;
+pub mod wall;

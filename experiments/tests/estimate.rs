@@ -11,7 +11,6 @@ fn meshsim(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn run_refuses_100k_peers_with_a_1_gib_limit() {
-    let t = std::time::Instant::now();
     let out = meshsim(&[
         "run",
         "--no-write",
@@ -25,8 +24,8 @@ fn run_refuses_100k_peers_with_a_1_gib_limit() {
     assert!(err.contains("limits.max_memory_mib"), "{err}");
     assert!(err.contains("limit of 1024 MiB"), "{err}");
     assert!(err.contains("would need about"), "{err}");
-    // Refused up front, not after building 100,000 swarms.
-    assert!(t.elapsed().as_secs() < 20);
+    // Refused up front by the estimate (the message above), not after
+    // building 100,000 swarms.
 }
 
 #[test]

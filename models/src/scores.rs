@@ -4,7 +4,7 @@
 /// What the peers simulated here score their neighbours at one instant:
 /// per observed peer, the sum, count and minimum of the scores it is given,
 /// and whether it is up. A partitioned run adds up its partitions'
-/// observations before computing [`score_metrics`]' values.
+/// observations before computing [`score_metrics`](crate::sampler::score_metrics)' values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScoreObservations {
     pub(crate) sum: Vec<f64>,
@@ -32,7 +32,7 @@ impl ScoreObservations {
         }
     }
 
-    /// The values of [`score_metrics`].
+    /// The values of [`score_metrics`](crate::sampler::score_metrics).
     pub fn metrics(
         &self,
         peers: &[ScoredPeer],

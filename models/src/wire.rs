@@ -7,8 +7,6 @@
 //! far enough to count published messages (and read our payload's sequence
 //! number) and control messages by type. Other protocols are skipped.
 
-use std::collections::HashMap;
-
 /// What one RPC frame carried.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RpcSummary {
@@ -67,9 +65,13 @@ impl std::hash::Hasher for KeyHasher {
 
 type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
+/// Per-direction decoders: looked up, never iterated, with a fixed hasher.
+#[allow(clippy::disallowed_types)]
+type DirMap = std::collections::HashMap<(u64, u32), Direction, KeyHash>;
+
 /// Per-direction decoders, keyed by (substream id, writer node).
 pub struct WireDecoder {
-    dirs: HashMap<(u64, u32), Direction, KeyHash>,
+    dirs: DirMap,
     /// Drawn only to keep the simulation thread's sequence of std `HashMap`
     /// keys as it was when this map used `RandomState`: every `RandomState`
     /// created on a thread shifts the keys of all later ones (GossipSub's
@@ -80,7 +82,7 @@ pub struct WireDecoder {
 impl Default for WireDecoder {
     fn default() -> Self {
         WireDecoder {
-            dirs: HashMap::default(),
+            dirs: DirMap::default(),
             _keys: std::collections::hash_map::RandomState::new(),
         }
     }

@@ -69,6 +69,7 @@ pub fn enter(phase: Phase) -> Phase {
 
 #[cold]
 #[inline(never)]
+#[allow(clippy::disallowed_methods)] // wall time, reporting only
 fn switch(phase: Phase) -> Phase {
     CURRENT.with(|c| {
         let (prev, since) = c.get();
@@ -85,6 +86,7 @@ fn switch(phase: Phase) -> Phase {
 }
 
 /// Starts charging this thread's time (to the engine) at the start of `run_until`.
+#[allow(clippy::disallowed_methods)] // wall time, reporting only
 pub fn resume() {
     if enabled() {
         CURRENT.with(|c| c.set((Phase::Engine, Some(Instant::now())))); // wall time, reporting only

@@ -256,7 +256,7 @@ pub fn cmd_bench_one(a: BenchOneArgs) -> anyhow::Result<ExitCode> {
         sim::profile::enable();
     }
     let cpu0 = cpu_seconds(libc::RUSAGE_SELF);
-    let t = std::time::Instant::now();
+    let t = crate::wall::now();
     // Like `meshsim run`: the process exits after the run, so the network
     // is not freed at its end.
     let opts = models::RunOptions {
@@ -368,7 +368,7 @@ fn cmd_bench_sweep(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         for (k, jobs) in [1usize, 2].into_iter().enumerate() {
             let out = dir.join(format!("rep{rep}-jobs{jobs}"));
             let c0 = cpu_seconds(libc::RUSAGE_CHILDREN);
-            let t = std::time::Instant::now();
+            let t = crate::wall::now();
             let st = Command::new(&exe)
                 .arg("sweep")
                 .arg(&file)

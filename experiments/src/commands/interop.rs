@@ -63,7 +63,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let wall = std::time::Instant::now();
+    let wall = crate::wall::now();
     let output = models::interop::run(&sc, seed).map_err(|e| {
         anyhow::anyhow!(
             "{e}\nnote: rerun with `meshsim interop {} --seed {seed}`",

@@ -133,7 +133,7 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let progress = RunProgress::start(exp.duration_s);
     // Only when a bar is drawn (the engine then stores its clock at every step).
     opts.progress = progress.thread.is_some().then(|| progress.reached.clone());
-    let wall = std::time::Instant::now();
+    let wall = crate::wall::now();
     let result = models::run_with(&exp, seed, sim::EntropyMode::Seeded, &opts);
     let wall_s = wall.elapsed().as_secs_f64();
     progress.finish();
@@ -187,7 +187,7 @@ impl RunProgress {
         let thread = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
             let (reached, done) = (reached.clone(), done.clone());
             std::thread::spawn(move || {
-                let start = std::time::Instant::now();
+                let start = crate::wall::now();
                 let tick = std::time::Duration::from_millis(100);
                 for _ in 0..10 {
                     if done.load(Ordering::Relaxed) {

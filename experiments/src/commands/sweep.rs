@@ -70,7 +70,7 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         out.display()
     );
     install_ctrlc();
-    let wall = std::time::Instant::now();
+    let wall = crate::wall::now();
     let rep = sweep::execute(&plan, &opts)?;
     let (ok, failed) = sweep::write_tables(&out, &plan.param_keys)?;
     eprintln!(

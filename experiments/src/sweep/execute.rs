@@ -80,7 +80,7 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
     let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let sim_s = Mutex::new(0.0f64);
-    let started = std::time::Instant::now();
+    let started = crate::wall::now();
     let errors: Arc<Mutex<Vec<String>>> = Arc::default();
     let note_error = |run_id: &str, e: anyhow::Error| {
         errors
@@ -97,7 +97,7 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
                 return;
             }
             let p = &plan.points[r.point];
-            let wall = std::time::Instant::now();
+            let wall = crate::wall::now();
             let result = models::run_full(&p.exp, r.seed, sim::EntropyMode::Seeded);
             let wall_s = wall.elapsed().as_secs_f64();
             let write = match result {

@@ -124,7 +124,7 @@ pub enum Event {
         /// The remote client.
         peer: PeerId,
     },
-    /// Reply to [`Behaviour::send_raw`].
+    /// Reply to [`Behaviour::send_raw`](super::Behaviour::send_raw).
     RawReply {
         /// The remote.
         peer: PeerId,

@@ -27,7 +27,7 @@ pub struct PeerTemplate {
     pub score: Option<crate::spec::ScoreConfig>,
     /// Whether GossipSub's `validate_messages()` is on without history (scoring or
     /// adversarial behaviours): every message is then accepted, rejected or
-    /// ignored by [`Peer`] according to its behaviour.
+    /// ignored by [`Peer`](super::Peer) according to its behaviour.
     pub validate: bool,
     /// What peers of this template do.
     pub behaviour: crate::spec::PeerBehaviourKind,

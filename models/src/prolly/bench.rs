@@ -44,6 +44,7 @@ fn scattered(n: u64, d: u64, seed: u64) -> Vec<u64> {
 
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods)] // wall time of a benchmark table, reporting only
 fn sync_cost_table() {
     let ns: Vec<u64> = std::env::var("PROLLY_BENCH_N")
         .unwrap_or_else(|_| "1000,10000".into())

@@ -2,7 +2,7 @@
 //! by the engine. [`Sim`] is the step-by-step API (used by tests);
 //! [`run`] runs a whole experiment on a fresh simulation thread.
 //!
-//! Timeline events ([`TimelineEvent`]) become actions: a peer going offline
+//! Timeline events ([`TimelineEvent`](crate::spec::TimelineEvent)) become actions: a peer going offline
 //! is crashed in the world and its swarm dropped (its log is kept); on return
 //! it gets a fresh swarm with the same identity and log, listens, subscribes
 //! and dials its initial neighbours. A partition ([`sim::World::partition`])

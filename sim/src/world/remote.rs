@@ -67,6 +67,7 @@ pub(super) enum RemoteMsg {
 /// Lookups only (never iterated), with a fixed hash function: a
 /// `RandomState` would advance std's per-thread hash keys and shift the
 /// `HashMap` orders of the swarms built after it.
+#[allow(clippy::disallowed_types)] // lookups only, fixed hasher (above)
 pub(super) type FixedMap = std::collections::HashMap<
     u64,
     u32,
