@@ -283,6 +283,13 @@ fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
     }
     // Both draw the same workload.
     assert_eq!(publishes(&one), publishes(&two));
+    // The partitions' record files and the temporary trace are gone.
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     // The trace's folder is made if missing; one that cannot be made is bad input.
     let nested = dir.join("new").join("sub").join("t.jsonl");
     let out = meshsim(&[

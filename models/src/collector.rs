@@ -123,9 +123,10 @@ pub struct Collector {
     pub latencies_ns: Vec<u64>,
     /// Counters.
     pub counters: Counters,
-    trace_out: Option<Box<dyn std::io::Write + Send>>,
-    trace_bin: Option<Box<dyn std::io::Write + Send>>,
-    trace_bin_failed: Option<String>,
+    /// Where trace records are written, and whether as binary records.
+    trace_out: Option<(Box<dyn std::io::Write + Send>, bool)>,
+    /// The first error writing them.
+    trace_failed: Option<String>,
     /// Per-peer wire counters, by peer index.
     pub peers: Vec<PeerCounters>,
     /// Seconds each peer spent without mesh peers (sampled), by peer index.
@@ -172,8 +173,7 @@ impl Collector {
             deliveries: None,
             samples: Vec::new(),
             trace_out: None,
-            trace_bin: None,
-            trace_bin_failed: None,
+            trace_failed: None,
             probe_peers: std::collections::BTreeSet::new(),
             up_since: vec![0; peer_ids.len()],
             peers: vec![PeerCounters::default(); peer_ids.len()],
@@ -205,56 +205,44 @@ impl Collector {
         r[17..25].copy_from_slice(&b.to_le_bytes());
         self.trace.update(&r);
         self.counters.trace_records += 1;
-        if let Some(bin) = self.trace_bin.as_mut() {
+        if let Some((out, binary)) = self.trace_out.as_mut() {
             use std::io::Write as _;
-            if let Err(e) = bin.write_all(&r) {
-                self.trace_bin = None;
-                self.trace_bin_failed = Some(e.to_string());
-            }
-        }
-        if let Some(out) = self.trace_out.as_mut() {
-            use std::io::Write as _;
-            let rec = TraceRec {
-                t_ns: Self::now(),
-                kind,
-                a,
-                b,
+            let written = if *binary {
+                out.write_all(&r)
+            } else {
+                let rec = TraceRec {
+                    t_ns: Self::now(),
+                    kind,
+                    a,
+                    b,
+                };
+                out.write_all(rec.json_line().as_bytes())
             };
-            if out.write_all(rec.json_line().as_bytes()).is_err() {
+            if let Err(e) = written {
                 self.trace_out = None;
+                self.trace_failed = Some(e.to_string());
             }
         }
     }
 
-    /// Also writes every trace record, as its [`TraceRec::BYTES`] bytes, to
-    /// `out` (a partitioned run's record file).
-    pub fn trace_records_to(&mut self, out: Box<dyn std::io::Write + Send>) {
-        self.trace_bin = Some(out);
+    /// Also writes every trace record to `out`: as one JSON object per line
+    /// (a one-thread run's `--trace`), or with `binary` as its
+    /// [`TraceRec::BYTES`] bytes (a partition's records, merged at the end).
+    pub fn trace_to(&mut self, out: Box<dyn std::io::Write + Send>, binary: bool) {
+        self.trace_out = Some((out, binary));
     }
 
-    /// Flushes and closes the record file of [`Collector::trace_records_to`];
-    /// the error of any write that failed.
-    pub fn trace_records_finish(&mut self) -> Result<(), String> {
-        if let Some(e) = self.trace_bin_failed.take() {
+    /// Flushes and closes the trace of [`Collector::trace_to`]; the error of
+    /// any write that failed.
+    pub fn trace_finish(&mut self) -> Result<(), String> {
+        use std::io::Write as _;
+        if let Some(e) = self.trace_failed.take() {
             return Err(e);
         }
-        match self.trace_bin.take() {
-            Some(mut out) => out.flush().map_err(|e| e.to_string()),
+        match self.trace_out.take() {
+            Some((mut out, _)) => out.flush().map_err(|e| e.to_string()),
             None => Ok(()),
         }
-    }
-
-    /// Flushes and closes the JSON Lines trace, if any.
-    pub fn trace_out_finish(&mut self) {
-        if let Some(mut out) = self.trace_out.take() {
-            use std::io::Write as _;
-            let _ = out.flush();
-        }
-    }
-
-    /// Also writes every trace record as one JSON object per line to `out`.
-    pub fn trace_to(&mut self, out: Box<dyn std::io::Write + Send>) {
-        self.trace_out = Some(out);
     }
 
     /// Adds what another partition of the same partitioned run measured

@@ -2,8 +2,9 @@
 //! trace hash is computed over and `--trace` writes), the codes of scenario
 //! actions, and the merge of a partitioned run's record files.
 //!
-//! A partitioned run's `--trace` file: every partition writes its trace
-//! records to a record file of its own as it goes (fixed-size records, in
+//! Where a trace is written is the caller's choice ([`TraceSink`]; the
+//! command line writes files). A partitioned run's trace: every partition
+//! writes its trace records to a record stream of its own as it goes (fixed-size records, in
 //! the order made, which is time order); at the end they are merged into
 //! one JSON Lines file, in time order and at one instant partition by
 //! partition. Nothing is held in memory but one record per partition.
@@ -18,10 +19,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::io::{BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
 
 /// Record kinds in the trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,101 +151,75 @@ pub mod action {
     pub const BACK: u64 = 13;
 }
 
-/// The record files of a partitioned run's trace (removed when dropped).
-pub(crate) struct PartTraceFiles {
-    dst: PathBuf,
-    paths: Vec<PathBuf>,
-    files: Vec<Mutex<Option<File>>>,
+/// Where a run's event trace goes (`meshsim run --trace`). The run asks
+/// for its writers before it starts (so that a trace that cannot be written
+/// fails the run at once) and commits the trace when it ended well.
+///
+/// A one-thread run writes JSON Lines to [`TraceSink::lines`]. Each
+/// partition of a partitioned run writes its records ([`TraceRec::BYTES`]
+/// each) to [`TraceSink::records`]; at the end the run reads them back
+/// ([`TraceSink::read_records`]) and writes their merge ([`merge`]) to
+/// [`TraceSink::lines`]. Then [`TraceSink::commit`].
+pub trait TraceSink: Send + Sync + std::fmt::Debug {
+    /// The JSON Lines trace.
+    fn lines(&self) -> std::io::Result<Box<dyn Write + Send>>;
+    /// Partition `part`'s records.
+    fn records(&self, part: u16) -> std::io::Result<Box<dyn Write + Send>>;
+    /// Partition `part`'s records, as written (read twice by [`merge`]).
+    fn read_records(&self, part: u16) -> std::io::Result<Box<dyn Read + Send>>;
+    /// Every writer is flushed and dropped: the trace is final.
+    fn commit(&self) -> std::io::Result<()>;
 }
 
-impl PartTraceFiles {
-    /// Creates the record files beside `dst`, one per partition (so that a
-    /// path that cannot be written fails before the run, not after it).
-    pub(crate) fn create(dst: &Path, parts: u16) -> std::io::Result<PartTraceFiles> {
-        let mut t = PartTraceFiles {
-            dst: dst.to_path_buf(),
-            paths: Vec::new(),
-            files: Vec::new(),
+/// Merges the record streams of a partitioned run's `parts` partitions
+/// (`open(k)` reads partition `k`'s, and is called twice per partition)
+/// into one JSON Lines trace: in time order, at one instant partition by
+/// partition; records every partition makes alike taken from the first
+/// only, and each heal carrying the sum of the partitions' counts.
+pub fn merge<R: Read>(
+    parts: u16,
+    open: impl Fn(u16) -> std::io::Result<R>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    // Heal records: the partitions' counts, summed by instant.
+    let mut heals: BTreeMap<u64, u64> = BTreeMap::new();
+    for k in 0..parts {
+        let mut r = Records(BufReader::new(open(k)?));
+        while let Some(rec) = r.next()? {
+            if is_heal(&rec) {
+                *heals.entry(rec.t_ns).or_default() += rec.b;
+            }
+        }
+    }
+    let mut readers = (0..parts)
+        .map(|k| Ok(Records(BufReader::new(open(k)?))))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut heads = Vec::with_capacity(readers.len());
+    let mut order = BinaryHeap::new();
+    for (k, r) in readers.iter_mut().enumerate() {
+        let head = r.next()?;
+        if let Some(rec) = &head {
+            order.push(Reverse((rec.t_ns, k)));
+        }
+        heads.push(head);
+    }
+    while let Some(Reverse((_, k))) = order.pop() {
+        let Some(mut rec) = heads[k].take() else {
+            continue;
         };
-        for k in 0..parts {
-            let p = dst.with_extension(format!("tmp-{}-part{k}", std::process::id()));
-            let f = File::create(&p)?;
-            t.paths.push(p);
-            t.files.push(Mutex::new(Some(f)));
+        heads[k] = readers[k].next()?;
+        if let Some(next) = &heads[k] {
+            order.push(Reverse((next.t_ns, k)));
         }
-        Ok(t)
-    }
-
-    /// Partition `k`'s record file (once).
-    pub(crate) fn take(&self, k: u16) -> Option<File> {
-        self.files
-            .get(usize::from(k))
-            .and_then(|m| m.lock().ok().and_then(|mut f| f.take()))
-    }
-
-    /// Merges the record files into the trace file (written atomically).
-    pub(crate) fn merge(&self) -> std::io::Result<()> {
-        // Heal records: the partitions' counts, summed by instant.
-        let mut heals: BTreeMap<u64, u64> = BTreeMap::new();
-        for p in &self.paths {
-            let mut r = Records::open(p)?;
-            while let Some(rec) = r.next()? {
-                if is_heal(&rec) {
-                    *heals.entry(rec.t_ns).or_default() += rec.b;
-                }
-            }
+        if k > 0 && rec.in_every_partition() {
+            continue;
         }
-        let tmp = self
-            .dst
-            .with_extension(format!("tmp-{}", std::process::id()));
-        let written = (|| {
-            let mut out = BufWriter::new(File::create(&tmp)?);
-            let mut readers = self
-                .paths
-                .iter()
-                .map(|p| Records::open(p))
-                .collect::<std::io::Result<Vec<_>>>()?;
-            let mut heads = Vec::with_capacity(readers.len());
-            let mut order = BinaryHeap::new();
-            for (k, r) in readers.iter_mut().enumerate() {
-                let head = r.next()?;
-                if let Some(rec) = &head {
-                    order.push(Reverse((rec.t_ns, k)));
-                }
-                heads.push(head);
-            }
-            while let Some(Reverse((_, k))) = order.pop() {
-                let Some(mut rec) = heads[k].take() else {
-                    continue;
-                };
-                heads[k] = readers[k].next()?;
-                if let Some(next) = &heads[k] {
-                    order.push(Reverse((next.t_ns, k)));
-                }
-                if k > 0 && rec.in_every_partition() {
-                    continue;
-                }
-                if is_heal(&rec) {
-                    rec.b = heals.get(&rec.t_ns).copied().unwrap_or(rec.b);
-                }
-                out.write_all(rec.json_line().as_bytes())?;
-            }
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, &self.dst)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if is_heal(&rec) {
+            rec.b = heals.get(&rec.t_ns).copied().unwrap_or(rec.b);
         }
-        written
+        out.write_all(rec.json_line().as_bytes())?;
     }
-}
-
-impl Drop for PartTraceFiles {
-    fn drop(&mut self) {
-        for p in &self.paths {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+    Ok(())
 }
 
 /// The "heal" scenario action.
@@ -254,14 +227,10 @@ fn is_heal(r: &TraceRec) -> bool {
     r.kind == Rec::Action && r.a == action::HEAL
 }
 
-/// Reads a record file.
-struct Records(BufReader<File>);
+/// Reads a record stream.
+struct Records<R>(BufReader<R>);
 
-impl Records {
-    fn open(p: &Path) -> std::io::Result<Records> {
-        Ok(Records(BufReader::new(File::open(p)?)))
-    }
-
+impl<R: Read> Records<R> {
     fn next(&mut self) -> std::io::Result<Option<TraceRec>> {
         let mut b = [0u8; TraceRec::BYTES];
         match self.0.read_exact(&mut b) {
@@ -271,5 +240,69 @@ impl Records {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A trace kept in memory (for library callers and tests); [`MemoryTrace::text`]
+/// is the JSON Lines trace once the run has committed it.
+#[derive(Debug, Default)]
+pub struct MemoryTrace {
+    lines: Arc<Mutex<Vec<u8>>>,
+    records: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
+    committed: std::sync::atomic::AtomicBool,
+}
+
+/// A writer into a shared buffer.
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| poisoned())?.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn poisoned() -> std::io::Error {
+    std::io::Error::other("a trace buffer's lock was poisoned")
+}
+
+impl MemoryTrace {
+    /// The committed JSON Lines trace (`None` before the run committed it).
+    pub fn text(&self) -> Option<String> {
+        if !self.committed.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        let b = self.lines.lock().ok()?;
+        Some(String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
+impl TraceSink for MemoryTrace {
+    fn lines(&self) -> std::io::Result<Box<dyn Write + Send>> {
+        Ok(Box::new(Shared(self.lines.clone())))
+    }
+    fn records(&self, part: u16) -> std::io::Result<Box<dyn Write + Send>> {
+        let mut r = self.records.lock().map_err(|_| poisoned())?;
+        while r.len() <= usize::from(part) {
+            r.push(Arc::default());
+        }
+        Ok(Box::new(Shared(r[usize::from(part)].clone())))
+    }
+    fn read_records(&self, part: u16) -> std::io::Result<Box<dyn Read + Send>> {
+        let r = self.records.lock().map_err(|_| poisoned())?;
+        let b = r
+            .get(usize::from(part))
+            .map(|b| b.lock().map(|b| b.clone()).map_err(|_| poisoned()))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Box::new(std::io::Cursor::new(b)))
+    }
+    fn commit(&self) -> std::io::Result<()> {
+        self.committed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }

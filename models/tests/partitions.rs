@@ -195,18 +195,16 @@ fn churn_and_network_partitions_reach_both_halves_of_a_connection() {
 /// every partition), and every connection seen closed from both ends.
 #[test]
 fn a_partitioned_trace_lists_the_scenario_actions_as_one_thread_does() {
-    let dir = std::env::temp_dir().join(format!("meshsim-parts-trace-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let traced = |parts: u16| {
-        let file = dir.join(format!("faults-{parts}.jsonl"));
+        let trace = std::sync::Arc::new(models::trace::MemoryTrace::default());
         let opts = models::RunOptions {
-            trace: Some(file.clone()),
+            trace: Some(trace.clone()),
             ..Default::default()
         };
         let out = models::run_with(&faulty(parts), 3, EntropyMode::Seeded, &opts).unwrap();
         // Connections still open at the end, counted from both ends.
         let ends: u32 = out.peers.iter().map(|p| p.connections).sum();
-        ((out.summary, ends), std::fs::read_to_string(&file).unwrap())
+        ((out.summary, ends), trace.text().expect("committed"))
     };
     let lines = |text: &str, kind: &str| -> Vec<String> {
         let tag = format!("\"kind\":\"{kind}\"");
@@ -259,22 +257,32 @@ fn a_partitioned_trace_lists_the_scenario_actions_as_one_thread_does() {
         assert_eq!(d.len(), n);
         assert!(n as u64 >= s.deliveries);
     }
-    assert!(
-        !std::fs::read_dir(&dir).unwrap().any(|e| e
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .contains(".tmp-")),
-        "record files removed"
-    );
-    // A trace that cannot be written fails before the run.
+    // A trace that cannot be written fails the run before it starts.
     let opts = models::RunOptions {
-        trace: Some(dir.join("no-such-dir").join("t.jsonl")),
+        trace: Some(std::sync::Arc::new(Unwritable)),
         ..Default::default()
     };
     let err = models::run_with(&faulty(2), 3, EntropyMode::Seeded, &opts).unwrap_err();
     assert!(err.to_string().contains("cannot write the trace"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A trace sink that cannot be written.
+#[derive(Debug)]
+struct Unwritable;
+
+impl models::trace::TraceSink for Unwritable {
+    fn lines(&self) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+        Err(std::io::Error::other("no room"))
+    }
+    fn records(&self, _: u16) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+        Err(std::io::Error::other("no room"))
+    }
+    fn read_records(&self, _: u16) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Err(std::io::Error::other("no room"))
+    }
+    fn commit(&self) -> std::io::Result<()> {
+        Err(std::io::Error::other("no room"))
+    }
 }
 
 /// GossipSub's own metrics are summed over the peers of every partition.

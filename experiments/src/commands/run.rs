@@ -65,7 +65,9 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     } = a;
     let (file, sets) = (file.as_deref(), &sets[..]);
     let opts = models::RunOptions {
-        trace,
+        trace: trace
+            .as_deref()
+            .map(|t| std::sync::Arc::new(crate::output::FileTrace::new(t)) as std::sync::Arc<_>),
         // The process exits after this run: do not spend seconds
         // freeing the simulated network at its end.
         skip_teardown: true,
@@ -109,7 +111,7 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some((option, dir)) = &out {
         super::make_out_dir(option, dir)?;
     }
-    if let Some(t) = &opts.trace {
+    if let Some(t) = &trace {
         if t.is_dir() {
             return Err(load::InputError::Options(format!(
                 "--trace {}: is a directory; name a file, e.g. --trace {}",

@@ -1,39 +1,25 @@
 //! Writing results: every file atomically (temp file + rename), so a killed
 //! run never leaves a truncated file behind.
 //!
-//! - this file: [`write_atomic`] and the provenance in `meta.json`.
+//! - this file: the provenance in `meta.json`.
+//! - `atomic`: [`AtomicFile`] and [`write_atomic`].
+//! - `trace`: `--trace FILE` ([`FileTrace`]).
 //! - `columns`: the columns of `runs.csv` ([`run_columns`], [`runs_csv`]).
 //! - `summary`: the text summary `meshsim run` prints ([`summary_text`]).
 //! - `detail`: a run's detail tables (`timeseries.csv`, `messages.csv`,
 //!   `peers.csv`, ...: [`detail_files`]).
 
+mod atomic;
 mod columns;
 mod detail;
 mod summary;
+mod trace;
 
+pub use atomic::{write_atomic, AtomicFile};
 pub use columns::{run_columns, runs_csv};
 pub use detail::{concat_csv, detail_files};
 pub use summary::summary_text;
-
-use std::io::Write;
-use std::path::Path;
-
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
+pub use trace::FileTrace;
 
 /// The git commit meshsim was built from, if built from a git checkout (for `meta.json`).
 pub fn git_commit() -> Option<String> {

@@ -1,6 +1,7 @@
 //! A run split into partitions, one thread each, and the merge of what
 //! they measured.
 
+use super::run::trace_failure;
 use super::{
     driver::{class_names, graylist_threshold},
     finish::{set_dialer_counts, PeerRow},
@@ -46,15 +47,16 @@ pub(super) fn run_partitioned(
     let parts = spec.partitions;
     let spec2 = spec.clone();
     let (skip_teardown, no_memo) = (opts.skip_teardown, opts.no_memo);
-    let trace_files = match &opts.trace {
-        Some(dst) => Some(std::sync::Arc::new(
-            crate::trace::PartTraceFiles::create(dst, parts).map_err(|e| {
-                RunFailure::Output(format!("cannot write the trace {}: {e}", dst.display()))
-            })?,
-        )),
-        None => None,
-    };
-    let files = trace_files.clone();
+    let mut trace_out = Vec::new();
+    if let Some(sink) = &opts.trace {
+        for k in 0..parts {
+            trace_out.push(std::sync::Mutex::new(Some(
+                sink.records(k).map_err(trace_failure)?,
+            )));
+        }
+    }
+    let trace_out = std::sync::Arc::new(trace_out);
+    let files = trace_out.clone();
     let progress = opts.progress.clone();
     let results = sim::runner::run_partitions(
         seed,
@@ -67,11 +69,11 @@ pub(super) fn run_partitioned(
             }
             let spec = &spec2;
             let mut s = Sim::new_part(spec, seed, Some(k));
-            if let Some(f) = files.as_ref().and_then(|f| f.take(k)) {
-                s.driver
-                    .collector
-                    .borrow_mut()
-                    .trace_records_to(Box::new(std::io::BufWriter::new(f)));
+            let out = files
+                .get(usize::from(k))
+                .and_then(|m| m.lock().ok().and_then(|mut o| o.take()));
+            if let Some(out) = out {
+                s.driver.collector.borrow_mut().trace_to(out, true);
             }
             // One partition's clock is the run's progress.
             if k == 0 {
@@ -92,7 +94,7 @@ pub(super) fn run_partitioned(
             let dialer = s.dialer_counts();
             let mut collector =
                 std::mem::replace(&mut *s.driver.collector.borrow_mut(), Collector::new(&[]));
-            let trace_written = collector.trace_records_finish();
+            let trace_written = collector.trace_finish();
             let out = PartOut {
                 samples_len: collector.samples.len(),
                 collector,
@@ -154,14 +156,17 @@ pub(super) fn run_partitioned(
         h.update(o.collector.trace_hash().as_bytes());
     }
     let trace_hash = h.finalize().to_hex()[..32].to_string();
-    if let (Some(files), Some(dst)) = (&trace_files, &opts.trace) {
-        let cannot = |e: String| {
-            RunFailure::Output(format!("cannot write the trace {}: {e}", dst.display()))
-        };
+    if let Some(sink) = &opts.trace {
         for o in &mut outs {
-            std::mem::replace(&mut o.trace_written, Ok(())).map_err(cannot)?;
+            std::mem::replace(&mut o.trace_written, Ok(()))
+                .map_err(|e| trace_failure(std::io::Error::other(e)))?;
         }
-        files.merge().map_err(|e| cannot(e.to_string()))?;
+        let mut out = sink.lines().map_err(trace_failure)?;
+        crate::trace::merge(parts, |k| sink.read_records(k), &mut out)
+            .and_then(|()| out.flush())
+            .map_err(trace_failure)?;
+        drop(out);
+        sink.commit().map_err(trace_failure)?;
     }
     let metrics_prom = spec.measure.prometheus.then(|| {
         crate::prom::aggregate(

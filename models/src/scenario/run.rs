@@ -47,8 +47,8 @@ pub struct RunOutput {
 /// Options of a run that are not part of the experiment (they change no result).
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Write the event trace as JSON Lines to this file (atomically, at the end).
-    pub trace: Option<std::path::PathBuf>,
+    /// Where the event trace goes (none: it is only hashed).
+    pub trace: Option<std::sync::Arc<dyn crate::trace::TraceSink>>,
     /// Leave the network's memory to the process's exit instead of freeing
     /// it at the end of the run (see [`Sim::finish_with`]). Only for
     /// processes that exit after this one run.
@@ -88,14 +88,8 @@ pub fn run_with(
     let skip_teardown = opts.skip_teardown;
     let no_memo = opts.no_memo;
     let progress = opts.progress.clone();
-    let trace_tmp = opts
-        .trace
-        .as_ref()
-        .map(|p| p.with_extension(format!("tmp-{}", std::process::id())));
-    let trace_file = match &trace_tmp {
-        Some(p) => Some(std::fs::File::create(p).map_err(|e| {
-            RunFailure::Output(format!("cannot write the trace {}: {e}", p.display()))
-        })?),
+    let trace_out = match &opts.trace {
+        Some(sink) => Some(sink.lines().map_err(trace_failure)?),
         None => None,
     };
     let out = sim::runner::run_on_sim_thread(seed, spec.net_config(), entropy, move || {
@@ -104,11 +98,8 @@ pub fn run_with(
         }
         let mut s = Sim::new(&spec2, seed);
         s.engine.set_progress(progress);
-        if let Some(f) = trace_file {
-            s.driver
-                .collector
-                .borrow_mut()
-                .trace_to(Box::new(std::io::BufWriter::new(f)));
+        if let Some(out) = trace_out {
+            s.driver.collector.borrow_mut().trace_to(out, false);
         }
         s.run_until_s(duration)?;
         let collector = s.driver.collector.clone();
@@ -116,29 +107,36 @@ pub fn run_with(
         let peer_rows = s.peer_rows();
         let summary = s.finish_with(!skip_teardown);
         let mut c = collector.borrow_mut();
-        // Flush and close the trace before the file is renamed.
-        c.trace_out_finish();
-        Ok::<_, sim::RunError>(RunOutput {
-            summary,
-            samples: std::mem::take(&mut c.samples),
-            messages: std::mem::take(&mut c.messages),
-            deliveries: c.deliveries.take(),
-            metrics_prom,
-            peers: peer_rows,
-            peer_samples: std::mem::take(&mut c.peer_samples),
-        })
+        // Flush and close the trace before it is committed.
+        let trace_written = c.trace_finish();
+        Ok::<_, sim::RunError>((
+            trace_written,
+            RunOutput {
+                summary,
+                samples: std::mem::take(&mut c.samples),
+                messages: std::mem::take(&mut c.messages),
+                deliveries: c.deliveries.take(),
+                metrics_prom,
+                peers: peer_rows,
+                peer_samples: std::mem::take(&mut c.peer_samples),
+            },
+        ))
     })
     .map_err(RunFailure::Panic)?;
     let (output, report) = out;
-    let mut output = output?;
-    if let (Some(tmp), Some(dst)) = (&trace_tmp, &opts.trace) {
-        std::fs::rename(tmp, dst).map_err(|e| {
-            RunFailure::Output(format!("cannot write the trace {}: {e}", dst.display()))
-        })?;
+    let (trace_written, mut output) = output?;
+    if let Some(sink) = &opts.trace {
+        trace_written.map_err(|e| trace_failure(std::io::Error::other(e)))?;
+        sink.commit().map_err(trace_failure)?;
     }
     output.summary.entropy_served = report.entropy.served;
     output.summary.entropy_os_fallbacks = report.entropy.os_fallbacks;
     output.summary.memo_hits = report.memo.hits;
     output.summary.memo_misses = report.memo.misses;
     Ok(output)
+}
+
+/// A trace that could not be written.
+pub(super) fn trace_failure(e: std::io::Error) -> RunFailure {
+    RunFailure::Output(format!("cannot write the trace: {e}"))
 }
