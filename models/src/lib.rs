@@ -14,6 +14,7 @@
 //!   (`docs/prolly-sync.md`).
 //! - [`topology`]: initial graphs (random regular, chain, Erdos-Renyi,
 //!   Barabasi-Albert, Watts-Strogatz, hub and spoke, edges, GML files).
+//! - [`gml`]: the GML reader behind topology files and interop graphs.
 //! - [`wire`]: decoding GossipSub frames from substream bytes.
 //! - [`trace`]: trace records, the codes of scenario actions, and merging a
 //!   partitioned run's records.
@@ -47,6 +48,7 @@
 pub mod adversary;
 pub mod collector;
 pub mod dialer;
+pub mod gml;
 pub mod history;
 pub mod interop;
 pub mod peer;

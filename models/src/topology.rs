@@ -368,75 +368,22 @@ pub fn parse_graph(text: &str) -> Result<Vec<(u32, u32)>, String> {
 }
 
 fn parse_gml(text: &str) -> Result<Vec<(u32, u32)>, String> {
-    // Tokens: words, numbers, quoted strings, brackets.
-    let mut toks = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if c == '[' || c == ']' {
-            toks.push(c.to_string());
-            chars.next();
-        } else if c == '"' {
-            chars.next();
-            let mut s = String::new();
-            for c in chars.by_ref() {
-                if c == '"' {
-                    break;
-                }
-                s.push(c);
-            }
-            toks.push(s);
-        } else {
-            let mut s = String::new();
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() || c == '[' || c == ']' {
-                    break;
-                }
-                s.push(c);
-                chars.next();
-            }
-            toks.push(s);
-        }
-    }
+    use crate::gml::{self, Gml};
+    let doc = gml::parse(text)?;
+    let items = gml::graph(&doc)?;
+    let field = |l: &[(String, Gml)], k: &str| Gml::field(l, k).and_then(Gml::text);
     let mut ids: Vec<String> = Vec::new();
     let mut edges = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        let t = toks[i].as_str();
-        if (t == "node" || t == "edge") && toks.get(i + 1).map(String::as_str) == Some("[") {
-            let mut depth = 0;
-            let mut j = i + 1;
-            let mut fields: Vec<(String, String)> = Vec::new();
-            while j < toks.len() {
-                match toks[j].as_str() {
-                    "[" => depth += 1,
-                    "]" => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    k if depth == 1 && j + 1 < toks.len() && toks[j + 1] != "[" => {
-                        fields.push((k.to_string(), toks[j + 1].clone()));
-                        j += 1;
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
-            if t == "node" {
-                ids.push(get("id").ok_or("a node without id")?);
-            } else {
-                let (Some(a), Some(b)) = (get("source"), get("target")) else {
+    for (k, v) in items {
+        match (k.as_str(), v) {
+            ("node", Gml::List(l)) => ids.push(field(l, "id").ok_or("a node without id")?),
+            ("edge", Gml::List(l)) => {
+                let (Some(a), Some(b)) = (field(l, "source"), field(l, "target")) else {
                     return Err("an edge without source or target".into());
                 };
                 edges.push((a, b));
             }
-            i = j + 1;
-        } else {
-            i += 1;
+            _ => {}
         }
     }
     // The first node with an id wins, as a scan would; an index keeps large

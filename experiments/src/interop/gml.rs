@@ -3,109 +3,8 @@
 
 use super::units::{parse_bandwidth, parse_duration};
 use super::{bad, InteropError};
+use models::gml::{self, Gml};
 use std::collections::BTreeMap;
-
-#[derive(Clone, Debug, PartialEq)]
-enum Gml {
-    Num(f64),
-    Str(String),
-    List(Vec<(String, Gml)>),
-}
-
-/// As written in the file (for error messages).
-impl std::fmt::Display for Gml {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Gml::Num(x) => write!(f, "{x}"),
-            Gml::Str(s) => write!(f, "\"{s}\""),
-            Gml::List(l) => {
-                f.write_str("[")?;
-                for (k, v) in l {
-                    write!(f, " {k} {v}")?;
-                }
-                f.write_str(" ]")
-            }
-        }
-    }
-}
-
-fn gml_tokens(text: &str) -> Result<Vec<String>, InteropError> {
-    let mut out = Vec::new();
-    let mut it = text.chars().peekable();
-    while let Some(&c) = it.peek() {
-        if c.is_whitespace() {
-            it.next();
-        } else if c == '#' {
-            for c in it.by_ref() {
-                if c == '\n' {
-                    break;
-                }
-            }
-        } else if c == '[' || c == ']' {
-            out.push(c.to_string());
-            it.next();
-        } else if c == '"' {
-            it.next();
-            let mut s = String::from("\"");
-            loop {
-                match it.next() {
-                    Some('"') => break,
-                    Some(c) => s.push(c),
-                    None => return Err(bad("graph.gml: unterminated string")),
-                }
-            }
-            out.push(s);
-        } else {
-            let mut s = String::new();
-            while let Some(&c) = it.peek() {
-                if c.is_whitespace() || c == '[' || c == ']' || c == '"' {
-                    break;
-                }
-                s.push(c);
-                it.next();
-            }
-            out.push(s);
-        }
-    }
-    Ok(out)
-}
-
-fn gml_list(
-    toks: &[String],
-    pos: &mut usize,
-    nested: bool,
-) -> Result<Vec<(String, Gml)>, InteropError> {
-    let mut out = Vec::new();
-    while *pos < toks.len() {
-        let key = &toks[*pos];
-        if key == "]" {
-            if nested {
-                *pos += 1;
-                return Ok(out);
-            }
-            return Err(bad("graph.gml: unbalanced `]`"));
-        }
-        *pos += 1;
-        let val = toks
-            .get(*pos)
-            .ok_or_else(|| bad(format!("graph.gml: key `{key}` has no value")))?;
-        *pos += 1;
-        let v = if val == "[" {
-            Gml::List(gml_list(toks, pos, true)?)
-        } else if let Some(s) = val.strip_prefix('"') {
-            Gml::Str(s.to_string())
-        } else if let Ok(x) = val.parse::<f64>() {
-            Gml::Num(x)
-        } else {
-            Gml::Str(val.clone())
-        };
-        out.push((key.clone(), v));
-    }
-    if nested {
-        return Err(bad("graph.gml: missing `]`"));
-    }
-    Ok(out)
-}
 
 /// A Shadow network graph.
 #[derive(Clone, Debug, Default)]
@@ -122,16 +21,8 @@ pub struct Graph {
 
 /// Parses a Shadow GML graph and computes shortest paths (Shadow's default routing).
 pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
-    let toks = gml_tokens(text)?;
-    let mut pos = 0;
-    let top = gml_list(&toks, &mut pos, false)?;
-    let items = top
-        .iter()
-        .find_map(|(k, v)| match (k.as_str(), v) {
-            ("graph", Gml::List(l)) => Some(l),
-            _ => None,
-        })
-        .ok_or_else(|| bad("graph.gml: no `graph [ ... ]`"))?;
+    let top = gml::parse(text).map_err(|e| bad(format!("graph.gml: {e}")))?;
+    let items = gml::graph(&top).map_err(|e| bad(format!("graph.gml: {e}")))?;
     let directed = items
         .iter()
         .any(|(k, v)| k == "directed" && *v == Gml::Num(1.0));
