@@ -10,6 +10,8 @@
 //! - [`latency`]: per-link latency models.
 //! - [`world`]: nodes, links, connections and byte pipes of one run (thread-local);
 //!   in a partitioned run, one partition's halves of them and the messages between partitions.
+//! - [`tcp`]: the `tcp` transport model's congestion window and framing (sans-IO).
+//! - [`share`]: a link shared fairly by the flows on it (processor sharing).
 //! - [`transport`]: the `libp2p_core::Transport` and `StreamMuxer` over the world.
 //! - [`runner`]: the event loop, per-node wakers, limits, and the fresh thread per run;
 //!   partitioned runs (one thread per partition, lock-step windows, [`runner::Exchange`]).
@@ -24,6 +26,8 @@ pub mod profile;
 pub mod queue;
 pub mod runner;
 pub mod seeds;
+pub mod share;
+pub mod tcp;
 pub mod transport;
 pub mod world;
 

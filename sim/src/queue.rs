@@ -39,6 +39,32 @@ pub enum Event {
         /// Dial slot.
         dial: u32,
     },
+    /// Network (`tcp` model): the round under way on one direction of a
+    /// connection ends (its bytes are acknowledged).
+    TcpRound {
+        /// Connection slot.
+        conn: u32,
+        /// Connection generation.
+        gen: u32,
+        /// Direction: 0 = from the dialer, 1 = from the listener.
+        dir: u8,
+    },
+    /// Network (`tcp` model): a unit on a node's shared uplink or downlink
+    /// may have completed.
+    Link {
+        /// The node.
+        node: u32,
+        /// Its downlink (else its uplink).
+        down: bool,
+    },
+    /// Network (`tcp` model): a new connection is ready at its listener
+    /// (its handshakes are done there).
+    Accept {
+        /// Connection slot.
+        conn: u32,
+        /// Connection generation.
+        gen: u32,
+    },
     /// Network: a message in the world's inbox is due (from another
     /// partition of a partitioned run, or bytes reaching a download-limited
     /// reader's downlink).

@@ -19,6 +19,8 @@ pub(super) struct Conn {
     /// For a connection whose other side is in another partition: that
     /// partition and the connection's run-wide id.
     pub(super) cross: Option<(u16, u64)>,
+    /// The `tcp` model's state.
+    pub(super) tcp: Option<Box<super::tcp::ConnTcp>>,
 }
 
 impl World {
@@ -41,6 +43,7 @@ impl World {
             waker: [None, None],
             dropped: [false, false],
             cross,
+            tcp: self.cfg.tcp.as_ref().map(super::tcp::ConnTcp::new),
         }) as u32;
         if let (Some((_, xid)), Some(p)) = (cross, self.part.as_mut()) {
             p.conns.insert(xid, c);
@@ -128,6 +131,11 @@ impl World {
             pipes: [Pipe::default(), Pipe::default()],
             dropped: [false, false],
             cross: cross.map(|(part, _, xstream)| (part, xstream)),
+            tcp: self
+                .cfg
+                .tcp
+                .as_ref()
+                .map(|t| super::tcp::StreamTcp::new(t, now)),
         }) as u32;
         self.stats.substreams_opened += 1;
         let at = now + lat;
@@ -175,7 +183,11 @@ impl World {
         }
         let far = conn.closed_at[1 - s].map_or(now + lat, |t| t.min(now + lat));
         conn.closed_at[1 - s] = Some(far);
-        if let Some((part, xconn)) = conn.cross {
+        let cross = conn.cross;
+        if first {
+            self.tcp_conn_closed(c);
+        }
+        if let Some((part, xconn)) = cross {
             // The far side is in another partition: it learns one latency later.
             if first {
                 self.send(part, now + lat, RemoteMsg::Close { xconn, side });
@@ -197,6 +209,7 @@ impl World {
     pub(super) fn lose_conn(&mut self, c: u32) {
         let now = now();
         let delay = self.cfg.detection_delay_ns;
+        self.tcp_conn_closed(c);
         let conn = &mut self.conns[c as usize];
         let (gen, cross, lat) = (conn.gen, conn.cross, conn.latency_ns);
         for side in 0..2u8 {

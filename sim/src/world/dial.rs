@@ -169,13 +169,54 @@ impl World {
         }
         let (c, gen) = self.insert_conn([from, to], lat, None);
         self.stats.connections_opened += 1;
+        let (listener_at, dialer_at) = self.ready_times(now, lat);
+        self.accept_at(c, gen, listener_at);
+        self.dials[dial as usize].state = DialState::Done(Ok((c, gen)));
+        self.schedule(dialer_at, Event::DialDone { dial });
+    }
+
+    /// When a connection whose dial reached its listener at `now`, over a
+    /// link of latency `lat`, is ready at the listener and at the dialer:
+    /// at once and one latency later with the `ideal` model; after the
+    /// handshakes' round trips with `tcp`.
+    fn ready_times(&self, now: u64, lat: u64) -> (u64, u64) {
+        match self.cfg.tcp.as_ref() {
+            None => (now, now + lat),
+            Some(t) => {
+                // The dial left one latency ago; a round trip is two latencies.
+                let after = |rtts: f64| ((2.0 * rtts - 1.0).max(0.0) * lat as f64).round() as u64;
+                (
+                    now + after(t.listener_ready_rtt),
+                    now + after(t.dialer_ready_rtt).max(lat),
+                )
+            }
+        }
+    }
+
+    /// Connection `c` reaches its listener's accept queue at `at`.
+    fn accept_at(&mut self, c: u32, gen: u32, at: u64) {
+        if at > now() {
+            self.schedule(at, Event::Accept { conn: c, gen });
+        } else {
+            self.on_accept(c, gen);
+        }
+    }
+
+    /// Connection `c` is ready at its listener: it is accepted (unless it
+    /// was lost meanwhile).
+    pub(super) fn on_accept(&mut self, c: u32, gen: u32) {
+        let Some(conn) = self.conn(c, gen) else {
+            return;
+        };
+        if conn.closed_at[1].is_some() {
+            return;
+        }
+        let to = conn.nodes[1];
         let t = &mut self.nodes[to as usize];
         t.incoming.push_back((c, gen));
         if let Some(w) = t.listener_waker.take() {
             self.to_wake.push(w);
         }
-        self.dials[dial as usize].state = DialState::Done(Ok((c, gen)));
-        self.schedule(now + lat, Event::DialDone { dial });
     }
 
     pub(super) fn on_dial_done(&mut self, dial: u32) {
@@ -221,12 +262,9 @@ impl World {
                 let xid = self.part.as_mut().map_or(0, |p| p.xid());
                 let (c, gen) = self.insert_conn([from, to], lat, Some((back, xid)));
                 self.stats.connections_opened += 1;
-                let t = &mut self.nodes[to as usize];
-                t.incoming.push_back((c, gen));
-                if let Some(w) = t.listener_waker.take() {
-                    self.to_wake.push(w);
-                }
-                (now + lat, Ok(xid))
+                let (listener_at, dialer_at) = self.ready_times(now, lat);
+                self.accept_at(c, gen, listener_at);
+                (dialer_at, Ok(xid))
             };
         self.send(back, at, RemoteMsg::DialDone { dial, result });
     }

@@ -60,6 +60,9 @@ impl World {
             Some(c) => self.node_conditions.insert(node, c),
             None => self.node_conditions.remove(&node),
         };
+        if self.cfg.tcp.is_some() {
+            self.tcp_rate_changed(node);
+        }
     }
 
     /// Sets `node`'s bandwidth in bits per second (`None`: unlimited).

@@ -23,6 +23,7 @@ mod links;
 mod pipe;
 mod remote;
 mod tap;
+mod tcp;
 
 use conn::Conn;
 use dial::Dial;
@@ -79,6 +80,8 @@ pub struct NodeNet {
     down_free_at: u64,
     blocked_writers: Vec<Waker>,
     drain_scheduled: bool,
+    /// The `tcp` model's shared links (made when first used).
+    tcp: Option<Box<tcp::NodeTcp>>,
 }
 
 /// A temporary degradation of a link or of all of a node's links.
@@ -113,6 +116,9 @@ pub struct NetConfig {
     pub detection_delay_ns: u64,
     /// How long a dial to a silent address waits before failing, nanoseconds.
     pub dial_timeout_ns: u64,
+    /// The `tcp` transport model's parameters (`None`: the `ideal` model:
+    /// every write timed once, when it is made).
+    pub tcp: Option<crate::tcp::TcpConfig>,
 }
 
 impl Default for NetConfig {
@@ -127,6 +133,7 @@ impl Default for NetConfig {
             uplink_buffer_bytes: 1 << 20,
             detection_delay_ns: 1_000_000_000,
             dial_timeout_ns: 10_000_000_000,
+            tcp: None,
         }
     }
 }
@@ -333,6 +340,7 @@ impl World {
             down_free_at: 0,
             blocked_writers: Vec::new(),
             drain_scheduled: false,
+            tcp: None,
         });
         idx
     }
@@ -377,6 +385,9 @@ impl World {
             Event::DialArrive { dial } => self.on_dial_arrive(dial),
             Event::DialDone { dial } => self.on_dial_done(dial),
             Event::Remote { slot } => self.on_remote(slot),
+            Event::TcpRound { conn, gen, dir } => self.on_round(conn, gen, dir),
+            Event::Accept { conn, gen } => self.on_accept(conn, gen),
+            Event::Link { node, down } => self.on_link(node, down),
             Event::App { .. } => return false,
         }
         true

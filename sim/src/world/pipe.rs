@@ -35,6 +35,8 @@ pub(super) struct Stream {
     /// For a stream whose other end is in another partition: that
     /// partition and the stream's run-wide id there.
     pub(super) cross: Option<(u16, u64)>,
+    /// The `tcp` model's flow control (the muxer's credit).
+    pub(super) tcp: Option<Box<super::tcp::StreamTcp>>,
 }
 
 /// Where and when the bytes of one write go.
@@ -76,6 +78,9 @@ impl World {
         buf: &[u8],
         waker: &Waker,
     ) -> Result<Option<usize>, ()> {
+        if self.cfg.tcp.is_some() {
+            return self.tcp_write(s, gen, end, buf, waker);
+        }
         let (from, to) = self.writable(s, gen, end)?;
         let written = buf.len();
         let up = self.up_bps(from);
@@ -108,7 +113,7 @@ impl World {
 
     /// The two ends of direction `end` of stream `s`, if it can be written:
     /// the stream and its connection are open and `end` has not half-closed.
-    fn writable(&mut self, s: u32, gen: u32, end: u8) -> Result<(u32, u32), ()> {
+    pub(super) fn writable(&mut self, s: u32, gen: u32, end: u8) -> Result<(u32, u32), ()> {
         let st = self.stream(s, gen).ok_or(())?;
         let (c, cgen) = st.conn;
         let conn_closed = match self.conns.get(c as usize).filter(|x| x.gen == cgen) {
@@ -127,7 +132,7 @@ impl World {
     }
 
     /// `node`'s upload rate now (its condition's bandwidth factor applied).
-    fn up_bps(&self, node: u32) -> Option<u64> {
+    pub(super) fn up_bps(&self, node: u32) -> Option<u64> {
         self.nodes[node as usize]
             .up_bps
             .map(|b| ((b as f64 * self.bandwidth_factor(node)) as u64).max(1))
@@ -406,6 +411,9 @@ impl World {
             }
         }
         if n > 0 {
+            if st.tcp.is_some() {
+                self.tcp_consumed(s, 1 - end, n);
+            }
             return Ok(Some(n));
         }
         if closed {
@@ -421,6 +429,7 @@ impl World {
     /// Half-closes `end`'s writing direction (the reader sees end-of-stream after the data in flight).
     pub(crate) fn close_write(&mut self, s: u32, gen: u32, end: u8) {
         let now = now();
+        let tcp = self.cfg.tcp.is_some();
         let Some(st) = self.stream(s, gen) else {
             return;
         };
@@ -430,6 +439,10 @@ impl World {
             return;
         }
         pipe.write_closed = true;
+        if tcp {
+            self.tcp_close_write(s, gen, end);
+            return;
+        }
         let at = (now + lat).max(pipe.last_at);
         pipe.last_at = at;
         if let Some((part, xstream)) = st.cross {

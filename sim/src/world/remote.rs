@@ -62,6 +62,23 @@ pub(super) enum RemoteMsg {
     Lost { xconn: u64 },
     /// For this partition's wire filter, from the filter of the writer's.
     Note(FilterNote),
+    /// (`tcp` model) Bytes of a local connection reach their reader's downlink.
+    TcpArrive {
+        conn: u32,
+        cgen: u32,
+        dir: u8,
+        piece: super::tcp::Piece,
+    },
+    /// (`tcp` model) A reader's window update reaches the writer of pipe
+    /// `dir` of a local stream.
+    LocalCredit {
+        stream: u32,
+        gen: u32,
+        dir: u8,
+        bytes: u64,
+    },
+    /// (`tcp` model) A window update from the reader in another partition.
+    Credit { xstream: u64, dir: u8, bytes: u64 },
 }
 
 /// Lookups only (never iterated), with a fixed hash function: a
@@ -205,6 +222,28 @@ impl World {
                 }
                 return;
             }
+            RemoteMsg::TcpArrive {
+                conn,
+                cgen,
+                dir,
+                piece,
+            } => {
+                if self.conn(conn, cgen).is_some() {
+                    self.tcp_arrive(conn, dir, piece);
+                }
+                return;
+            }
+            RemoteMsg::LocalCredit {
+                stream,
+                gen,
+                dir,
+                bytes,
+            } => {
+                if self.stream(stream, gen).is_some() {
+                    self.tcp_credit(stream, dir, bytes);
+                }
+                return;
+            }
             RemoteMsg::Note(note) => {
                 if let Some(f) = self.filter.as_mut() {
                     f.learn(note);
@@ -217,7 +256,11 @@ impl World {
             return;
         };
         match msg {
-            RemoteMsg::Arrive { .. } | RemoteMsg::ArriveFin { .. } | RemoteMsg::Note(_) => {}
+            RemoteMsg::Arrive { .. }
+            | RemoteMsg::ArriveFin { .. }
+            | RemoteMsg::Note(_)
+            | RemoteMsg::TcpArrive { .. }
+            | RemoteMsg::LocalCredit { .. } => {}
             RemoteMsg::DialArrive { dial, from, to } => self.on_remote_dial_arrive(dial, from, to),
             RemoteMsg::DialDone { dial, result } => self.on_remote_dial_done(dial, result),
             RemoteMsg::StreamOpen {
@@ -248,6 +291,11 @@ impl World {
                     pipes: [Pipe::default(), Pipe::default()],
                     dropped: [false, false],
                     cross: Some((from_part, xstream)),
+                    tcp: self
+                        .cfg
+                        .tcp
+                        .as_ref()
+                        .map(|t| super::tcp::StreamTcp::new(t, now)),
                 }) as u32;
                 if let Some(p) = self.part.as_mut() {
                     p.streams.insert(xstream, s);
@@ -267,18 +315,36 @@ impl World {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
-                self.arrive(s, dir, bytes, head_at);
+                if self.tcp_through_downlink(s, dir) {
+                    self.tcp_arrive_remote(s, dir, bytes, false);
+                } else {
+                    self.arrive(s, dir, bytes, head_at);
+                }
             }
             RemoteMsg::Fin { xstream, dir } => {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
-                self.arrive_fin(s, dir);
+                if self.tcp_through_downlink(s, dir) {
+                    self.tcp_arrive_remote(s, dir, Vec::new(), true);
+                } else {
+                    self.arrive_fin(s, dir);
+                }
+            }
+            RemoteMsg::Credit {
+                xstream,
+                dir,
+                bytes,
+            } => {
+                if let Some(&s) = p.streams.get(&xstream) {
+                    self.tcp_credit(s, dir, bytes);
+                }
             }
             RemoteMsg::Lost { xconn } => {
                 let Some(&c) = p.conns.get(&xconn) else {
                     return;
                 };
+                self.tcp_conn_closed(c);
                 let conn = &mut self.conns[c as usize];
                 for side in 0..2 {
                     conn.closed_at[side] = Some(conn.closed_at[side].map_or(now, |t| t.min(now)));
@@ -291,6 +357,7 @@ impl World {
                 let Some(&c) = p.conns.get(&xconn) else {
                     return;
                 };
+                self.tcp_conn_closed(c);
                 let conn = &mut self.conns[c as usize];
                 let (s, far) = (side as usize, 1 - side as usize);
                 conn.closed_at[s].get_or_insert(now);
