@@ -29,6 +29,13 @@ use rand::RngExt;
 use std::collections::VecDeque;
 use std::task::Waker;
 
+/// The most payload a sender hands its uplink at once: the largest segment
+/// Linux's TCP segmentation offload hands a NIC (64 KiB), in whole MSS.
+fn max_unit(cfg: &TcpConfig) -> u64 {
+    let mss = u64::from(cfg.mss.max(1));
+    ((64 << 10) / mss).max(1) * mss
+}
+
 /// A connection's `tcp` state: each direction's sender side and receiver
 /// side (in a partitioned run, only the local halves are used).
 #[derive(Debug)]
@@ -277,10 +284,21 @@ impl World {
             let Some(head) = sd.queue.front() else {
                 return;
             };
-            let unit = (head.payload - head.sent).min(sd.win.allowance());
+            // A unit is what the sender hands its uplink at once: at most
+            // the rest of the head write, the round's allowance, and one
+            // offload segment (so the window's accounting stays fine-grained
+            // on a slow uplink). It counts against the window from now on.
+            let cap = if up.is_some() {
+                max_unit(cfg)
+            } else {
+                u64::MAX
+            };
+            let unit = (head.payload - head.sent).min(sd.win.allowance()).min(cap);
             if unit == 0 {
                 return;
             }
+            sd.queued -= unit;
+            sd.win.on_sent(unit, now);
             match up {
                 None => self.transmit(c, d, unit, now),
                 Some(bps) => {
@@ -337,9 +355,7 @@ impl World {
         if ch.sent >= ch.payload {
             sd.queue.pop_front();
         }
-        sd.queued -= payload;
         let in_round = sd.win.in_flight();
-        sd.win.on_sent(payload, at);
         // The link: its condition's extra latency, jitter, and loss: a
         // segment lost is repaired by fast retransmit one round trip later
         // (the window halves), or, with fewer than four segments in flight,
@@ -353,7 +369,7 @@ impl World {
             let segs = payload.div_ceil(u64::from(cfg.mss.max(1)));
             let p = 1.0 - (1.0 - cond.loss.min(0.99)).powf(segs as f64);
             while self.net_rng.random_bool(p.min(0.99)) {
-                let timeout = in_round + payload < 4 * u64::from(cfg.mss);
+                let timeout = in_round < 4 * u64::from(cfg.mss);
                 delay += if timeout { cfg.rto_ns(rtt) } else { rtt };
                 if let Some(t) = self.conns[c as usize].tcp.as_mut() {
                     t.send[d as usize].win.on_loss(&cfg, timeout);
