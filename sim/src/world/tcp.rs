@@ -76,6 +76,23 @@ struct Chunk {
     fin: bool,
 }
 
+impl Chunk {
+    /// A write (or, with `fin`, the end) of pipe `end` of stream `stream`;
+    /// its payload is set when it is queued.
+    fn new(stream: u32, sgen: u32, end: u8, app: Vec<u8>, fin: bool) -> Chunk {
+        Chunk {
+            stream,
+            sgen,
+            end,
+            app,
+            payload: 0,
+            sent: 0,
+            app_sent: 0,
+            fin,
+        }
+    }
+}
+
 /// Bytes on their way through a reader's downlink.
 #[derive(Debug)]
 pub(super) struct Piece {
@@ -205,7 +222,7 @@ impl World {
             return Ok(Some(n));
         };
         let app = bytes.to_vec();
-        self.enqueue(c, d, s, gen, end, app, false);
+        self.enqueue(c, d, Chunk::new(s, gen, end, app, false));
         Ok(Some(n))
     }
 
@@ -217,30 +234,22 @@ impl World {
         if self.conn(c, cgen).is_none_or(|x| x.tcp.is_none()) {
             return;
         }
-        self.enqueue(c, d, s, gen, end, Vec::new(), true);
+        self.enqueue(c, d, Chunk::new(s, gen, end, Vec::new(), true));
     }
 
-    fn enqueue(&mut self, c: u32, d: u8, s: u32, sgen: u32, end: u8, app: Vec<u8>, fin: bool) {
-        let payload = if fin {
+    /// Queues `ch` on direction `d` of connection `c` and sends what may go.
+    fn enqueue(&mut self, c: u32, d: u8, mut ch: Chunk) {
+        ch.payload = if ch.fin {
             u64::from(self.tcp_cfg().frame_overhead_bytes)
         } else {
-            self.tcp_cfg().payload_len(app.len() as u64)
+            self.tcp_cfg().payload_len(ch.app.len() as u64)
         };
         let Some(t) = self.conns[c as usize].tcp.as_mut() else {
             return;
         };
         let sd = &mut t.send[d as usize];
-        sd.queued += payload;
-        sd.queue.push_back(Chunk {
-            stream: s,
-            sgen,
-            end,
-            app,
-            payload,
-            sent: 0,
-            app_sent: 0,
-            fin,
-        });
+        sd.queued += ch.payload;
+        sd.queue.push_back(ch);
         self.pump(c, d);
     }
 
@@ -463,12 +472,12 @@ impl World {
             }) as u32;
             self.queue.push(arrival, Event::Remote { slot });
         } else {
-            self.into_pipe(piece, arrival);
+            self.to_pipe(piece, arrival);
         }
     }
 
     /// Bytes (or an end of stream) readable in their pipe at `at`.
-    fn into_pipe(&mut self, piece: Piece, at: u64) {
+    fn to_pipe(&mut self, piece: Piece, at: u64) {
         let Some(st) = self
             .streams
             .get_mut(piece.stream as usize)
@@ -511,7 +520,7 @@ impl World {
                 .as_mut()
                 .and_then(|t| t.recv[d as usize].pop_front());
             if let Some(p) = p {
-                self.into_pipe(p, now);
+                self.to_pipe(p, now);
             }
             return;
         };
@@ -629,7 +638,7 @@ impl World {
             return;
         };
         let next = q.front().map(|n| n.wire);
-        self.into_pipe(p, now);
+        self.to_pipe(p, now);
         if let Some(wire) = next {
             if let Some(s) = self.nodes[node as usize]
                 .tcp
