@@ -472,12 +472,12 @@ impl World {
             }) as u32;
             self.queue.push(arrival, Event::Remote { slot });
         } else {
-            self.to_pipe(piece, arrival);
+            self.put_in_pipe(piece, arrival);
         }
     }
 
     /// Bytes (or an end of stream) readable in their pipe at `at`.
-    fn to_pipe(&mut self, piece: Piece, at: u64) {
+    fn put_in_pipe(&mut self, piece: Piece, at: u64) {
         let Some(st) = self
             .streams
             .get_mut(piece.stream as usize)
@@ -520,7 +520,7 @@ impl World {
                 .as_mut()
                 .and_then(|t| t.recv[d as usize].pop_front());
             if let Some(p) = p {
-                self.to_pipe(p, now);
+                self.put_in_pipe(p, now);
             }
             return;
         };
@@ -638,7 +638,7 @@ impl World {
             return;
         };
         let next = q.front().map(|n| n.wire);
-        self.to_pipe(p, now);
+        self.put_in_pipe(p, now);
         if let Some(wire) = next {
             if let Some(s) = self.nodes[node as usize]
                 .tcp
