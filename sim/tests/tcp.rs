@@ -55,6 +55,8 @@ async fn sleep_until(t: u64) {
 struct Times {
     ready: Vec<u64>,
     reads: Vec<Vec<u64>>,
+    /// Bytes node 0 sent on the wire.
+    sent: u64,
 }
 
 /// Node 0 dials nodes `1..=plan.len()`; on connection `r` it writes
@@ -73,6 +75,7 @@ fn run(cfg: NetConfig, setup: fn(&mut world::World), plan: Vec<Vec<(u64, usize)>
         let times = Rc::new(RefCell::new(Times {
             ready: vec![0; k],
             reads: vec![Vec::new(); k],
+            sent: 0,
         }));
         let mut engine: Engine<Task> = Engine::new(Limits::default());
         let senders = plan.iter().enumerate().map(|(r, writes)| {
@@ -126,7 +129,8 @@ fn run(cfg: NetConfig, setup: fn(&mut world::World), plan: Vec<Vec<(u64, usize)>
             }))));
         }
         engine.run_until(600_000 * MS, &mut NoApp).unwrap();
-        let t = times.borrow().clone();
+        let mut t = times.borrow().clone();
+        t.sent = world::with(|w| w.nodes[0].bytes_sent);
         t
     })
     .unwrap()
@@ -177,6 +181,24 @@ fn a_96_kib_write_on_a_fresh_connection_takes_the_slow_start_rounds() {
         // Linux (IW 10 x 1448): 14,480 + 28,960 + 57,920 >= 98,484: 3 rounds.
         // Shadow (IW 2 x 1460): 2,920 ... 93,440: 6 rounds.
         assert_eq!(k, if name == "linux" { 3 } else { 6 });
+        // On the wire: with the write in one frame (one chunk), each
+        // round's bytes in whole segments with their headers (segments are
+        // filled while bytes wait; the window is whole segments).
+        let one = TcpConfig {
+            frame_bytes: 1 << 20,
+            ..cfg.clone()
+        };
+        let payload = 96 * 1024 + 30;
+        let t = run(net(50.0, one), |_| {}, vec![vec![(0, 96 * 1024)]]);
+        assert_eq!(t.reads[0][0] - ready, (rounds(payload, w) - 1) * R + L);
+        let (mut left, mut cwnd, mut wire) = (payload, w, 0);
+        while left > 0 {
+            let n = left.min(cwnd);
+            wire += n + n.div_ceil(u64::from(cfg.mss)) * u64::from(cfg.segment_header_bytes);
+            left -= n;
+            cwnd *= 2;
+        }
+        assert_eq!(t.sent, wire, "{name}");
     }
 }
 

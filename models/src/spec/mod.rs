@@ -19,6 +19,7 @@ mod scoring;
 mod tests;
 mod timeline;
 mod topology;
+mod transport;
 mod workload;
 
 pub use churn::*;
@@ -33,6 +34,7 @@ pub use probes::*;
 pub use scoring::*;
 pub use timeline::*;
 pub use topology::*;
+pub use transport::*;
 pub use workload::*;
 
 use serde::{Deserialize, Serialize};

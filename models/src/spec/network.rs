@@ -1,7 +1,7 @@
 //! `[network]`: link latency, loss, jitter, timeouts, the uplink buffer,
 //! regions, and per-class-pair links (`[[link]]`).
 
-use super::{err, finite_nonneg, Experiment, SpecError};
+use super::{err, finite_nonneg, Experiment, SpecError, TransportSpec};
 use serde::{Deserialize, Serialize};
 pub use sim::latency::{ms_to_ns, LatencyModel};
 
@@ -76,6 +76,9 @@ pub struct NetworkSpec {
     pub uplink_buffer_kib: u64,
     /// Region model: peers placed in regions by weight, link latency from the region matrix.
     pub regions: Option<RegionsSpec>,
+    /// How bytes cross the network: the `ideal` or the `tcp` model.
+    #[serde(skip_serializing_if = "TransportSpec::is_default")]
+    pub transport: TransportSpec,
 }
 
 impl Default for NetworkSpec {
@@ -89,6 +92,7 @@ impl Default for NetworkSpec {
             rto_ms: 200.0,
             uplink_buffer_kib: 1024,
             regions: None,
+            transport: TransportSpec::default(),
         }
     }
 }
@@ -114,6 +118,7 @@ impl NetworkSpec {
                 "a positive number of KiB",
             ));
         }
+        self.transport.validate()?;
         if let Some(r) = &self.regions {
             r.validate()?;
         }
@@ -131,6 +136,7 @@ impl NetworkSpec {
             loss: self.loss,
             rto_ns: ms_to_ns(self.rto_ms),
             uplink_buffer_bytes: self.uplink_buffer_kib * 1024,
+            tcp: self.transport.tcp_config(),
             ..sim::NetConfig::default()
         }
     }

@@ -2,9 +2,11 @@
 //! [`NetConfig::tcp`](super::NetConfig::tcp) is set (see [`crate::tcp`] for the
 //! window and the framing, [`crate::share`] for link sharing).
 //!
-//! - A write is accepted up to its stream's credit (the muxer's receive
-//!   window of the reader, returned as the reader consumes) and to the
-//!   connection's send buffer; the rest waits (`Pending`).
+//! - A write call sends one muxer frame: up to a frame's worth of bytes and
+//!   the stream's credit (the reader's receive window, returned as the
+//!   reader consumes), once the connection's send buffer has room; the
+//!   rest waits for the caller's next call (`Pending` while there is no
+//!   credit or no room).
 //! - Accepted bytes queue on their connection direction, in write order
 //!   whatever their substream (one TCP connection carries every substream).
 //! - Each round of the congestion window lets up to `cwnd` bytes leave; they
@@ -56,6 +58,11 @@ struct SendDir {
     unit: u64,
     /// When the last bytes sent arrive (delivery stays in order).
     last_arrival: u64,
+    /// Payload bytes in the last segment sent, when it was left open for
+    /// more queued bytes to fill (0: closed). TCP fills segments across
+    /// writes while data is queued; a segment goes out partly filled only
+    /// when nothing else waits.
+    fill: u64,
     /// Writers waiting for room in the send buffer.
     blocked: Vec<Waker>,
 }
@@ -137,6 +144,16 @@ fn unkey(k: u64) -> (u32, u8) {
     ((k >> 1) as u32, (k & 1) as u8)
 }
 
+impl SendDir {
+    /// Bytes on the wire for `payload` more bytes of this direction: the
+    /// headers of the segments they start (the open one is paid for).
+    fn wire(&self, cfg: &TcpConfig, payload: u64) -> u64 {
+        let mss = u64::from(cfg.mss.max(1));
+        let segs = (self.fill + payload).div_ceil(mss) - u64::from(self.fill > 0);
+        payload + segs * u64::from(cfg.segment_header_bytes)
+    }
+}
+
 impl ConnTcp {
     pub(super) fn new(cfg: &TcpConfig) -> Box<ConnTcp> {
         let dir = || SendDir {
@@ -145,6 +162,7 @@ impl ConnTcp {
             queued: 0,
             unit: 0,
             last_arrival: 0,
+            fill: 0,
             blocked: Vec::new(),
         };
         Box::new(ConnTcp {
@@ -212,7 +230,10 @@ impl World {
             t.send[d as usize].blocked.push(waker.clone());
             return Ok(None);
         }
-        let n = (buf.len() as u64).min(credit).min(cwnd_room) as usize;
+        // One muxer frame per write call, as yamux does (the caller loops);
+        // a frame goes into the send buffer whole once there is room.
+        let frame = u64::from(self.tcp_cfg().frame_bytes.max(1));
+        let n = (buf.len() as u64).min(credit).min(frame) as usize;
         if let Some(t) = self.streams[s as usize].tcp.as_mut() {
             t.credit[e] -= n as u64;
         }
@@ -312,7 +333,7 @@ impl World {
                 None => self.transmit(c, d, unit, now),
                 Some(bps) => {
                     sd.unit = unit;
-                    let wire = cfg.wire_len(unit);
+                    let wire = sd.wire(cfg, unit);
                     let share = self.nodes[from as usize]
                         .tcp
                         .get_or_insert_with(Box::default)
@@ -391,7 +412,12 @@ impl World {
         let sd = &mut t.send[d as usize];
         let arrival = (at + delay).max(sd.last_arrival);
         sd.last_arrival = arrival;
-        let wire = cfg.wire_len(payload);
+        let wire = sd.wire(&cfg, payload);
+        sd.fill = if sd.queue.is_empty() {
+            0
+        } else {
+            (sd.fill + payload) % u64::from(cfg.mss.max(1))
+        };
         self.nodes[from as usize].bytes_sent += wire;
         self.nodes[to as usize].bytes_received += wire;
         self.stats.bytes += bytes.len() as u64;

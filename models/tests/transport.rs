@@ -1,0 +1,113 @@
+//! The transport models in whole runs: `tcp` is deterministic (the same
+//! seed gives the same trace hash sequentially, in parallel beside other
+//! runs, and with partitions), exercises its paths (shared uplinks and
+//! downlinks, loss, handshakes, closes), and `ideal` set explicitly is the
+//! default. The models' arithmetic is checked by hand in sim/tests/tcp.rs.
+
+use models::spec::{
+    ClassSpec, Experiment, LatencyModel, PeerBehaviourKind, Signing, TimelineEvent, TransportModel,
+    TransportSpec,
+};
+use sim::EntropyMode;
+
+/// 30 peers, two bandwidth classes, loss, jitter, a peer going offline and
+/// a network partition: every path of the `tcp` model is used.
+fn busy(model: TransportModel, partitions: u16) -> Experiment {
+    let mut e = Experiment {
+        name: "transport".into(),
+        peers: 30,
+        duration_s: 14.0,
+        partitions,
+        ..Experiment::default()
+    };
+    e.network.latency = LatencyModel::Uniform {
+        min_ms: 20.0,
+        max_ms: 60.0,
+    };
+    e.network.loss = 0.01;
+    e.network.jitter_ms = 2.0;
+    e.network.transport = TransportSpec {
+        model,
+        ..TransportSpec::default()
+    };
+    let mut fast = ClassSpec::new("fast", 6, PeerBehaviourKind::Honest);
+    fast.upload_mbps = Some(100.0);
+    fast.download_mbps = Some(100.0);
+    let mut slow = ClassSpec::new("slow", 24, PeerBehaviourKind::Honest);
+    slow.upload_mbps = Some(10.0);
+    slow.download_mbps = Some(20.0);
+    e.classes = vec![fast, slow];
+    e.gossipsub.signing = Some(Signing::None);
+    e.gossipsub.heartbeat_initial_delay_ms = Some(500);
+    e.workload.start_s = 2.0;
+    e.workload.rate_per_s = 4.0;
+    e.workload.message_bytes = 60_000;
+    e.timeline = vec![
+        TimelineEvent::Offline {
+            at_s: 5.0,
+            duration_s: Some(3.0),
+            peers: vec![3],
+            count: 0,
+            redial: None,
+            graceful: false,
+        },
+        TimelineEvent::Partition {
+            at_s: 8.0,
+            duration_s: Some(2.0),
+            group: Vec::new(),
+            share: Some(0.5),
+        },
+    ];
+    e.validate().expect("valid");
+    e
+}
+
+fn run(e: &Experiment, seed: u64) -> models::RunSummary {
+    models::run(e, seed, EntropyMode::Seeded).expect("run")
+}
+
+#[test]
+fn tcp_runs_are_deterministic_sequentially_and_differ_by_seed() {
+    let e = busy(TransportModel::Tcp, 1);
+    let (a, b) = (run(&e, 5), run(&e, 5));
+    assert_eq!(a, b, "every summary field");
+    assert!(a.deliveries > 100, "{a:?}");
+    assert!(a.delivery_ratio > 0.5, "{a:?}");
+    assert_ne!(a.trace_hash, run(&e, 6).trace_hash);
+    // Not the ideal model's run.
+    assert_ne!(
+        a.trace_hash,
+        run(&busy(TransportModel::Ideal, 1), 5).trace_hash
+    );
+}
+
+#[test]
+fn tcp_runs_are_deterministic_in_parallel_and_with_partitions() {
+    let e = busy(TransportModel::Tcp, 1);
+    let reference = run(&e, 9).trace_hash;
+    let handles: Vec<_> = [9u64, 10, 9, 11]
+        .into_iter()
+        .map(|seed| {
+            let e = e.clone();
+            std::thread::spawn(move || (seed, run(&e, seed).trace_hash))
+        })
+        .collect();
+    for h in handles {
+        let (seed, hash) = h.join().unwrap();
+        if seed == 9 {
+            assert_eq!(hash, reference);
+        }
+    }
+    let p = busy(TransportModel::Tcp, 3);
+    let (a, b) = (run(&p, 9), run(&p, 9));
+    assert_eq!(a.trace_hash, b.trace_hash, "3 partitions, twice");
+    assert!(a.deliveries > 100, "{a:?}");
+}
+
+#[test]
+fn ideal_set_explicitly_is_the_default() {
+    let mut e = busy(TransportModel::Ideal, 1);
+    let explicit = run(&e, 4).trace_hash;
+    e.network.transport = TransportSpec::default();
+    assert_eq!(run(&e, 4).trace_hash, explicit);
+}
