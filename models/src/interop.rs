@@ -81,6 +81,20 @@ pub struct Scenario {
     pub links: BTreeMap<(u32, u32), PairLink>,
     /// Simulated seconds to run.
     pub duration_s: f64,
+    /// How bytes cross the network (by default the `tcp` model with the
+    /// `shadow` preset: what the framework's Shadow runs do).
+    pub transport: crate::spec::TransportSpec,
+}
+
+/// The transport of interop runs unless told otherwise: the `tcp` model
+/// with the `shadow` preset, so that results compare with the framework's
+/// published Shadow runs.
+pub fn shadow_transport() -> crate::spec::TransportSpec {
+    crate::spec::TransportSpec {
+        model: crate::spec::TransportModel::Tcp,
+        preset: Some(crate::spec::TcpPreset::Shadow),
+        ..crate::spec::TransportSpec::default()
+    }
 }
 
 /// The GossipSub settings every test-plans rust node uses, under its own `initGossipSub`.
@@ -128,6 +142,7 @@ impl Scenario {
         };
         e.gossipsub = base_gossipsub();
         e.network.latency = crate::spec::LatencyModel::Constant { ms: 0.0 };
+        e.network.transport = self.transport.clone();
         e.topology.kind = crate::spec::TopologyKind::Edges;
         e.topology.edges = Vec::new();
         e.topology.dial_stagger_ms = 0.0;

@@ -1,8 +1,8 @@
 //! The transport models in whole runs: `tcp` is deterministic (the same
 //! seed gives the same trace hash sequentially, in parallel beside other
 //! runs, and with partitions), exercises its paths (shared uplinks and
-//! downlinks, loss, handshakes, closes), and `ideal` set explicitly is the
-//! default. The models' arithmetic is checked by hand in sim/tests/tcp.rs.
+//! downlinks, loss, handshakes, closes), and is the default (with the
+//! `linux` preset). The models' arithmetic is checked by hand in sim/tests/tcp.rs.
 
 use models::spec::{
     ClassSpec, Experiment, LatencyModel, PeerBehaviourKind, Signing, TimelineEvent, TransportModel,
@@ -105,8 +105,9 @@ fn tcp_runs_are_deterministic_in_parallel_and_with_partitions() {
 }
 
 #[test]
-fn ideal_set_explicitly_is_the_default() {
-    let mut e = busy(TransportModel::Ideal, 1);
+fn tcp_with_linux_is_the_default() {
+    let mut e = busy(TransportModel::Tcp, 1);
+    e.network.transport.preset = Some(models::spec::TcpPreset::Linux);
     let explicit = run(&e, 4).trace_hash;
     e.network.transport = TransportSpec::default();
     assert_eq!(run(&e, 4).trace_hash, explicit);

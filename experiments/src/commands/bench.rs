@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// of this machine.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub partitions: Vec<u16>,
+    /// Transport models to run: ideal, tcp (linux preset). A list
+    /// (`ideal,tcp`) runs every case under each: what the tcp model costs.
+    #[arg(long, value_delimiter = ',', default_value = "ideal", value_parser = ["ideal", "tcp"])]
+    pub transport: Vec<String>,
 }
 
 /// (internal) Run one benchmark case and print JSON.
@@ -86,6 +90,8 @@ pub struct BenchOneArgs {
     pub no_memo: bool,
     #[arg(long, default_value_t = 1)]
     pub partitions: u16,
+    #[arg(long, default_value = "ideal")]
+    pub transport: String,
 }
 
 /// `meshsim bench`.
@@ -147,9 +153,10 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "{:>7} {:>8} {:>5} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
+            "{:>7} {:>8} {:>6} {:>5} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>13} {:>15}",
             "peers",
             "signing",
+            "transp",
             "parts",
             "wall_s",
             "cpu_s",
@@ -165,10 +172,14 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     for &p in &a.peers {
         for sg in &a.signing {
-            for &k in &a.partitions {
+            for (k, tr) in a
+                .partitions
+                .iter()
+                .flat_map(|&k| a.transport.iter().map(move |tr| (k, tr)))
+            {
                 let mut runs = Vec::new();
                 for _ in 0..a.repeat.max(1) {
-                    let line = run_case(&exe, a, p, sg, k)?;
+                    let line = run_case(&exe, a, p, sg, k, tr)?;
                     runs.push(serde_json::from_str::<serde_json::Value>(&line)?);
                 }
                 let v = median_run(runs)?;
@@ -178,9 +189,10 @@ pub fn cmd_bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
                 }
                 let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
                 println!(
-                "{:>7} {:>8} {:>5} {:>8.2} {:>8.2} {:>9.1} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
+                "{:>7} {:>8} {:>6} {:>5} {:>8.2} {:>8.2} {:>9.1} {:>9.1} {:>10} {:>10.0} {:>8.0} {:>9.0} {:>13} {:>7.1}/{:<7.1}",
                 p,
                 sg,
+                tr,
                 k,
                 f("wall_seconds"),
                 f("cpu_user_seconds") + f("cpu_sys_seconds"),
@@ -246,10 +258,14 @@ pub fn cmd_bench_one(a: BenchOneArgs) -> anyhow::Result<ExitCode> {
         components,
         no_memo,
         partitions,
+        ref transport,
     } = a;
     check_components(&[peers], components)?;
     let mut exp = scenario(peers, signing, seconds, components)?;
     exp.partitions = partitions;
+    if transport == "tcp" {
+        exp.network.transport.model = models::spec::TransportModel::Tcp;
+    }
     exp.validate()
         .map_err(|e| options_error(format!("--partitions {partitions}: {e}")))?;
     if phases {
@@ -274,6 +290,7 @@ pub fn cmd_bench_one(a: BenchOneArgs) -> anyhow::Result<ExitCode> {
         "components": components,
         "partitions": partitions,
         "signing": signing,
+        "transport": transport,
         "sim_seconds": s.sim_seconds,
         "wall_seconds": wall,
         "cpu_user_seconds": cpu1.0 - cpu0.0,
@@ -318,6 +335,7 @@ fn run_case(
     peers: u32,
     signing: &str,
     partitions: u16,
+    transport: &str,
 ) -> anyhow::Result<String> {
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -337,6 +355,7 @@ fn run_case(
     }
     cmd.args(["--components", &a.components.to_string()]);
     cmd.args(["--partitions", &partitions.to_string()]);
+    cmd.args(["--transport", transport]);
     let out = cmd.output()?;
     if !out.status.success() {
         anyhow::bail!(

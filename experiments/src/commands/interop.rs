@@ -37,6 +37,46 @@ pub struct InteropArgs {
     /// Write no files (not with --out).
     #[arg(long, conflicts_with = "out")]
     pub no_write: bool,
+    /// How bytes cross the network: `shadow` (the tcp model as the Shadow
+    /// simulator's TCP, which the framework's published runs use), `linux`
+    /// (the tcp model with Linux's defaults) or `ideal` (writes timed when
+    /// made: no congestion window, no handshake).
+    #[arg(long, default_value = "shadow", value_parser = ["shadow", "linux", "ideal"])]
+    pub transport: String,
+}
+
+/// The transport of `--transport NAME`.
+fn transport(name: &str) -> models::spec::TransportSpec {
+    use models::spec::{TcpPreset, TransportModel, TransportSpec};
+    match name {
+        "ideal" => TransportSpec::ideal(),
+        "linux" => TransportSpec {
+            model: TransportModel::Tcp,
+            preset: Some(TcpPreset::Linux),
+            ..TransportSpec::default()
+        },
+        _ => models::interop::shadow_transport(),
+    }
+}
+
+/// The `--transport` name of a scenario's transport.
+fn transport_name(t: &models::spec::TransportSpec) -> String {
+    use models::spec::{TcpPreset, TransportModel};
+    match (t.model, t.preset.unwrap_or_default()) {
+        (TransportModel::Ideal, _) => "ideal",
+        (TransportModel::Tcp, TcpPreset::Linux) => "linux",
+        (TransportModel::Tcp, TcpPreset::Shadow) => "shadow",
+    }
+    .to_string()
+}
+
+/// How `--transport NAME` reads in the summary.
+fn transport_text(name: &str) -> &'static str {
+    match name {
+        "ideal" => "ideal (writes timed when made: no congestion window, no handshake)",
+        "linux" => "tcp, linux preset (initial window 10 segments, restart after idle)",
+        _ => "tcp, shadow preset (as Shadow's TCP: initial window 2 segments, no restart after idle; the framework's published runs)",
+    }
 }
 
 fn reliability_text(r: Option<f64>, width: usize) -> String {
@@ -54,10 +94,14 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
         seed,
         json,
         no_write,
+        transport: tname,
     } = a;
     let dir = dir.as_path();
     let sc = match load_dir(dir).and_then(|sc| check_configs(&sc).map(|_| sc)) {
-        Ok(sc) => sc,
+        Ok(mut sc) => {
+            sc.transport = transport(&tname);
+            sc
+        }
         Err(e) => {
             eprintln!("error: {}: {e}", dir.display());
             return Ok(ExitCode::from(2));
@@ -80,6 +124,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
             "experiment": sc.name,
             "seed": seed,
             "nodes": sc.nodes,
+            "transport": tname,
             "sim_seconds": sc.duration_s,
             "wall_seconds": wall_s,
             "trace_hash": summary.trace_hash,
@@ -97,6 +142,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("meshsim interop: {} (seed {seed})", dir.display());
         println!("  nodes                 {}", sc.nodes);
+        println!("  transport             {}", transport_text(&tname));
         println!(
             "  simulated / wall      {:.1} s / {:.2} s",
             sc.duration_s, wall_s
@@ -187,6 +233,10 @@ fn write_interop(
     for w in warns {
         a.push_str(&format!("# WARNING: {w}\n"));
     }
+    a.push_str(&format!(
+        "# transport: {}\n",
+        transport_text(&transport_name(&sc.transport))
+    ));
     write("analysis.txt", a.as_bytes())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([

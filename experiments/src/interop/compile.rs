@@ -210,6 +210,7 @@ pub fn compile(
         bandwidth: gnode.iter().map(|&g| graph.bandwidth[g]).collect(),
         links,
         duration_s: duration_ns as f64 / 1e9,
+        transport: models::interop::shadow_transport(),
     })
 }
 

@@ -76,8 +76,7 @@ pub struct NetworkSpec {
     pub uplink_buffer_kib: u64,
     /// Region model: peers placed in regions by weight, link latency from the region matrix.
     pub regions: Option<RegionsSpec>,
-    /// How bytes cross the network: the `ideal` or the `tcp` model.
-    #[serde(skip_serializing_if = "TransportSpec::is_default")]
+    /// How bytes cross the network: the `tcp` (default) or the `ideal` model.
     pub transport: TransportSpec,
 }
 

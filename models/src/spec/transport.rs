@@ -21,9 +21,9 @@ use sim::tcp::TcpConfig;
 #[serde(rename_all = "snake_case")]
 pub enum TransportModel {
     /// Writes timed when they are made.
-    #[default]
     Ideal,
-    /// Flow-level TCP.
+    /// Flow-level TCP (the default).
+    #[default]
     Tcp,
 }
 
@@ -42,7 +42,7 @@ pub enum TcpPreset {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransportSpec {
-    /// `ideal` (default) or `tcp`.
+    /// `tcp` (default) or `ideal`.
     pub model: TransportModel,
     /// `linux` (default) or `shadow`: the `tcp` parameters' values.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,10 +106,12 @@ macro_rules! overrides {
 }
 
 impl TransportSpec {
-    /// Whether this is the default (the `ideal` model, nothing set): left
-    /// out of a written experiment file.
-    pub fn is_default(&self) -> bool {
-        *self == TransportSpec::default()
+    /// The `ideal` model.
+    pub fn ideal() -> TransportSpec {
+        TransportSpec {
+            model: TransportModel::Ideal,
+            ..TransportSpec::default()
+        }
     }
 
     /// The engine's `tcp` parameters (`None` for the `ideal` model).
@@ -152,7 +154,7 @@ impl TransportSpec {
                 model: TransportModel::Ideal,
                 ..self.clone()
             };
-            if !set.is_default() {
+            if set != TransportSpec::ideal() {
                 return Err(err(
                     &k("model"),
                     "\"ideal\"",
