@@ -112,3 +112,28 @@ fn tcp_with_linux_is_the_default() {
     e.network.transport = TransportSpec::default();
     assert_eq!(run(&e, 4).trace_hash, explicit);
 }
+
+#[test]
+fn tcp_with_the_ideal_handshake_on_unlimited_links_is_the_ideal_run() {
+    // Without bandwidth limits, loss or jitter, with connections ready when
+    // the ideal model has them ready, and small messages (the window never
+    // limits them): every byte arrives when the ideal model has it arrive,
+    // so the runs are the same, event for event.
+    let mut e = busy(TransportModel::Ideal, 1);
+    e.classes.clear();
+    e.network.loss = 0.0;
+    e.network.jitter_ms = 0.0;
+    e.workload.message_bytes = 1024;
+    let ideal = run(&e, 3);
+    e.network.transport = TransportSpec {
+        model: TransportModel::Tcp,
+        dialer_ready_rtt: Some(1.0),
+        listener_ready_rtt: Some(0.5),
+        ..TransportSpec::default()
+    };
+    let tcp = run(&e, 3);
+    assert_eq!(tcp.trace_hash, ideal.trace_hash);
+    assert_eq!(tcp.deliveries, ideal.deliveries);
+    // Only the bytes on the wire differ: framing and segment headers.
+    assert!(tcp.bytes_sent_per_peer > ideal.bytes_sent_per_peer);
+}
