@@ -7,6 +7,8 @@
 //! far enough to count published messages (and read our payload's sequence
 //! number) and control messages by type. Other protocols are skipped.
 
+use sim::packed::Packed;
+
 /// What one RPC frame carried.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RpcSummary {
@@ -38,7 +40,7 @@ enum State {
 
 struct Direction {
     state: State,
-    buf: Vec<u8>,
+    buf: Packed,
 }
 
 /// A fast, deterministic hasher for the decoder's small integer keys (the
@@ -120,26 +122,81 @@ pub fn put_field(out: &mut Vec<u8>, n: u64, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// Walks protobuf fields: calls `f(field_number, wire_type, payload)` for
-/// length-delimited fields (wire type 2) and skips the others. `None` if malformed.
-fn walk(mut b: &[u8], mut f: impl FnMut(u64, &[u8])) -> Option<()> {
-    while !b.is_empty() {
-        let (key, n) = read_uvarint(b)?;
-        b = &b[n..];
+/// Bytes the decoder reads: a slice, or a packed buffer (whose zero runs
+/// take no memory: a large frame is never held whole).
+trait Src {
+    fn len(&self) -> usize;
+    fn at(&self, i: usize) -> u8;
+    /// Copies `out.len()` bytes from `i`.
+    fn copy(&self, i: usize, out: &mut [u8]);
+}
+
+impl Src for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn at(&self, i: usize) -> u8 {
+        self[i]
+    }
+    fn copy(&self, i: usize, out: &mut [u8]) {
+        out.copy_from_slice(&self[i..i + out.len()]);
+    }
+}
+
+impl Src for Packed {
+    fn len(&self) -> usize {
+        Packed::len(self)
+    }
+    fn at(&self, i: usize) -> u8 {
+        self.byte(i)
+    }
+    fn copy(&self, i: usize, out: &mut [u8]) {
+        self.copy_out(i, out);
+    }
+}
+
+/// A varint at `pos` of `b`, not past `end`: (value, bytes used).
+fn uvarint_at(b: &(impl Src + ?Sized), pos: usize, end: usize) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        if pos + i >= end {
+            return None;
+        }
+        let byte = b.at(pos + i);
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Walks the protobuf fields of `b[start..end]`: calls `f(field_number,
+/// payload_start, payload_end)` for length-delimited fields (wire type 2)
+/// and skips the others. `None` if malformed.
+fn walk(
+    b: &(impl Src + ?Sized),
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(u64, usize, usize),
+) -> Option<()> {
+    let mut p = start;
+    while p < end {
+        let (key, n) = uvarint_at(b, p, end)?;
+        p += n;
         let (field, wt) = (key >> 3, key & 7);
         match wt {
-            0 => {
-                let (_, n) = read_uvarint(b)?;
-                b = &b[n..];
-            }
-            1 => b = b.get(8..)?,
-            5 => b = b.get(4..)?,
+            0 => p += uvarint_at(b, p, end)?.1,
+            1 => p = p.checked_add(8).filter(|&q| q <= end)?,
+            5 => p = p.checked_add(4).filter(|&q| q <= end)?,
             2 => {
-                let (len, n) = read_uvarint(b)?;
-                let len = usize::try_from(len).ok()?;
-                let payload = b.get(n..n.checked_add(len)?)?;
-                f(field, payload);
-                b = &b[n + len..];
+                let (len, n) = uvarint_at(b, p, end)?;
+                let a = p + n;
+                let z = a
+                    .checked_add(usize::try_from(len).ok()?)
+                    .filter(|&q| q <= end)?;
+                f(field, a, z);
+                p = z;
             }
             _ => return None,
         }
@@ -149,24 +206,31 @@ fn walk(mut b: &[u8], mut f: impl FnMut(u64, &[u8])) -> Option<()> {
 
 /// Summarises one GossipSub `RPC` protobuf frame.
 pub fn summarize_rpc(frame: &[u8]) -> Option<RpcSummary> {
+    summarize(frame, 0, frame.len())
+}
+
+/// Summarises the `RPC` frame `b[start..end]`.
+fn summarize(b: &(impl Src + ?Sized), start: usize, end: usize) -> Option<RpcSummary> {
     let mut s = RpcSummary::default();
     let mut ok = true;
-    walk(frame, |field, payload| match field {
+    walk(b, start, end, |field, a, z| match field {
         1 => s.subscriptions += 1,
         2 => {
             // Message { from = 1; data = 2; seqno = 3; topic = 4; ... }
-            s.data_bytes += payload.len() as u32;
+            s.data_bytes += (z - a) as u32;
             let mut seq = None;
-            ok &= walk(payload, |f, p| {
-                if f == 2 && p.len() >= 8 {
-                    seq = Some(u64::from_le_bytes(p[..8].try_into().expect("8 bytes")));
+            ok &= walk(b, a, z, |f, pa, pz| {
+                if f == 2 && pz - pa >= 8 {
+                    let mut x = [0u8; 8];
+                    b.copy(pa, &mut x);
+                    seq = Some(u64::from_le_bytes(x));
                 }
             })
             .is_some();
             s.publish_seqs.push(seq.unwrap_or(u64::MAX));
         }
         3 => {
-            ok &= walk(payload, |f, _| match f {
+            ok &= walk(b, a, z, |f, _, _| match f {
                 1 => s.ihave += 1,
                 2 => s.iwant += 1,
                 3 => s.graft += 1,
@@ -178,7 +242,7 @@ pub fn summarize_rpc(frame: &[u8]) -> Option<RpcSummary> {
         }
         _ => {}
     })?;
-    s.frame_bytes = frame.len() as u32;
+    s.frame_bytes = (end - start) as u32;
     ok.then_some(s)
 }
 
@@ -194,62 +258,70 @@ impl WireDecoder {
     ) {
         let d = self.dirs.entry((stream, from)).or_insert(Direction {
             state: State::Negotiating,
-            buf: Vec::new(),
+            buf: Packed::default(),
         });
         if matches!(d.state, State::Other) {
             return;
         }
         // Common case: nothing buffered, so frames are decoded straight from
-        // `bytes` and only an incomplete tail is copied.
+        // `bytes` and only an incomplete tail is kept (packed: a large
+        // frame's zero padding takes no memory while it arrives).
         if d.buf.is_empty() {
             let off = Self::frames(&mut d.state, bytes, &mut on_rpc);
-            if !matches!(d.state, State::Other) {
-                d.buf.extend_from_slice(&bytes[off.min(bytes.len())..]);
+            if !matches!(d.state, State::Other) && off < bytes.len() {
+                d.buf = Packed::from(bytes[off..].to_vec());
             }
             return;
         }
-        d.buf.extend_from_slice(bytes);
+        d.buf.append(bytes);
         let off = Self::frames(&mut d.state, &d.buf, &mut on_rpc);
-        d.buf.drain(..off.min(d.buf.len()));
+        d.buf.drain_front(off);
         if matches!(d.state, State::Other) {
-            d.buf = Vec::new();
+            d.buf = Packed::default();
         }
     }
 
     /// Decodes the complete frames at the start of `buf`; returns how many bytes they took.
-    fn frames(state: &mut State, buf: &[u8], on_rpc: &mut impl FnMut(RpcSummary)) -> usize {
+    fn frames(
+        state: &mut State,
+        buf: &(impl Src + ?Sized),
+        on_rpc: &mut impl FnMut(RpcSummary),
+    ) -> usize {
         let d = state;
-        let mut off = 0;
-        while let Some((len, n)) = read_uvarint(&buf[off..]) {
+        let (mut off, len_all) = (0, buf.len());
+        while let Some((len, n)) = uvarint_at(buf, off, len_all) {
             let Ok(len) = usize::try_from(len) else {
                 *d = State::Other;
                 break;
             };
-            let Some(msg) = off
+            let Some((a, z)) = off
                 .checked_add(n)
                 .and_then(|a| Some((a, a.checked_add(len)?)))
-                .and_then(|(a, b)| buf.get(a..b))
+                .filter(|&(_, z)| z <= len_all)
             else {
                 break;
             };
             match d {
                 State::Negotiating => {
-                    if msg.starts_with(b"/meshsub/") || msg.starts_with(b"/floodsub/") {
+                    let mut head = vec![0u8; (z - a).min(16)];
+                    buf.copy(a, &mut head);
+                    if head.starts_with(b"/meshsub/") || head.starts_with(b"/floodsub/") {
                         *d = State::Gossipsub;
-                    } else if msg.starts_with(b"/multistream/") || msg == b"na\n" {
+                    } else if head.starts_with(b"/multistream/") || (z - a == 3 && head == b"na\n")
+                    {
                         // still negotiating
                     } else {
                         *d = State::Other;
                     }
                 }
                 State::Gossipsub => {
-                    if let Some(s) = summarize_rpc(msg) {
+                    if let Some(s) = summarize(buf, a, z) {
                         on_rpc(s);
                     }
                 }
                 State::Other => {}
             }
-            off += n + len;
+            off = z;
             if matches!(d, State::Other) {
                 break;
             }
@@ -297,6 +369,35 @@ mod tests {
             assert_eq!(got[0].publish_seqs, vec![42]);
             assert_eq!((got[0].graft, got[0].prune), (2, 1));
         }
+    }
+
+    #[test]
+    fn a_large_frame_arriving_in_pieces_is_never_held_whole() {
+        // A 1 MB message (a sequence number, then zeros) in 16 KiB pieces.
+        let mut data = 7u64.to_le_bytes().to_vec();
+        data.resize(1_000_000, 0);
+        let mut message = Vec::new();
+        field(2, &data, &mut message);
+        let mut rpc = Vec::new();
+        field(2, &message, &mut rpc);
+        let mut wire = Vec::new();
+        framed(b"/meshsub/1.2.0\n", &mut wire);
+        framed(&rpc, &mut wire);
+        let mut dec = WireDecoder::default();
+        let mut got = Vec::new();
+        let mut held = 0usize;
+        for piece in wire.chunks(16 << 10) {
+            dec.feed(3, 1, piece, |s| got.push(s));
+            if let Some(d) = dec.dirs.get(&(3, 1)) {
+                if let Packed::Sparse { pieces, .. } = &d.buf {
+                    held = held.max(pieces.iter().map(|(_, b)| b.len()).sum());
+                }
+            }
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].publish_seqs, vec![7]);
+        assert_eq!(got[0].data_bytes as usize, message.len());
+        assert!(held < 1024, "{held} bytes held while the frame arrived");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - [`transport`]: the `libp2p_core::Transport` and `StreamMuxer` over the world.
 //! - [`runner`]: the event loop, per-node wakers, limits, and the fresh thread per run;
 //!   partitioned runs (one thread per partition, lock-step windows, [`runner::Exchange`]).
+//! - [`packed`]: bytes in flight with their zero runs left out (memory only).
 //! - [`profile`]: optional per-phase wall-clock accounting for benchmarks.
 //!
 //! Virtual time itself lives in the `meshsim-clock` crate, read by the
@@ -22,6 +23,7 @@
 
 pub mod entropy;
 pub mod latency;
+pub mod packed;
 pub mod profile;
 pub mod queue;
 pub mod runner;

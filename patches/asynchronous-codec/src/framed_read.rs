@@ -160,6 +160,18 @@ impl<T> DerefMut for FramedRead2<T> {
 
 const INITIAL_CAPACITY: usize = 8 * 1024;
 
+/// meshsim: a buffer that grew beyond this for a large frame gives its
+/// memory back once that frame is decoded (what is left, if anything, is
+/// moved into a buffer of its own size).
+const KEEP_AT_MOST: usize = 64 * 1024;
+
+/// meshsim: shrinks a buffer that a large frame made big, after a decode.
+fn shrink(buffer: &mut BytesMut) {
+    if buffer.capacity() > KEEP_AT_MOST && buffer.len() <= KEEP_AT_MOST / 2 {
+        *buffer = BytesMut::from(&buffer[..]);
+    }
+}
+
 pub fn framed_read_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedRead2<T> {
     FramedRead2 {
         inner,
@@ -178,6 +190,7 @@ where
         let this = &mut *self;
 
         if let Some(item) = this.inner.decode(&mut this.buffer)? {
+            shrink(&mut this.buffer);
             return Poll::Ready(Some(Ok(item)));
         }
 
@@ -190,7 +203,10 @@ where
             let ended = n == 0;
 
             match this.inner.decode(&mut this.buffer)? {
-                Some(item) => return Poll::Ready(Some(Ok(item))),
+                Some(item) => {
+                    shrink(&mut this.buffer);
+                    return Poll::Ready(Some(Ok(item)));
+                }
                 None if ended => {
                     if this.buffer.is_empty() {
                         return Poll::Ready(None);

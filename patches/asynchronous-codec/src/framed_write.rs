@@ -203,6 +203,17 @@ impl<T> DerefMut for FramedWrite2<T> {
 // TCP send buffer size (SO_SNDBUF)
 const DEFAULT_SEND_HIGH_WATER_MARK: usize = 131072;
 
+/// meshsim: a buffer that grew beyond this for a large frame is freed once
+/// it is empty again, instead of keeping its largest size for good.
+const KEEP_AT_MOST: usize = 64 * 1024;
+
+/// meshsim: frees an empty buffer that a large frame made big.
+fn shrink_if_empty(buffer: &mut BytesMut) {
+    if buffer.is_empty() && buffer.capacity() > KEEP_AT_MOST {
+        *buffer = BytesMut::new();
+    }
+}
+
 pub fn framed_write_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedWrite2<T> {
     FramedWrite2 {
         inner,
@@ -239,6 +250,7 @@ where
 
             this.buffer.advance(num_write);
         }
+        shrink_if_empty(&mut this.buffer);
 
         Poll::Ready(Ok(()))
     }
@@ -258,6 +270,7 @@ where
 
             this.buffer.advance(num_write);
         }
+        shrink_if_empty(this.buffer);
 
         this.inner.poll_flush(cx).map_err(Into::into)
     }

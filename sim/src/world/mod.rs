@@ -25,6 +25,7 @@ mod remote;
 mod tap;
 mod tcp;
 
+use crate::packed::Packed;
 use conn::Conn;
 use dial::Dial;
 pub use dial::DialError;
@@ -253,7 +254,10 @@ pub fn transfer_ns(bytes: u64, bps: u64) -> u64 {
 
 /// Keeps `data` in the pool of buffers for later writes (a bounded pool of
 /// small buffers; larger ones are freed).
-fn recycle(spare: &mut Vec<Vec<u8>>, mut data: Vec<u8>) {
+fn recycle(spare: &mut Vec<Vec<u8>>, data: Packed) {
+    let Some(mut data) = data.into_plain() else {
+        return;
+    };
     if data.capacity() <= SPARE_CHUNK_MAX_BYTES && spare.len() < SPARE_CHUNKS_MAX {
         data.clear();
         spare.push(data);

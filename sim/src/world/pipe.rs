@@ -1,7 +1,7 @@
 //! Substreams and their byte pipes: writes (timing, backpressure), reads, half-closes.
 
 use super::remote::{Remote, RemoteMsg};
-use super::{now, recycle, transfer_ns, World};
+use super::{now, recycle, transfer_ns, Packed, World};
 use crate::profile::{self, Phase};
 use crate::queue::Event;
 use rand::RngExt;
@@ -10,7 +10,7 @@ use std::task::Waker;
 
 #[derive(Debug, Default)]
 pub(super) struct Pipe {
-    pub(super) chunks: VecDeque<(u64, Vec<u8>)>,
+    pub(super) chunks: VecDeque<(u64, Packed)>,
     pub(super) head_off: usize,
     pub(super) fin_at: Option<u64>,
     pub(super) last_at: u64,
@@ -243,8 +243,7 @@ impl World {
             debug_assert!(notes.is_empty());
             st.pipes[e].last_at = at;
             st.pipes[e].queued = true;
-            let mut data = self.spare_chunks.pop().unwrap_or_default();
-            data.extend_from_slice(buf);
+            let data = Packed::copy_of(buf, self.spare_chunks.pop());
             let slot = self.inbox.insert(RemoteMsg::Arrive {
                 stream: w.s,
                 gen: w.gen,
@@ -292,11 +291,10 @@ impl World {
                         ..
                     },
             }) if *last_at == at && *x == xstream && *d == w.end && !remote_limited => {
-                bytes.extend_from_slice(buf);
+                bytes.append(buf);
             }
             _ => {
-                let mut data = self.spare_chunks.pop().unwrap_or_default();
-                data.extend_from_slice(buf);
+                let data = Packed::copy_of(buf, self.spare_chunks.pop());
                 self.send(
                     part,
                     at,
@@ -331,14 +329,13 @@ impl World {
         let pipe = &mut self.streams[w.s as usize].pipes[w.end as usize];
         let merged = match pipe.chunks.back_mut() {
             Some((t, data)) if *t == at && at > now => {
-                data.extend_from_slice(buf);
+                data.append(buf);
                 true
             }
             _ => false,
         };
         if !merged {
-            let mut data = self.spare_chunks.pop().unwrap_or_default();
-            data.extend_from_slice(buf);
+            let data = Packed::copy_of(buf, self.spare_chunks.pop());
             pipe.chunks.push_back((at, data));
         }
         pipe.last_at = at;
@@ -398,9 +395,7 @@ impl World {
             if *at > now {
                 break;
             }
-            let avail = &data[pipe.head_off..];
-            let k = avail.len().min(buf.len() - n);
-            buf[n..n + k].copy_from_slice(&avail[..k]);
+            let k = data.copy_out(pipe.head_off, &mut buf[n..]);
             n += k;
             pipe.head_off += k;
             if pipe.head_off == data.len() {
@@ -494,7 +489,7 @@ impl World {
     /// download-limited reader's downlink takes them in arrival order,
     /// after what it is still receiving (`S / down_bps` each), and delivery
     /// stays FIFO per direction.
-    pub(super) fn arrive(&mut self, s: u32, dir: u8, bytes: Vec<u8>, head_at: u64) {
+    pub(super) fn arrive(&mut self, s: u32, dir: u8, bytes: Packed, head_at: u64) {
         let now = now();
         let to = self.streams[s as usize].nodes[1 - dir as usize];
         let at = self.downlink(to, head_at, bytes.len()).max(now);
@@ -542,7 +537,7 @@ impl World {
     }
 
     /// Keeps a small chunk buffer for a later write.
-    pub(super) fn recycle(&mut self, data: Vec<u8>) {
+    pub(super) fn recycle(&mut self, data: Packed) {
         recycle(&mut self.spare_chunks, data);
     }
 

@@ -3,7 +3,7 @@
 use super::dial::DialError;
 use super::pipe::{Pipe, Stream};
 use super::tap::FilterNote;
-use super::{now, World};
+use super::{now, Packed, World};
 use crate::queue::Event;
 
 /// A message between the partitions of a partitioned run: what one side of
@@ -38,7 +38,7 @@ pub(super) enum RemoteMsg {
     Data {
         xstream: u64,
         dir: u8,
-        bytes: Vec<u8>,
+        bytes: Packed,
         head_at: u64,
     },
     /// The other end closed its writing direction `dir`.
@@ -52,7 +52,7 @@ pub(super) enum RemoteMsg {
         gen: u32,
         dir: u8,
         to: u32,
-        bytes: Vec<u8>,
+        bytes: Packed,
         head_at: u64,
     },
     /// The end of a local stream reaches a download-limited reader, after its data.
@@ -79,6 +79,21 @@ pub(super) enum RemoteMsg {
     },
     /// (`tcp` model) A window update from the reader in another partition.
     Credit { xstream: u64, dir: u8, bytes: u64 },
+    /// (`tcp` model) Bytes (and with `fin` the end) of stream `xstream`, in
+    /// direction `dir`; `ack`: the connection (run-wide id) and direction to
+    /// acknowledge them on once through the reader's downlink.
+    TcpData {
+        xstream: u64,
+        dir: u8,
+        bytes: Packed,
+        fin: bool,
+        ack: Option<(u64, u8)>,
+    },
+    /// (`tcp` model) A reader behind a download limit acknowledges a piece
+    /// of direction `dir` of a local connection.
+    LocalAck { conn: u32, cgen: u32, dir: u8 },
+    /// (`tcp` model) The same from a reader in another partition.
+    Ack { xconn: u64, dir: u8 },
 }
 
 /// Lookups only (never iterated), with a fixed hash function: a
@@ -233,6 +248,12 @@ impl World {
                 }
                 return;
             }
+            RemoteMsg::LocalAck { conn, cgen, dir } => {
+                if self.conn(conn, cgen).is_some() {
+                    self.tcp_acked(conn, dir);
+                }
+                return;
+            }
             RemoteMsg::LocalCredit {
                 stream,
                 gen,
@@ -260,7 +281,8 @@ impl World {
             | RemoteMsg::ArriveFin { .. }
             | RemoteMsg::Note(_)
             | RemoteMsg::TcpArrive { .. }
-            | RemoteMsg::LocalCredit { .. } => {}
+            | RemoteMsg::LocalCredit { .. }
+            | RemoteMsg::LocalAck { .. } => {}
             RemoteMsg::DialArrive { dial, from, to } => self.on_remote_dial_arrive(dial, from, to),
             RemoteMsg::DialDone { dial, result } => self.on_remote_dial_done(dial, result),
             RemoteMsg::StreamOpen {
@@ -315,21 +337,29 @@ impl World {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
-                if self.tcp_through_downlink(s, dir) {
-                    self.tcp_arrive_remote(s, dir, bytes, false);
-                } else {
-                    self.arrive(s, dir, bytes, head_at);
-                }
+                self.arrive(s, dir, bytes, head_at);
             }
             RemoteMsg::Fin { xstream, dir } => {
                 let Some(&s) = p.streams.get(&xstream) else {
                     return;
                 };
-                if self.tcp_through_downlink(s, dir) {
-                    self.tcp_arrive_remote(s, dir, Vec::new(), true);
-                } else {
-                    self.arrive_fin(s, dir);
+                self.arrive_fin(s, dir);
+            }
+            RemoteMsg::Ack { xconn, dir } => {
+                if let Some(&c) = p.conns.get(&xconn) {
+                    self.tcp_acked(c, dir);
                 }
+            }
+            RemoteMsg::TcpData {
+                xstream,
+                dir,
+                bytes,
+                fin,
+                ack,
+            } => {
+                let s = p.streams.get(&xstream).copied();
+                let ack = ack.and_then(|(xconn, d)| p.conns.get(&xconn).map(|&c| (c, d)));
+                self.tcp_data_remote(s, dir, bytes, fin, ack);
             }
             RemoteMsg::Credit {
                 xstream,

@@ -23,7 +23,7 @@
 //! latency) still holds.
 
 use super::remote::RemoteMsg;
-use super::{now, World};
+use super::{now, Packed, World};
 use crate::queue::Event;
 use crate::share::Share;
 use crate::tcp::{TcpConfig, Window};
@@ -65,6 +65,12 @@ struct SendDir {
     fill: u64,
     /// Writers waiting for room in the send buffer.
     blocked: Vec<Waker>,
+    /// Pieces of the round under way not yet acknowledged by a reader
+    /// behind a download limit (their acknowledgment waits for the reader's
+    /// downlink, so a slow downlink slows the sender: the ACK clock).
+    pending_acks: u32,
+    /// The round's time is up, but acknowledgments are still pending.
+    round_due: bool,
 }
 
 /// One write (or end of stream) waiting to leave.
@@ -74,7 +80,7 @@ struct Chunk {
     sgen: u32,
     /// The stream end that wrote it (its pipe).
     end: u8,
-    app: Vec<u8>,
+    app: Packed,
     /// TCP payload bytes (the write and its framing).
     payload: u64,
     /// Payload bytes sent so far, and the application bytes among them.
@@ -86,7 +92,7 @@ struct Chunk {
 impl Chunk {
     /// A write (or, with `fin`, the end) of pipe `end` of stream `stream`;
     /// its payload is set when it is queued.
-    fn new(stream: u32, sgen: u32, end: u8, app: Vec<u8>, fin: bool) -> Chunk {
+    fn new(stream: u32, sgen: u32, end: u8, app: Packed, fin: bool) -> Chunk {
         Chunk {
             stream,
             sgen,
@@ -106,9 +112,12 @@ pub(super) struct Piece {
     pub(super) stream: u32,
     pub(super) sgen: u32,
     pub(super) dir: u8,
-    pub(super) bytes: Vec<u8>,
+    pub(super) bytes: Packed,
     pub(super) wire: u64,
     pub(super) fin: bool,
+    /// Its sender waits for its acknowledgment (one latency after it is
+    /// through the reader's downlink) before the round can end.
+    pub(super) ack: bool,
 }
 
 /// A stream's muxer flow control, per pipe (direction).
@@ -163,6 +172,8 @@ impl ConnTcp {
             unit: 0,
             last_arrival: 0,
             fill: 0,
+            pending_acks: 0,
+            round_due: false,
             blocked: Vec::new(),
         };
         Box::new(ConnTcp {
@@ -242,7 +253,7 @@ impl World {
         let Some(bytes) = self.rewrite(from, to, id, &buf[..n], &mut rewritten) else {
             return Ok(Some(n));
         };
-        let app = bytes.to_vec();
+        let app = Packed::copy_of(bytes, None);
         self.enqueue(c, d, Chunk::new(s, gen, end, app, false));
         Ok(Some(n))
     }
@@ -255,7 +266,7 @@ impl World {
         if self.conn(c, cgen).is_none_or(|x| x.tcp.is_none()) {
             return;
         }
-        self.enqueue(c, d, Chunk::new(s, gen, end, Vec::new(), true));
+        self.enqueue(c, d, Chunk::new(s, gen, end, Packed::default(), true));
     }
 
     /// Queues `ch` on direction `d` of connection `c` and sends what may go.
@@ -377,7 +388,7 @@ impl World {
         let bytes = if ch.app_sent == 0 && app_to == ch.app.len() {
             std::mem::take(&mut ch.app)
         } else {
-            ch.app[ch.app_sent..app_to].to_vec()
+            ch.app.slice(ch.app_sent, app_to)
         };
         ch.app_sent = app_to;
         let (stream, sgen, end, fin) =
@@ -418,6 +429,10 @@ impl World {
         } else {
             (sd.fill + payload) % u64::from(cfg.mss.max(1))
         };
+        let ack = self.nodes[to as usize].down_bps.is_some();
+        if ack {
+            sd.pending_acks += 1;
+        }
         self.nodes[from as usize].bytes_sent += wire;
         self.nodes[to as usize].bytes_received += wire;
         self.stats.bytes += bytes.len() as u64;
@@ -429,6 +444,7 @@ impl World {
             bytes,
             wire,
             fin,
+            ack,
         };
         self.deliver_piece(c, d, piece, at, arrival);
     }
@@ -442,6 +458,19 @@ impl World {
             .get(piece.stream as usize)
             .filter(|x| x.gen == piece.sgen)
         else {
+            // Nobody reads them any more; the reader's TCP still acknowledges them.
+            if piece.ack {
+                let (cgen, lat) = (
+                    self.conns[c as usize].gen,
+                    self.conns[c as usize].latency_ns,
+                );
+                let slot = self.inbox.insert(RemoteMsg::LocalAck {
+                    conn: c,
+                    cgen,
+                    dir: d,
+                }) as u32;
+                self.queue.push(arrival + lat, Event::Remote { slot });
+            }
             return;
         };
         let (id, cross, from, to) = (
@@ -457,7 +486,10 @@ impl World {
                 }
             }
             if let Some(tap) = self.tap.as_mut() {
-                tap.on_write(from, to, id, arrival, &piece.bytes);
+                match &piece.bytes {
+                    Packed::Plain(v) => tap.on_write(from, to, id, arrival, v),
+                    p => tap.on_write(from, to, id, arrival, &p.to_vec()),
+                }
             }
         }
         if let Some((part, xstream)) = cross {
@@ -470,22 +502,18 @@ impl World {
             for n in notes {
                 self.send(part, arrival, RemoteMsg::Note(n));
             }
-            let dir = piece.dir;
-            if !piece.bytes.is_empty() {
-                self.send(
-                    part,
-                    arrival,
-                    RemoteMsg::Data {
-                        xstream,
-                        dir,
-                        bytes: piece.bytes,
-                        head_at: arrival,
-                    },
-                );
-            }
-            if piece.fin {
-                self.send(part, arrival, RemoteMsg::Fin { xstream, dir });
-            }
+            let xconn = self.conns[c as usize].cross.map_or(0, |x| x.1);
+            self.send(
+                part,
+                arrival,
+                RemoteMsg::TcpData {
+                    xstream,
+                    dir: piece.dir,
+                    bytes: piece.bytes,
+                    fin: piece.fin,
+                    ack: piece.ack.then_some((xconn, d)),
+                },
+            );
             return;
         }
         if self.nodes[to as usize].down_bps.is_some() {
@@ -562,7 +590,7 @@ impl World {
 
     /// Bytes from another partition reach stream `s`'s reader now, through
     /// its downlink when it has a limit.
-    pub(super) fn tcp_arrive_remote(&mut self, s: u32, dir: u8, bytes: Vec<u8>, fin: bool) {
+    fn tcp_arrive_remote(&mut self, s: u32, dir: u8, bytes: Packed, fin: bool) {
         let st = &self.streams[s as usize];
         let ((c, _), sgen) = (st.conn, st.gen);
         // The writer's side of the connection is the side of the stream end that writes.
@@ -580,13 +608,14 @@ impl World {
             bytes,
             wire,
             fin,
+            ack: true,
         };
         self.tcp_arrive(c, d, piece);
     }
 
     /// Whether bytes from another partition for pipe `dir` of stream `s`
     /// pass the `tcp` model's shared downlink (their reader has a limit).
-    pub(super) fn tcp_through_downlink(&self, s: u32, dir: u8) -> bool {
+    fn tcp_through_downlink(&self, s: u32, dir: u8) -> bool {
         self.cfg.tcp.is_some() && {
             let reader = self.streams[s as usize].nodes[1 - dir as usize];
             self.nodes[reader as usize].down_bps.is_some()
@@ -664,6 +693,9 @@ impl World {
             return;
         };
         let next = q.front().map(|n| n.wire);
+        if p.ack {
+            self.send_ack(c, d);
+        }
         self.put_in_pipe(p, now);
         if let Some(wire) = next {
             if let Some(s) = self.nodes[node as usize]
@@ -680,11 +712,89 @@ impl World {
     /// bytes are acknowledged, the window grows, room frees in the send
     /// buffer, and the next round starts if data waits.
     pub(super) fn on_round(&mut self, c: u32, gen: u32, d: u8) {
-        let cfg = self.cfg.tcp.clone().expect("tcp");
         let Some(conn) = self.conn(c, gen) else {
             return;
         };
         let Some(t) = conn.tcp.as_mut() else {
+            return;
+        };
+        let sd = &mut t.send[d as usize];
+        if sd.pending_acks > 0 {
+            sd.round_due = true;
+            return;
+        }
+        self.end_round(c, d);
+    }
+
+    /// A piece of direction `d` of connection `c` was acknowledged by a
+    /// reader behind a download limit; the last one ends a round whose
+    /// time is up.
+    pub(super) fn tcp_acked(&mut self, c: u32, d: u8) {
+        let Some(t) = self.conns.get_mut(c as usize).and_then(|x| x.tcp.as_mut()) else {
+            return;
+        };
+        let sd = &mut t.send[d as usize];
+        sd.pending_acks = sd.pending_acks.saturating_sub(1);
+        if sd.pending_acks == 0 && std::mem::take(&mut sd.round_due) {
+            self.end_round(c, d);
+        }
+    }
+
+    /// Bytes of a `tcp` connection from another partition reach their
+    /// reader's partition now; `ack` names the connection and direction
+    /// to acknowledge them on (when they pass a downlink), also when their
+    /// stream is gone here.
+    pub(super) fn tcp_data_remote(
+        &mut self,
+        s: Option<u32>,
+        dir: u8,
+        bytes: Packed,
+        fin: bool,
+        ack: Option<(u32, u8)>,
+    ) {
+        let Some(s) = s else {
+            if let Some((c, d)) = ack {
+                self.send_ack(c, d);
+            }
+            return;
+        };
+        if self.tcp_through_downlink(s, dir) {
+            self.tcp_arrive_remote(s, dir, bytes, fin);
+            return;
+        }
+        let head_at = now();
+        if !bytes.is_empty() {
+            self.arrive(s, dir, bytes, head_at);
+        }
+        if fin {
+            self.arrive_fin(s, dir);
+        }
+    }
+
+    /// The reader of direction `d` of connection `c` acknowledges a piece
+    /// that passed its downlink: the sender learns one latency later.
+    pub(super) fn send_ack(&mut self, c: u32, d: u8) {
+        let now = now();
+        let conn = &self.conns[c as usize];
+        let (gen, cross, nodes) = (conn.gen, conn.cross, conn.nodes);
+        let lat = conn.latency_ns + self.condition(nodes[0], nodes[1]).extra_latency_ns;
+        match cross {
+            Some((part, xconn)) => self.send(part, now + lat, RemoteMsg::Ack { xconn, dir: d }),
+            None => {
+                let slot = self.inbox.insert(RemoteMsg::LocalAck {
+                    conn: c,
+                    cgen: gen,
+                    dir: d,
+                }) as u32;
+                self.queue.push(now + lat.max(1), Event::Remote { slot });
+            }
+        }
+    }
+
+    /// Ends the round under way on direction `d` of connection `c`.
+    fn end_round(&mut self, c: u32, d: u8) {
+        let cfg = self.cfg.tcp.clone().expect("tcp");
+        let Some(t) = self.conns.get_mut(c as usize).and_then(|x| x.tcp.as_mut()) else {
             return;
         };
         let sd = &mut t.send[d as usize];
@@ -774,6 +884,8 @@ impl World {
             sd.queue.clear();
             sd.queued = 0;
             sd.unit = 0;
+            sd.pending_acks = 0;
+            sd.round_due = false;
             self.to_wake.append(&mut sd.blocked);
             t.recv[d as usize].clear();
         }
