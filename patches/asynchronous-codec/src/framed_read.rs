@@ -141,6 +141,8 @@ pin_project! {
         #[pin]
         inner: T,
         buffer: BytesMut,
+        // meshsim: the most the buffer held since it was last shrunk.
+        held: usize,
     }
 }
 
@@ -160,15 +162,17 @@ impl<T> DerefMut for FramedRead2<T> {
 
 const INITIAL_CAPACITY: usize = 8 * 1024;
 
-/// meshsim: a buffer that grew beyond this for a large frame gives its
-/// memory back once that frame is decoded (what is left, if anything, is
-/// moved into a buffer of its own size).
+/// meshsim: a buffer that held more than this (a large frame) gives its
+/// memory back once that frame is decoded: what is left, if anything, is
+/// moved into a buffer of its own size (`BytesMut` keeps its allocation,
+/// shared with the split-off frame, otherwise).
 const KEEP_AT_MOST: usize = 64 * 1024;
 
 /// meshsim: shrinks a buffer that a large frame made big, after a decode.
-fn shrink(buffer: &mut BytesMut) {
-    if buffer.capacity() > KEEP_AT_MOST && buffer.len() <= KEEP_AT_MOST / 2 {
+fn shrink(buffer: &mut BytesMut, held: &mut usize) {
+    if *held > KEEP_AT_MOST {
         *buffer = BytesMut::from(&buffer[..]);
+        *held = buffer.len();
     }
 }
 
@@ -177,6 +181,7 @@ pub fn framed_read_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedRead2<T> {
         inner,
         // meshsim: starts empty (was `BytesMut::with_capacity(INITIAL_CAPACITY)`).
         buffer: buffer.unwrap_or_default(),
+        held: 0,
     }
 }
 
@@ -190,7 +195,7 @@ where
         let this = &mut *self;
 
         if let Some(item) = this.inner.decode(&mut this.buffer)? {
-            shrink(&mut this.buffer);
+            shrink(&mut this.buffer, &mut this.held);
             return Poll::Ready(Some(Ok(item)));
         }
 
@@ -199,12 +204,13 @@ where
         loop {
             let n = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf))?;
             this.buffer.extend_from_slice(&buf[..n]);
+            this.held = this.held.max(this.buffer.len());
 
             let ended = n == 0;
 
             match this.inner.decode(&mut this.buffer)? {
                 Some(item) => {
-                    shrink(&mut this.buffer);
+                    shrink(&mut this.buffer, &mut this.held);
                     return Poll::Ready(Some(Ok(item)));
                 }
                 None if ended => {

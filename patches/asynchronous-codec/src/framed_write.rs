@@ -182,6 +182,8 @@ pin_project! {
         pub inner: T,
         pub high_water_mark: usize,
         buffer: BytesMut,
+        // meshsim: the most the buffer held since it was last freed.
+        held: usize,
     }
 }
 
@@ -203,14 +205,16 @@ impl<T> DerefMut for FramedWrite2<T> {
 // TCP send buffer size (SO_SNDBUF)
 const DEFAULT_SEND_HIGH_WATER_MARK: usize = 131072;
 
-/// meshsim: a buffer that grew beyond this for a large frame is freed once
-/// it is empty again, instead of keeping its largest size for good.
+/// meshsim: a buffer that held more than this (a large frame) is freed
+/// once it is empty again, instead of keeping its largest size for good
+/// (`BytesMut` keeps its allocation when advanced).
 const KEEP_AT_MOST: usize = 64 * 1024;
 
 /// meshsim: frees an empty buffer that a large frame made big.
-fn shrink_if_empty(buffer: &mut BytesMut) {
-    if buffer.is_empty() && buffer.capacity() > KEEP_AT_MOST {
+fn shrink_if_empty(buffer: &mut BytesMut, held: &mut usize) {
+    if buffer.is_empty() && *held > KEEP_AT_MOST {
         *buffer = BytesMut::new();
+        *held = 0;
     }
 }
 
@@ -220,6 +224,7 @@ pub fn framed_write_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedWrite2<T> 
         high_water_mark: DEFAULT_SEND_HIGH_WATER_MARK,
         // meshsim: starts empty (was `BytesMut::with_capacity(1028 * 8)`).
         buffer: buffer.unwrap_or_default(),
+        held: 0,
     }
 }
 
@@ -250,13 +255,15 @@ where
 
             this.buffer.advance(num_write);
         }
-        shrink_if_empty(&mut this.buffer);
+        shrink_if_empty(&mut this.buffer, &mut this.held);
 
         Poll::Ready(Ok(()))
     }
     fn start_send(mut self: Pin<&mut Self>, item: T::Item<'_>) -> Result<(), Self::Error> {
         let this = &mut *self;
-        this.inner.encode(item, &mut this.buffer)
+        let encoded = this.inner.encode(item, &mut this.buffer);
+        this.held = this.held.max(this.buffer.len());
+        encoded
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context) -> Poll<Result<(), Self::Error>> {
         let mut this = self.project();
@@ -270,7 +277,7 @@ where
 
             this.buffer.advance(num_write);
         }
-        shrink_if_empty(this.buffer);
+        shrink_if_empty(this.buffer, this.held);
 
         this.inner.poll_flush(cx).map_err(Into::into)
     }
