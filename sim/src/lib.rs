@@ -15,15 +15,16 @@
 //! - [`transport`]: the `libp2p_core::Transport` and `StreamMuxer` over the world.
 //! - [`runner`]: the event loop, per-node wakers, limits, and the fresh thread per run;
 //!   partitioned runs (one thread per partition, lock-step windows, [`runner::Exchange`]).
-//! - [`packed`]: bytes in flight with their zero runs left out (memory only).
 //! - [`profile`]: optional per-phase wall-clock accounting for benchmarks.
+//!
+//! Bytes in flight are stored by the `meshsim-packed` crate ([`packed`]):
+//! zero runs of large messages take no memory.
 //!
 //! Virtual time itself lives in the `meshsim-clock` crate, read by the
 //! `web-time` and `futures-timer` substitutes patched into the workspace.
 
 pub mod entropy;
 pub mod latency;
-pub mod packed;
 pub mod profile;
 pub mod queue;
 pub mod runner;
@@ -34,6 +35,7 @@ pub mod transport;
 pub mod world;
 
 pub use meshsim_clock as clock;
+pub use meshsim_packed as packed;
 pub use runner::{AppHandler, Engine, EngineStats, EntropyMode, Limits, Node, RunError};
 pub use seeds::{Seeds, SimRng};
 pub use world::{NetConfig, World};

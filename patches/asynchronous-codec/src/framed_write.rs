@@ -5,6 +5,8 @@ use futures_sink::Sink;
 use futures_util::io::{AsyncRead, AsyncWrite};
 use futures_util::ready;
 use pin_project_lite::pin_project;
+use meshsim_packed::Packed;
+use std::collections::VecDeque;
 use std::io::{Error, ErrorKind};
 use std::marker::Unpin;
 use std::ops::{Deref, DerefMut};
@@ -184,6 +186,11 @@ pin_project! {
         buffer: BytesMut,
         // meshsim: the most the buffer held since it was last freed.
         held: usize,
+        // meshsim: large encoded frames waiting to be written before
+        // `buffer`, packed (their zero runs take no memory), with how much
+        // of each is written; and the window written from them per call.
+        pending: VecDeque<(Packed, usize)>,
+        window: Vec<u8>,
     }
 }
 
@@ -225,6 +232,37 @@ pub fn framed_write_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedWrite2<T> 
         // meshsim: starts empty (was `BytesMut::with_capacity(1028 * 8)`).
         buffer: buffer.unwrap_or_default(),
         held: 0,
+        pending: VecDeque::new(),
+        window: Vec::new(),
+    }
+}
+
+impl<T: AsyncWrite + Unpin> FramedWrite2<T> {
+    /// meshsim: bytes encoded and not yet written.
+    fn unwritten(&self) -> usize {
+        self.pending.iter().map(|(p, off)| p.len() - off).sum::<usize>() + self.buffer.len()
+    }
+
+    /// meshsim: writes the oldest unwritten bytes (from a packed frame, at
+    /// most the transport's write window of it at a time); how many.
+    fn poll_write_some(&mut self, cx: &mut Context) -> Poll<Result<usize, Error>> {
+        let Some((p, off)) = self.pending.front_mut() else {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.buffer))?;
+            self.buffer.advance(n);
+            return Poll::Ready(Ok(n));
+        };
+        let len = (p.len() - *off).min(meshsim_packed::write_window());
+        self.window.resize(len, 0);
+        p.copy_out(*off, &mut self.window);
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.window))?;
+        *off += n;
+        if *off == p.len() {
+            self.pending.pop_front();
+        }
+        if self.pending.is_empty() {
+            self.window = Vec::new();
+        }
+        Poll::Ready(Ok(n))
     }
 }
 
@@ -246,14 +284,12 @@ where
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context) -> Poll<Result<(), Self::Error>> {
         let this = &mut *self;
-        while this.buffer.len() >= this.high_water_mark {
-            let num_write = ready!(Pin::new(&mut this.inner).poll_write(cx, &this.buffer))?;
+        while this.unwritten() >= this.high_water_mark {
+            let num_write = ready!(this.poll_write_some(cx))?;
 
             if num_write == 0 {
                 return Poll::Ready(Err(err_eof().into()));
             }
-
-            this.buffer.advance(num_write);
         }
         shrink_if_empty(&mut this.buffer, &mut this.held);
 
@@ -263,23 +299,29 @@ where
         let this = &mut *self;
         let encoded = this.inner.encode(item, &mut this.buffer);
         this.held = this.held.max(this.buffer.len());
+        // meshsim: a large frame that the transport takes a window at a
+        // time waits packed (every byte is written as encoded).
+        if this.buffer.len() > KEEP_AT_MOST && meshsim_packed::write_window() < this.buffer.len() {
+            let p = Packed::from(this.buffer.split().to_vec());
+            this.pending.push_back((p, 0));
+            this.buffer = BytesMut::new();
+            this.held = 0;
+        }
         encoded
     }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context) -> Poll<Result<(), Self::Error>> {
-        let mut this = self.project();
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context) -> Poll<Result<(), Self::Error>> {
+        let this = &mut *self;
 
-        while !this.buffer.is_empty() {
-            let num_write = ready!(Pin::new(&mut this.inner).poll_write(cx, &this.buffer))?;
+        while this.unwritten() > 0 {
+            let num_write = ready!(this.poll_write_some(cx))?;
 
             if num_write == 0 {
                 return Poll::Ready(Err(err_eof().into()));
             }
-
-            this.buffer.advance(num_write);
         }
-        shrink_if_empty(this.buffer, this.held);
+        shrink_if_empty(&mut this.buffer, &mut this.held);
 
-        this.inner.poll_flush(cx).map_err(Into::into)
+        Pin::new(&mut this.inner).poll_flush(cx).map_err(Into::into)
     }
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context) -> Poll<Result<(), Self::Error>> {
         ready!(self.as_mut().poll_flush(cx))?;
@@ -289,7 +331,13 @@ where
 
 impl<T> FramedWrite2<T> {
     pub fn into_parts(self) -> (T, BytesMut) {
-        (self.inner, self.buffer)
+        // meshsim: bytes still packed come first.
+        let mut buffer = BytesMut::new();
+        for (p, off) in &self.pending {
+            buffer.extend_from_slice(&p.to_vec()[*off..]);
+        }
+        buffer.extend_from_slice(&self.buffer);
+        (self.inner, buffer)
     }
 }
 

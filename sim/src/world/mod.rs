@@ -190,11 +190,20 @@ thread_local! {
 
 /// Installs a world on this thread.
 pub fn install(world: World) {
+    // Under tcp a write call takes one muxer frame: codecs holding a large
+    // frame packed unpack that much of it per call (memory only).
+    let window = world
+        .cfg
+        .tcp
+        .as_ref()
+        .map_or(usize::MAX, |t| t.frame_bytes.max(1) as usize);
+    meshsim_packed::set_write_window(window);
     WORLD.with(|w| *w.borrow_mut() = Some(world));
 }
 
 /// Removes this thread's world.
 pub fn uninstall() -> Option<World> {
+    meshsim_packed::set_write_window(usize::MAX);
     WORLD.with(|w| w.borrow_mut().take())
 }
 

@@ -1,7 +1,27 @@
+//! # meshsim-packed
+//!
 //! Bytes on their way, stored compactly: long runs of zero bytes (the
 //! padding of large simulated messages) take no room. Reading gives back
 //! exactly the bytes written; only the memory they take while in flight
 //! (in the world's pipes and queues, in the wire decoder's buffers) changes.
+
+use std::cell::Cell;
+
+thread_local! {
+    static WRITE_WINDOW: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The most bytes one write call of this thread's simulated transport
+/// accepts (`usize::MAX`: all it is given). Writers that hold a large
+/// frame packed unpack only this much of it per call.
+pub fn write_window() -> usize {
+    WRITE_WINDOW.with(Cell::get)
+}
+
+/// Sets [`write_window`] for this thread (the world, when a run starts).
+pub fn set_write_window(n: usize) {
+    WRITE_WINDOW.with(|w| w.set(n.max(1)));
+}
 
 /// Writes shorter than this are stored as they are.
 const PACK_FROM: usize = 4096;
