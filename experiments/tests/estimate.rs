@@ -86,3 +86,25 @@ fn force_skips_the_check() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn a_large_message_run_too_big_for_its_limit_is_refused_before_it_starts() {
+    // 2,000 peers with 4 MB messages: about 4 copies of each message per
+    // peer besides the message cache; far more than 4 GiB.
+    let out = meshsim(&[
+        "run",
+        "--no-write",
+        "--set",
+        "peers=2000",
+        "--set",
+        "workload.message_bytes=4000000",
+        "--set",
+        "gossipsub.max_transmit_size=8388608",
+        "--set",
+        "limits.max_memory_mib=4096",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("would need about"), "{err}");
+    assert!(err.contains("limit of 4096 MiB"), "{err}");
+}
