@@ -666,3 +666,94 @@ fn a_node_that_subscribes_after_the_publish_is_not_counted() {
     assert!(delivered <= 1, "{r:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Graph node of each of the 16 nodes of the blob sample (three node types).
+const BLOB_GNODE: [usize; 16] = [0, 1, 2, 1, 0, 1, 2, 1, 1, 0, 2, 1, 1, 2, 1, 0];
+
+/// 16 nodes, each connecting to the nodes 1, 3 and 7 places on, all
+/// subscribed to `blob`; blobs of 96 KiB and 128 KiB (test-plans
+/// `subnet-blob-msg` sizes) from four nodes 2 s apart; the end at 16 s.
+/// Also the script of the shipped folder `experiments/interop-blob/`.
+fn blob_script() -> Vec<serde_json::Value> {
+    let n = BLOB_GNODE.len() as u32;
+    let mut script = init(n);
+    for i in 0..n {
+        let to: Vec<u32> = [1, 3, 7].iter().map(|k| (i + k) % n).collect();
+        script.push(if_node(
+            i,
+            serde_json::json!({"type": "connect", "connectTo": to}),
+        ));
+    }
+    script.push(serde_json::json!({"type": "subscribeToTopic", "topicID": "blob"}));
+    for (k, (node, size)) in [
+        (0u32, 98_304usize),
+        (5, 131_072),
+        (10, 98_304),
+        (15, 131_072),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        script.push(wait_until(5 + 2 * k as u64));
+        script.push(publish(node, 1000 + k as u64, size, "blob"));
+    }
+    script.push(wait_until(16));
+    script
+}
+
+/// The shipped blob folder (`experiments/interop-blob/`) is what
+/// [`blob_script`] generates; it runs under the shadow preset by default
+/// (and says so), and the tcp model's slow start makes its blobs slower
+/// than the ideal model does. To regenerate it:
+/// `MESHSIM_WRITE_INTEROP_SAMPLE=1 cargo test -p meshsim --test interop blob`.
+#[test]
+fn shipped_blob_folder_is_generated_here_and_runs_under_the_shadow_preset() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop-blob");
+    let files = [
+        ("graph.gml", graph_gml()),
+        ("shadow.yaml", shadow_yaml_with_stop(&BLOB_GNODE, "16s")),
+        (
+            "params.json",
+            serde_json::to_string_pretty(&serde_json::json!({ "script": blob_script() })).unwrap()
+                + "\n",
+        ),
+    ];
+    if std::env::var_os("MESHSIM_WRITE_INTEROP_SAMPLE").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in &files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+    }
+    for (name, text) in &files {
+        let got = std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
+        assert_eq!(
+            &got, text,
+            "{name} differs from the generator (see this test's doc)"
+        );
+    }
+    let p50 = |transport: &str| {
+        let o = meshsim(&[
+            "interop",
+            dir.to_str().unwrap(),
+            "--no-write",
+            "--json",
+            "--transport",
+            transport,
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["transport"], transport);
+        assert_eq!(v["reliability"], 1.0, "{stdout}");
+        v["latency_ms"]["p50"].as_f64().unwrap()
+    };
+    let (shadow, ideal) = (p50("shadow"), p50("ideal"));
+    assert!(shadow > ideal * 1.2, "shadow {shadow} ms, ideal {ideal} ms");
+    let o = meshsim(&["interop", dir.to_str().unwrap(), "--no-write"]);
+    let (stdout, _) = text(&o);
+    assert!(
+        stdout.contains("transport             tcp, shadow preset"),
+        "{stdout}"
+    );
+}
