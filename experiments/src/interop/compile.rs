@@ -164,6 +164,8 @@ pub fn compile(
     }
     // Every pair that connects gets the graph's path between its hosts' graph nodes.
     let mut links = BTreeMap::new();
+    let mut paths: BTreeMap<usize, Vec<Option<(u64, f64)>>> = BTreeMap::new();
+    let mut path = |x: usize, y: usize| paths.entry(x).or_insert_with(|| graph.paths_from(x))[y];
     for (_, a, _, k) in &ops {
         let OpKind::Connect(b) = k else { continue };
         let (a, b) = (*a.min(b), *a.max(b));
@@ -171,7 +173,7 @@ pub fn compile(
             continue;
         }
         let (ga, gb) = (gnode[a as usize], gnode[b as usize]);
-        let (ab, ba) = (graph.paths[ga][gb], graph.paths[gb][ga]);
+        let (ab, ba) = (path(ga, gb), path(gb, ga));
         let (Some((lab, pab)), Some((lba, pba))) = (ab, ba) else {
             return Err(bad(format!(
                 "graph.gml: no path between `{}` and `{}` (nodes {a} and {b}){}",
@@ -188,7 +190,7 @@ pub fn compile(
         links.insert(
             (a, b),
             PairLink {
-                latency_ns: (lab + lba) / 2,
+                latency_ns: ((u128::from(lab) + u128::from(lba)) / 2) as u64,
                 loss: 1.0 - (pab + pba) / 2.0,
             },
         );
@@ -241,6 +243,11 @@ pub fn check_configs(sc: &Scenario) -> Result<(), InteropError> {
         {
             return Err(bad(format!(
                 "params.json: initGossipSub of node {i}: GossipFactor must be from 0 to 1"
+            )));
+        }
+        if let Err(e) = merged.validate() {
+            return Err(bad(format!(
+                "params.json: initGossipSub of node {i}: {e} (as meshsim's experiment key)"
             )));
         }
         if let Err(e) = merged.to_config(false) {

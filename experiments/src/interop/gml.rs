@@ -1,5 +1,6 @@
 //! `graph.gml`: Shadow's network graph (GML), its nodes' bandwidths and the
-//! shortest paths between them (Shadow's default routing).
+//! shortest paths between them (Shadow's default routing), computed only
+//! from the nodes that hosts use.
 
 use super::units::{parse_bandwidth, parse_duration};
 use super::{bad, InteropError};
@@ -15,8 +16,46 @@ pub struct Graph {
     pub labels: Vec<String>,
     /// (upload, download) bits per second, by index.
     pub bandwidth: Vec<(Option<u64>, Option<u64>)>,
-    /// Shortest-path one-way latency (ns) and delivery probability, `[from][to]`.
-    pub paths: Vec<Vec<Option<(u64, f64)>>>,
+    /// Direct edges from each node: (to, latency ns, delivery probability),
+    /// the fastest per pair (self-loops apart).
+    pub edges: Vec<Vec<(usize, u64, f64)>>,
+    /// Each node's self-loop, if any: what two hosts on the same node get.
+    pub self_loops: Vec<Option<(u64, f64)>>,
+}
+
+/// The largest latency of an edge, ns (a million seconds): far beyond any
+/// network, and sums of edges stay far from overflowing.
+const MAX_EDGE_LATENCY_NS: u64 = 1_000_000_000_000_000;
+
+impl Graph {
+    /// The shortest paths (Shadow's default routing) from `from` to every
+    /// node: one-way latency (ns) and delivery probability (`None`: no
+    /// path). Dijkstra from one node, so a graph of thousands of nodes
+    /// costs only what its hosts' nodes need.
+    pub fn paths_from(&self, from: usize) -> Vec<Option<(u64, f64)>> {
+        let n = self.ids.len();
+        let mut best: Vec<Option<(u64, f64)>> = vec![None; n];
+        let mut done = vec![false; n];
+        let mut heap = std::collections::BinaryHeap::new();
+        best[from] = Some((0, 1.0));
+        heap.push(std::cmp::Reverse((0u64, from)));
+        while let Some(std::cmp::Reverse((d, u))) = heap.pop() {
+            if done[u] {
+                continue;
+            }
+            done[u] = true;
+            let p = best[u].map_or(1.0, |b| b.1);
+            for &(v, lat, q) in &self.edges[u] {
+                let nd = d + lat;
+                if v != from && best[v].is_none_or(|(bd, _)| nd < bd) {
+                    best[v] = Some((nd, p * q));
+                    heap.push(std::cmp::Reverse((nd, v)));
+                }
+            }
+        }
+        best[from] = self.self_loops[from];
+        best
+    }
 }
 
 /// Parses a Shadow GML graph and computes shortest paths (Shadow's default routing).
@@ -55,8 +94,8 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
     }
     let n = g.ids.len();
     let index: BTreeMap<i64, usize> = g.ids.iter().enumerate().map(|(i, &x)| (x, i)).collect();
-    // Direct edges: latency ns, delivery probability.
-    let mut dist: Vec<Vec<Option<(u64, f64)>>> = vec![vec![None; n]; n];
+    // Direct edges: the fastest per ordered pair (latency ns, delivery probability).
+    let mut direct: BTreeMap<(usize, usize), (u64, f64)> = BTreeMap::new();
     let mut self_loops: Vec<Option<(u64, f64)>> = vec![None; n];
     for (k, v) in items {
         let ("edge", Gml::List(l)) = (k.as_str(), v) else {
@@ -77,6 +116,13 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
             Some(Gml::Num(x)) => parse_duration(&x.to_string(), None),
             _ => Err("missing `latency`".to_string()),
         }
+        .and_then(|v| {
+            if v > MAX_EDGE_LATENCY_NS {
+                Err(format!("{v} ns: at most 1000000 s"))
+            } else {
+                Ok(v)
+            }
+        })
         .map_err(|e| {
             bad(format!(
                 "graph.gml: edge {} -> {}: latency {e}",
@@ -105,12 +151,12 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
                 g.ids[a], g.ids[b]
             )));
         }
-        let e = Some((lat, 1.0 - loss));
+        let e = (lat, 1.0 - loss);
         let mut set = |x: usize, y: usize| {
             if x == y {
-                self_loops[x] = e;
-            } else if dist[x][y].is_none_or(|(d, _)| lat < d) {
-                dist[x][y] = e;
+                self_loops[x] = Some(e);
+            } else if direct.get(&(x, y)).is_none_or(|&(d, _)| lat < d) {
+                direct.insert((x, y), e);
             }
         };
         set(a, b);
@@ -118,28 +164,10 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
             set(b, a);
         }
     }
-    // Floyd-Warshall over the direct edges.
-    for k in 0..n {
-        let row_k = dist[k].clone();
-        for (i, row_i) in dist.iter_mut().enumerate() {
-            let Some((dik, pik)) = row_i[k] else {
-                continue;
-            };
-            for (j, via) in row_k.iter().enumerate() {
-                if i == j {
-                    continue;
-                }
-                if let Some((dkj, pkj)) = *via {
-                    if row_i[j].is_none_or(|(d, _)| dik + dkj < d) {
-                        row_i[j] = Some((dik + dkj, pik * pkj));
-                    }
-                }
-            }
-        }
+    g.edges = vec![Vec::new(); n];
+    for ((x, y), (lat, p)) in direct {
+        g.edges[x].push((y, lat, p));
     }
-    for (i, s) in self_loops.into_iter().enumerate() {
-        dist[i][i] = s;
-    }
-    g.paths = dist;
+    g.self_loops = self_loops;
     Ok(g)
 }

@@ -51,6 +51,9 @@ const RUST_IGNORES: &[&str] = &[
     "IDontWantMessageTTL",
 ];
 
+/// The largest message an interop script may publish (as `workload.message_bytes`).
+const MAX_MESSAGE_BYTES: u64 = 64 << 20;
+
 fn get<'a>(
     o: &'a serde_json::Map<String, Value>,
     k: &str,
@@ -185,13 +188,14 @@ fn instruction(
         }
         "waitUntil" => Instr::WaitUntil(as_u64(f("elapsedSeconds")?, &fa("elapsedSeconds"))?),
         "publish" => {
-            let size = as_u64(f("messageSizeBytes")?, &fa("messageSizeBytes"))? as usize;
-            if size < 8 {
+            let size = as_u64(f("messageSizeBytes")?, &fa("messageSizeBytes"))?;
+            if !(8..=MAX_MESSAGE_BYTES).contains(&size) {
                 return Err(bad(format!(
-                    "params.json: {}: {size} bytes; at least 8 (the message id)",
+                    "params.json: {}: {size} bytes; from 8 (the message id) to {MAX_MESSAGE_BYTES} (64 MiB)",
                     fa("messageSizeBytes")
                 )));
             }
+            let size = size as usize;
             Instr::Publish {
                 id: as_u64(f("messageID")?, &fa("messageID"))?,
                 size,

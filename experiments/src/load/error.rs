@@ -67,11 +67,13 @@ pub(super) fn key_error(
     prefix: &str,
     e: serde_path_to_error::Error<toml::de::Error>,
 ) -> InputError {
-    let path = e.path().to_string();
+    // serde_path_to_error writes an array index as `.[1]`.
+    let path = e.path().to_string().replace(".[", "[");
     let key = match (prefix.is_empty(), path == ".") {
         (true, true) => "(top level)".to_string(),
         (true, false) => path,
         (false, true) => prefix.to_string(),
+        (false, false) if path.starts_with('[') => format!("{prefix}{path}"),
         (false, false) => format!("{prefix}.{path}"),
     };
     let m = e.into_inner().to_string();
@@ -119,6 +121,12 @@ fn plain_words(m: &str) -> String {
         if let Some(best) = nearest(typo, &known) {
             out.push_str(&format!(" (did you mean `{best}`?)"));
         }
+    }
+    if let Some(i) = out.find("invalid type: unit variant, expected ") {
+        out.replace_range(
+            i..i + "invalid type: unit variant, ".len(),
+            "expected a name or a table, not an array or a number: ",
+        );
     }
     if let Some(i) = out.find("expected internally tagged enum ") {
         let what = if out[i..].contains("LatencyModel") {
@@ -170,7 +178,10 @@ fn source_of(label: &str, sets: &[String], key: &str) -> String {
             let k = s.split_once('=').map_or(s.as_str(), |(k, _)| k).trim();
             key == k || key.starts_with(&format!("{k}.")) || k.starts_with(&format!("{key}."))
         })
-        .map_or_else(|| label.to_string(), |s| format!("--set {s}"))
+        .map_or_else(
+            || label.to_string(),
+            |s| format!("--set {}", models::spec::short_value(s)),
+        )
 }
 
 /// Points a key error at the `--set` that caused it, if one did.

@@ -62,13 +62,99 @@ pub fn load_full(file: Option<&Path>, sets: &[String]) -> Result<Loaded, InputEr
 
 /// Deserializes and validates an experiment from a TOML table.
 pub fn experiment_from_table(label: &str, table: toml::Table) -> Result<Experiment, InputError> {
-    let exp: Experiment = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|e| key_error(label, "", e))?;
+    let given = toml::Value::Table(table);
+    let exp: Experiment = serde_path_to_error::deserialize(given.clone()).map_err(|e| {
+        let e = key_error(label, "", e);
+        nested_number_error(label, &given, &e).unwrap_or(e)
+    })?;
+    // serde reads a table's fields from an array by position
+    // (`workload = [2, 0.5]`): refuse any value given where the experiment
+    // has a table.
+    if let Ok(read) = toml::Value::try_from(&exp) {
+        if let Some((key, what)) = not_a_table(&given, &read, String::new()) {
+            return Err(InputError::Key {
+                file: label.to_string(),
+                key,
+                message: format!("{what} where a table belongs (e.g. key = {{ name = value }})"),
+            });
+        }
+    }
     exp.validate().map_err(|source| InputError::Invalid {
         file: label.to_string(),
         source,
     })?;
     Ok(exp)
+}
+
+/// For an error serde can only place at a tagged table (a latency model or
+/// a duration distribution, read whole before its kind is known): the
+/// field inside it that should be a number and is not.
+fn nested_number_error(label: &str, given: &toml::Value, e: &InputError) -> Option<InputError> {
+    let InputError::Key { key, .. } = e else {
+        return None;
+    };
+    let mut v = given;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        v = v.get(name)?;
+        if let Some(i) = index {
+            v = v.get(i)?;
+        }
+    }
+    let table = v.as_table()?;
+    let tag = ["model", "distribution"];
+    let (field, bad) = table
+        .iter()
+        .find(|(k, x)| !tag.contains(&k.as_str()) && !(x.is_integer() || x.is_float()))?;
+    Some(InputError::Key {
+        file: label.to_string(),
+        key: format!("{key}.{field}"),
+        message: format!(
+            "expected a number, found {} ({})",
+            bad.type_str(),
+            models::spec::short_value(&bad.to_string())
+        ),
+    })
+}
+
+/// The first key where `given` has a value that is not a table but the
+/// experiment as read (`read`) has one, with what was given there.
+fn not_a_table(given: &toml::Value, read: &toml::Value, at: String) -> Option<(String, String)> {
+    let join = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match (given, read) {
+        (toml::Value::Table(g), toml::Value::Table(r)) => g.iter().find_map(|(k, gv)| {
+            let rv = r.get(k)?;
+            match (gv, rv) {
+                (toml::Value::Table(_), _) | (_, toml::Value::Array(_)) => {
+                    not_a_table(gv, rv, join(k))
+                }
+                (other, toml::Value::Table(_)) => Some((
+                    join(k),
+                    format!(
+                        "{} ({})",
+                        other.type_str(),
+                        models::spec::short_value(&other.to_string())
+                    ),
+                )),
+                _ => None,
+            }
+        }),
+        (toml::Value::Array(g), toml::Value::Array(r)) => g
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (gv, rv))| not_a_table(gv, rv, format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// Parses experiment text, applies overrides, splits off `[sweep]` and `[check]`, validates.
@@ -83,6 +169,19 @@ pub fn parse_full(label: &str, text: &str, sets: &[String]) -> Result<Loaded, In
         apply_set(&mut table, s)?;
     }
     let from = |e| attribute(e, label, sets);
+    for section in ["sweep", "check"] {
+        if let Some(v) = table.get(section).filter(|v| !v.is_table()) {
+            return Err(from(InputError::Key {
+                file: label.to_string(),
+                key: section.to_string(),
+                message: format!(
+                    "{} ({}) where a table belongs ([{section}] with its keys)",
+                    v.type_str(),
+                    models::spec::short_value(&v.to_string())
+                ),
+            }));
+        }
+    }
     let sweep = match table.remove("sweep") {
         Some(v) => Some(
             serde_path_to_error::deserialize(v).map_err(|e| from(key_error(label, "sweep", e)))?,

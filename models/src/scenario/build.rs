@@ -515,7 +515,11 @@ impl<'a> Build<'a> {
         let spec = self.spec;
         if spec.measure.sample_interval_ms > 0 {
             let tag = driver.push(Action::Sample);
-            engine.schedule_app(spec.measure.sample_interval_ms * sim::MS, None, tag);
+            engine.schedule_app(
+                spec.measure.sample_interval_ms.saturating_mul(sim::MS),
+                None,
+                tag,
+            );
         }
         if spec.measure.deliveries {
             driver.collector.borrow_mut().keep_deliveries();
@@ -578,7 +582,9 @@ impl<'a> Build<'a> {
                 continue;
             }
             let every_ns = (SEC as f64 / c.spam_rate_per_s).round().max(1.0) as u64;
-            let at = driver.next_publish_ns + spam_rng.random_range(0..every_ns);
+            let at = driver
+                .next_publish_ns
+                .saturating_add(spam_rng.random_range(0..every_ns));
             if at <= driver.publish_until_ns {
                 let tag = driver.push(Action::Spam { peer: p, every_ns });
                 engine.schedule_app(at, None, tag);

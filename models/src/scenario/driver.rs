@@ -70,7 +70,10 @@ impl Driver {
         // Schedule the next one.
         let rate = self.spec.workload.rate_per_s;
         if rate > 0.0 {
-            self.next_publish_ns += (SEC as f64 / rate).round().max(1.0) as u64;
+            // Saturating: a rate so low that the next message comes after
+            // the end (or after u64::MAX ns) publishes no more.
+            let gap = (SEC as f64 / rate).round().clamp(1.0, u64::MAX as f64) as u64;
+            self.next_publish_ns = self.next_publish_ns.saturating_add(gap);
             if self.next_publish_ns <= self.publish_until_ns {
                 engine.schedule_app(self.next_publish_ns, None, self.push(Action::Publish));
             }
@@ -155,7 +158,9 @@ impl Driver {
                 self.publish_sized(engine, p, 0, self.spec.probes.message_bytes, true);
             }
         }
-        let next = engine.now_ns() + self.spec.probes.interval_ms * sim::MS;
+        let next = engine
+            .now_ns()
+            .saturating_add(self.spec.probes.interval_ms.saturating_mul(sim::MS));
         if next <= self.publish_until_ns {
             let tag = self.push(Action::Probe);
             engine.schedule_app(next, None, tag);
@@ -438,7 +443,8 @@ impl AppHandler<Peer> for Driver {
                     }
                     self.collector.borrow_mut().peer_samples.extend(rows);
                 }
-                let next = now + self.spec.measure.sample_interval_ms * sim::MS;
+                let next = now
+                    .saturating_add(self.spec.measure.sample_interval_ms.saturating_mul(sim::MS));
                 if next <= ms_to_ns(self.spec.duration_s * 1000.0) {
                     let tag = self.push(Action::Sample);
                     engine.schedule_app(next, None, tag);
@@ -471,7 +477,7 @@ impl AppHandler<Peer> for Driver {
                     node.publish_invalid(self.topics[0].clone(), size);
                     engine.wake(peer);
                 }
-                let next = engine.now_ns() + every_ns;
+                let next = engine.now_ns().saturating_add(every_ns);
                 if next <= self.publish_until_ns {
                     engine.schedule_app(next, None, tag);
                 }

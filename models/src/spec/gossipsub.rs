@@ -143,7 +143,8 @@ impl GossipsubSpec {
             .unwrap_or_else(|_| self.clone())
     }
 
-    pub(crate) fn validate(&self) -> Result<(), SpecError> {
+    /// Checks the section (keys named `gossipsub.<key>`).
+    pub fn validate(&self) -> Result<(), SpecError> {
         let d = libp2p_gossipsub::Config::default();
         let n = self.mesh_n.unwrap_or(d.mesh_n());
         let lo = self.mesh_n_low.unwrap_or(d.mesh_n_low());
@@ -221,6 +222,67 @@ impl GossipsubSpec {
                 "a positive number of milliseconds",
             ));
         }
+        // Times in ms: at most a day (the crate turns them into Durations
+        // and instants; beyond, its arithmetic or allocations break).
+        for (key, v) in [
+            ("heartbeat_interval_ms", self.heartbeat_interval_ms),
+            (
+                "heartbeat_initial_delay_ms",
+                self.heartbeat_initial_delay_ms,
+            ),
+            ("fanout_ttl_ms", self.fanout_ttl_ms),
+            ("prune_backoff_ms", self.prune_backoff_ms),
+            ("duplicate_cache_time_ms", self.duplicate_cache_time_ms),
+            ("unsubscribe_backoff_ms", self.unsubscribe_backoff_ms),
+            ("graft_flood_threshold_ms", self.graft_flood_threshold_ms),
+            ("iwant_followup_time_ms", self.iwant_followup_time_ms),
+        ] {
+            if let Some(v) = v.filter(|&v| v > super::DAY_MS) {
+                return Err(err(
+                    &format!("gossipsub.{key}"),
+                    v,
+                    "a number of milliseconds up to 86400000 (a day)",
+                ));
+            }
+        }
+        if let Some(v) = self
+            .heartbeat_initial_delay_ns
+            .filter(|&v| v > super::DAY_MS * 1_000_000)
+        {
+            return Err(err(
+                "gossipsub.heartbeat_initial_delay_ns",
+                v,
+                "a number of nanoseconds up to 86400000000000 (a day)",
+            ));
+        }
+        // GossipSub keeps one set per heartbeat of its longest backoff.
+        let hb = self
+            .heartbeat_interval_ms
+            .unwrap_or(d.heartbeat_interval().as_millis() as u64);
+        let backoff = self
+            .prune_backoff_ms
+            .unwrap_or(d.prune_backoff().as_millis() as u64)
+            .max(
+                self.unsubscribe_backoff_ms
+                    .unwrap_or(d.unsubscribe_backoff().as_secs() * 1000),
+            );
+        let slots = backoff / hb.max(1);
+        if slots > MAX_BACKOFF_SLOTS {
+            let key = if self.prune_backoff_ms.is_some() {
+                "gossipsub.prune_backoff_ms"
+            } else {
+                "gossipsub.unsubscribe_backoff_ms"
+            };
+            return Err(err(
+                key,
+                backoff,
+                format!(
+                    "at most {MAX_BACKOFF_SLOTS} heartbeats ({} ms with heartbeat_interval_ms = {hb}): \
+                     GossipSub keeps a set per heartbeat of its longest backoff",
+                    MAX_BACKOFF_SLOTS.saturating_mul(hb)
+                ),
+            ));
+        }
         let signing = self.signing.unwrap_or(Signing::Ed25519);
         if let (Signing::None, Some(m)) = (signing, self.validation_mode) {
             if matches!(m, ValidationModeSpec::Strict) {
@@ -250,6 +312,10 @@ impl GossipsubSpec {
         })
     }
 }
+
+/// The most heartbeats a backoff may span (GossipSub allocates a set per
+/// heartbeat of its longest backoff: 100,000 of them are 4.8 MB per peer).
+pub const MAX_BACKOFF_SLOTS: u64 = 100_000;
 
 /// Sets each builder option whose key the section sets: `$key => $setter`,
 /// with `ms` for keys in milliseconds that the builder takes as a `Duration`.

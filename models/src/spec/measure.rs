@@ -29,3 +29,17 @@ impl Default for MeasureSpec {
         }
     }
 }
+
+impl MeasureSpec {
+    /// Checks the parameters.
+    pub(crate) fn validate(&self) -> Result<(), super::SpecError> {
+        if self.sample_interval_ms > super::DAY_MS {
+            return Err(super::err(
+                "measure.sample_interval_ms",
+                self.sample_interval_ms,
+                "0 (off) or a number of milliseconds up to 86400000 (a day)",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -59,9 +59,25 @@ pub(crate) fn err(
 ) -> SpecError {
     SpecError {
         key: key.to_string(),
-        value: value.to_string(),
+        value: short_value(&value.to_string()),
         allowed: allowed.into(),
     }
+}
+
+/// A value as an error message shows it: a long number in scientific
+/// notation (`1e300`, not 301 digits), anything else long cut to about
+/// 60 characters.
+pub fn short_value(s: &str) -> String {
+    if s.len() > 20 {
+        if let Ok(x) = s.parse::<f64>() {
+            return format!("{x:e}");
+        }
+    }
+    if s.chars().count() <= 60 {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(50).collect();
+    format!("{head}... ({} characters)", s.chars().count())
 }
 
 /// One experiment: a network, a workload and how long to run.
@@ -115,6 +131,11 @@ pub struct Experiment {
     /// numbers, as between seeds. For networks of thousands of peers.
     pub partitions: u16,
 }
+
+/// A day in milliseconds: the upper bound of the experiment's intervals
+/// and durations in ms (beyond it, nanosecond arithmetic and GossipSub's
+/// per-heartbeat storage are what would break).
+pub const DAY_MS: u64 = 86_400_000;
 
 /// Most partitions a run may have.
 pub const MAX_PARTITIONS: u16 = 64;
@@ -200,6 +221,7 @@ impl Experiment {
             self.dialer.validate(self.peers)?;
         }
         self.probes.validate(self.peers)?;
+        self.measure.validate()?;
         self.churn.validate(self.peers, self.duration_s)?;
         self.topology.validate(self.peers)?;
         self.validate_consistency()?;
@@ -305,6 +327,15 @@ impl Experiment {
                     "a time below duration_s ({}), or churn.share = 0 for no churn",
                     self.duration_s
                 ),
+            ));
+        }
+        if self.topology.kind == TopologyKind::HubAndSpoke && self.classes.is_empty() {
+            return Err(err(
+                "topology.kind",
+                "\"hub_and_spoke\"",
+                "a kind for peers without classes, or [[class]] entries: the hubs are the peers of \
+                 topology.hub_class (or of the classes that accept inbound connections), so without \
+                 classes every peer would be left alone",
             ));
         }
         if self.topology.kind == TopologyKind::HubAndSpoke && !self.classes.is_empty() {

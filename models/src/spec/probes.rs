@@ -35,11 +35,11 @@ impl ProbeSpec {
                 format!("0 (off) or from 2 to peers ({peers})"),
             ));
         }
-        if self.interval_ms == 0 {
+        if !(1..=super::DAY_MS).contains(&self.interval_ms) {
             return Err(err(
                 "probes.interval_ms",
-                0,
-                "a positive number of milliseconds",
+                self.interval_ms,
+                "a number of milliseconds from 1 to 86400000 (a day)",
             ));
         }
         if !(16..=1 << 20).contains(&self.message_bytes) {
