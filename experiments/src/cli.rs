@@ -47,10 +47,10 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if let Some(ie) = e.downcast_ref::<InputError>() {
-                eprintln!("error: {ie}");
+                eprintln!("error: {}", crate::load::short_message(&ie.to_string()));
                 ExitCode::from(2)
             } else {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", crate::load::short_message(&format!("{e:#}")));
                 ExitCode::from(1)
             }
         }

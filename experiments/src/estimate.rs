@@ -252,7 +252,7 @@ mod tests {
     fn keys_that_blow_memory_up_raise_the_estimate() {
         let base = estimate_bytes(&exp(&["peers=30"]));
         for set in [
-            "gossipsub.prune_backoff_ms=100000000",
+            "gossipsub.prune_backoff_ms=86400000",
             "workload.message_bytes=4000000",
             "workload.rate_per_s=1000",
         ] {

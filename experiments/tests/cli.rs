@@ -564,8 +564,17 @@ fn run_lists_the_files_it_wrote_and_says_what_it_leaves_out() {
         on_disk.contains(&"deliveries.csv".to_string()),
         "{on_disk:?}"
     );
+    // The plots and report are on a line of their own.
+    let report = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("report"))
+        .expect("a report line");
     for f in &on_disk {
-        assert!(line.contains(f.as_str()), "{f} not in: {line}");
+        if f == "plots" || f == "report.html" {
+            assert!(report.contains(f.as_str()), "{f} not in: {report}");
+        } else {
+            assert!(line.contains(f.as_str()), "{f} not in: {line}");
+        }
     }
     assert!(
         stderr.contains("runs the base point") && stderr.contains("[sweep]"),

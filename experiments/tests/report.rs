@@ -222,3 +222,76 @@ fn report_renders_in_headless_chromium() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// Runs `meshsim` in `cwd` (default output folders are relative to it).
+fn meshsim_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run meshsim")
+}
+
+/// Every plot of `dir` loads in headless Chromium (when installed).
+fn renders_every_plot(dir: &Path) {
+    let n = plot_files(dir).len() / 2;
+    assert!(n >= 2, "plots drawn in {}", dir.display());
+    if !Path::new(CHROMIUM).exists() {
+        return;
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let args = [
+        "--virtual-time-budget=5000".to_string(),
+        "--dump-dom".into(),
+    ];
+    let profile = dir.join("chromium-profile");
+    let (ok, dom, err) = chromium(&probe_copy(dir, &html, "probe.html"), &profile, &args);
+    assert!(ok, "{err}");
+    assert_eq!(probe_line(&dom), format!("loaded {n} of {n} broken []"));
+}
+
+#[test]
+fn a_plain_run_and_a_plain_sweep_leave_plots_and_a_report() {
+    let cwd = std::env::temp_dir().join(format!("meshsim-report-plain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).unwrap();
+    let o = meshsim_in(&cwd, &["run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let dir = cwd.join("results").join("quickstart");
+    assert!(
+        stdout.contains(&format!(
+            "report                {}",
+            Path::new("results/quickstart/report.html").display()
+        )),
+        "says where the report is: {stdout}"
+    );
+    renders_every_plot(&dir);
+
+    let ci = Path::new(env!("CARGO_MANIFEST_DIR")).join("ci.toml");
+    let o = meshsim_in(&cwd, &["sweep", ci.to_str().unwrap(), "--jobs", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // The compact table: a header and one row per point, then the report.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("point  gossipsub.mesh_n_low"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with(char::is_numeric))
+            .count(),
+        3,
+        "{stdout}"
+    );
+    assert!(stdout.contains("results/ci/report.html"), "{stdout}");
+    renders_every_plot(&cwd.join("results").join("ci"));
+
+    // --no-plots leaves none.
+    let o = meshsim_in(&cwd, &["run", "--out", "bare", "--no-plots"]);
+    assert!(o.status.success());
+    assert!(!cwd.join("bare/plots").exists() && !cwd.join("bare/report.html").exists());
+    let _ = std::fs::remove_dir_all(&cwd);
+}

@@ -655,12 +655,14 @@ fn merge_refuses_duplicated_and_missing_shards() {
     input_error(&missing, &["2 of the sweep's 4 runs", "missing"]);
     // A copy of a shard under another name holds the same runs.
     let copy = d.join("copy");
-    std::fs::create_dir_all(copy.join("runs")).unwrap();
-    std::fs::copy(d.join("sh0/experiment.toml"), copy.join("experiment.toml")).unwrap();
-    for e in std::fs::read_dir(d.join("sh0/runs")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), copy.join("runs").join(e.file_name())).unwrap();
+    for sub in ["runs", "series"] {
+        std::fs::create_dir_all(copy.join(sub)).unwrap();
+        for e in std::fs::read_dir(d.join("sh0").join(sub)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), copy.join(sub).join(e.file_name())).unwrap();
+        }
     }
+    std::fs::copy(d.join("sh0/experiment.toml"), copy.join("experiment.toml")).unwrap();
     let overlap = meshsim(&[
         "merge",
         "--out",

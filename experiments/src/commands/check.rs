@@ -71,6 +71,13 @@ pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(check::read_baseline(&a.baseline)?)
     };
+    // The files written after the runs must be writable before them.
+    if let Some(md) = &a.markdown {
+        super::output_file("--markdown", md)?;
+    }
+    if a.update {
+        super::output_file("--baseline", &a.baseline)?;
+    }
     let plan = sweep::plan(loaded)?;
     let out = plan_out_dir(&plan, a.out, format!("{}-check", plan.loaded.exp.name))?;
     let opts = exec_options(&plan, &a.file, &a.sets, a.jobs, &out);

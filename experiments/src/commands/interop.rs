@@ -43,6 +43,9 @@ pub struct InteropArgs {
     /// made: no congestion window, no handshake).
     #[arg(long, default_value = "shadow", value_parser = ["shadow", "linux", "ideal"])]
     pub transport: String,
+    /// Do not draw plots/ and report.html (draw them later with `meshsim plot DIR`).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 /// The transport of `--transport NAME`.
@@ -95,6 +98,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
         json,
         no_write,
         transport: tname,
+        no_plots,
     } = a;
     let dir = dir.as_path();
     let sc = match load_dir(dir).and_then(|sc| check_configs(&sc).map(|_| sc)) {
@@ -103,7 +107,8 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
             sc
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", dir.display());
+            let m = crate::load::short_message(&e.to_string());
+            eprintln!("error: {}: {m}", dir.display());
             return Ok(ExitCode::from(2));
         }
     };
@@ -199,6 +204,9 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", odir.display()))?;
         if !json {
             super::print_written(&odir, &written);
+        }
+        if !no_plots {
+            super::plots_and_report(&odir, json);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -37,10 +37,14 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 pub fn make_out_dir(option: &str, dir: &Path) -> Result<(), InputError> {
     let why = if dir.exists() && !dir.is_dir() {
         Some("it exists and is not a directory".to_string())
+    } else if let Err(e) = std::fs::create_dir_all(dir) {
+        Some(format!("cannot create the directory: {e}"))
     } else {
-        std::fs::create_dir_all(dir)
+        // A folder that exists but cannot be written to (read-only, another
+        // user's) fails here, not after the first run.
+        crate::output::AtomicFile::create(&dir.join("meta.json"))
             .err()
-            .map(|e| format!("cannot create the directory: {e}"))
+            .map(|e| format!("cannot write in the directory: {e}"))
     };
     match why {
         None => Ok(()),
@@ -49,6 +53,27 @@ pub fn make_out_dir(option: &str, dir: &Path) -> Result<(), InputError> {
             dir.display()
         ))),
     }
+}
+
+/// Checks before anything runs that the file `path` of option `option` can
+/// be written (its folder made, a file created beside it): a results file
+/// that cannot be written is bad input, not a lost run.
+pub fn output_file(option: &str, path: &Path) -> Result<(), InputError> {
+    let bad = |why: String| InputError::Options(format!("{option} {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(bad(format!(
+            "is a directory; name a file, e.g. {option} {}",
+            path.join("out").display()
+        )));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    // The temporary file is removed when the handle is dropped.
+    crate::output::AtomicFile::create(path)
+        .map(drop)
+        .map_err(|e| bad(format!("cannot be written: {e}")))
 }
 
 /// The output directory of a plan (`--out`, else `results/<default_name>`),
@@ -109,6 +134,32 @@ fn default_jobs(plan: &Plan) -> usize {
 }
 
 /// The summary's last line: the results directory `dir` and the files written there.
+/// Draws `dir/plots/` and `dir/report.html` after a command wrote its
+/// results (unless `--no-plots`), and says where the report is (on stdout,
+/// or stderr when stdout carries JSON). A plot that cannot be drawn costs
+/// no result: it is reported, and the command's exit code is unchanged.
+fn plots_and_report(dir: &Path, json: bool) {
+    let say = |line: String| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    match crate::plot::plot_dir(dir) {
+        Ok(plots) => say(format!(
+            "  report                {} ({} plots in {}/)",
+            dir.join("report.html").display(),
+            plots.len(),
+            dir.join("plots").display()
+        )),
+        Err(e) => eprintln!(
+            "warning: no plots: {e:#}; the results are written; draw them with `meshsim plot {}`",
+            dir.display()
+        ),
+    }
+}
+
 fn print_written(dir: &Path, written: &[String]) {
     println!(
         "  results               {}/ ({})",

@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// --json differ, both 0); for checking exactly that.
     #[arg(long)]
     pub no_memo: bool,
+    /// Do not draw plots/ and report.html (draw them later with `meshsim plot DIR`).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 /// `meshsim run`.
@@ -62,6 +65,7 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         trace,
         force,
         no_memo,
+        no_plots,
     } = a;
     let (file, sets) = (file.as_deref(), &sets[..]);
     let opts = models::RunOptions {
@@ -112,24 +116,7 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         super::make_out_dir(option, dir)?;
     }
     if let Some(t) = &trace {
-        if t.is_dir() {
-            return Err(load::InputError::Options(format!(
-                "--trace {}: is a directory; name a file, e.g. --trace {}",
-                t.display(),
-                t.join("trace.jsonl").display()
-            ))
-            .into());
-        }
-        // The trace's folder is made like the results folder.
-        if let Some(dir) = t.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                load::InputError::Options(format!(
-                    "--trace {}: cannot create {}: {e}",
-                    t.display(),
-                    dir.display()
-                ))
-            })?;
-        }
+        super::output_file("--trace", t)?;
     }
     let mut opts = opts;
     let progress = RunProgress::start(exp.duration_s);
@@ -166,6 +153,9 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", dir.display()))?;
         if !json {
             super::print_written(&dir, &written);
+        }
+        if !no_plots {
+            super::plots_and_report(&dir, json);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -41,6 +41,9 @@ pub struct SweepArgs {
     /// those whose index is I mod N.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Do not draw plots/ and report.html (draw them later with `meshsim plot DIR`).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 /// `meshsim sweep`.
@@ -72,7 +75,12 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     install_ctrlc();
     let wall = crate::wall::now();
     let rep = sweep::execute(&plan, &opts)?;
-    let (ok, failed) = sweep::write_tables(&out, &plan.param_keys)?;
+    let (ok, failed) = sweep::write_tables(&out, &plan.param_keys).map_err(|e| {
+        e.context(format!(
+            "writing the tables (every finished run is kept in {}; `--resume` writes them again)",
+            out.join("runs").display()
+        ))
+    })?;
     eprintln!(
         "{} runs done, {} failed, {} already finished; {} results and {} failures in {} ({:.1} s)",
         rep.done,
@@ -88,6 +96,15 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             "failed runs and how to reproduce them: {}",
             out.join("failures.csv").display()
         );
+    }
+    if ok > 0 {
+        print!(
+            "{}",
+            sweep::digest(&sweep::read_records(&out)?, &plan.param_keys)
+        );
+        if !a.no_plots {
+            super::plots_and_report(&out, false);
+        }
     }
     if rep.interrupted {
         return Ok(ExitCode::from(130));

@@ -111,14 +111,22 @@ pub fn parse_graph(text: &str) -> Result<Graph, InteropError> {
             }
         };
         let (a, b) = (end("source")?, end("target")?);
-        let lat = match field(l, "latency") {
-            Some(Gml::Str(s)) => parse_duration(&s, None),
-            Some(Gml::Num(x)) => parse_duration(&x.to_string(), None),
-            _ => Err("missing `latency`".to_string()),
+        let written = match field(l, "latency") {
+            Some(Gml::Str(s)) => Some(s),
+            Some(Gml::Num(x)) => Some(x.to_string()),
+            _ => None,
+        };
+        let lat = match &written {
+            Some(s) => parse_duration(s, None),
+            None => Err("missing `latency`".to_string()),
         }
         .and_then(|v| {
             if v > MAX_EDGE_LATENCY_NS {
-                Err(format!("{v} ns: at most 1000000 s"))
+                let w = written.as_deref().unwrap_or_default();
+                Err(format!(
+                    "{:?}: at most 1000000 s",
+                    models::spec::short_value(w)
+                ))
             } else {
                 Ok(v)
             }

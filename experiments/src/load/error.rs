@@ -199,3 +199,40 @@ pub(super) fn attribute(e: InputError, label: &str, sets: &[String]) -> InputErr
         e => e,
     }
 }
+
+/// An error message made short enough to read: a quoted value longer than
+/// 60 characters keeps its first 40 and says how long it was, and a line
+/// longer than 400 characters (a parser quoting a huge line) is cut.
+pub fn short_message(m: &str) -> String {
+    const QUOTED: usize = 60;
+    const LINE: usize = 400;
+    let mut out = String::with_capacity(m.len().min(4096));
+    let mut rest = m;
+    // Quoted values: "...".
+    while let Some(i) = rest.find('"') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let Some(j) = rest.find('"') else { break };
+        let inner = &rest[..j];
+        if inner.chars().count() > QUOTED {
+            out.extend(inner.chars().take(40));
+            out.push_str(&format!("... ({} bytes)", inner.len()));
+        } else {
+            out.push_str(inner);
+        }
+        out.push('"');
+        rest = &rest[j + 1..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(|l| {
+            if l.chars().count() > LINE {
+                let cut: String = l.chars().take(LINE).collect();
+                format!("{cut}... ({} more bytes)", l.len() - cut.len())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -9,7 +9,7 @@
 mod error;
 mod set;
 
-pub use error::InputError;
+pub use error::{short_message, InputError};
 pub use set::{apply_set, set_path, split_set};
 
 use error::{attribute, key_error};
@@ -108,7 +108,7 @@ fn nested_number_error(label: &str, given: &toml::Value, e: &InputError) -> Opti
     let tag = ["model", "distribution"];
     let (field, bad) = table
         .iter()
-        .find(|(k, x)| !tag.contains(&k.as_str()) && !(x.is_integer() || x.is_float()))?;
+        .find(|(k, x)| !(tag.contains(&k.as_str()) || x.is_integer() || x.is_float()))?;
     Some(InputError::Key {
         file: label.to_string(),
         key: format!("{key}.{field}"),

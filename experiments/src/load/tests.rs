@@ -100,3 +100,26 @@ fn errors_name_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn long_values_and_lines_are_shortened_in_messages() {
+    let long = "x".repeat(100_000);
+    let m = super::short_message(&format!(
+        "`peers`: invalid type: string \"{long}\", expected a number"
+    ));
+    assert_eq!(
+        m,
+        format!(
+            "`peers`: invalid type: string \"{}... (100000 bytes)\", expected a number",
+            "x".repeat(40)
+        )
+    );
+    let m = super::short_message(&format!("line 1\n{long}\nline 3"));
+    assert!(
+        m.starts_with("line 1\n") && m.ends_with("(99600 more bytes)\nline 3"),
+        "{}",
+        &m[..50]
+    );
+    // Short ones unchanged, and an odd quote is kept.
+    assert_eq!(super::short_message("a \"b\" c \"d"), "a \"b\" c \"d");
+}

@@ -54,10 +54,46 @@ impl Drop for AtomicFile {
 }
 
 /// Writes `bytes` to `path` atomically.
+/// An error names the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let (a, mut f) = AtomicFile::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    a.commit()
+    let write = || {
+        let (a, mut f) = AtomicFile::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        a.commit()
+    };
+    write().map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// Removes from `dir` the temporary files of writers that are gone (a run
+/// killed between writing and renaming): `.NAME.tmp-PID` whose process no
+/// longer exists. Where processes cannot be listed (no `/proc`), nothing
+/// is removed. Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".tmp-"))
+            .map(|(_, pid)| pid)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id().to_string() || proc.join(pid).exists();
+        if !alive && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }

@@ -15,7 +15,7 @@ mod detail;
 mod summary;
 mod trace;
 
-pub use atomic::{write_atomic, AtomicFile};
+pub use atomic::{remove_stale_temporaries, write_atomic, AtomicFile};
 pub use columns::{run_columns, runs_csv};
 pub use detail::{concat_csv, detail_files};
 pub use summary::summary_text;

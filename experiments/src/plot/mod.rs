@@ -105,11 +105,20 @@ fn optional<T>(
     load: impl FnOnce(&Path) -> anyhow::Result<T>,
 ) -> anyhow::Result<Option<T>> {
     let p = dir.join(name);
-    if p.is_file() {
-        load(&p).map(Some)
-    } else {
-        Ok(None)
+    if !p.is_file() {
+        return Ok(None);
     }
+    // A file that is there but unreadable is bad input (exit 2), as runs.csv is.
+    load(&p).map(Some).map_err(|e| {
+        let m = format!("{e:#}");
+        let path = p.display().to_string();
+        crate::load::InputError::Options(if m.contains(&path) {
+            m
+        } else {
+            format!("{path}: {m}")
+        })
+        .into()
+    })
 }
 
 /// Removes plot files a previous `meshsim plot` wrote that this one did not.

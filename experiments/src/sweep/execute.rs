@@ -65,6 +65,10 @@ pub fn reproduce_cmd(opts: &ExecOptions, p: &Point, seed: u64) -> String {
 /// Runs the plan's runs (those of this shard, not yet finished when
 /// resuming) in parallel; each result is written as soon as it finishes.
 pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
+    // Half-written files of an earlier sweep that was killed.
+    for sub in ["", "runs", "series", "failures"] {
+        output::remove_stale_temporaries(&opts.out.join(sub));
+    }
     let (todo, skipped) = resume::runs_to_do(plan, opts)?;
     // Memory safety valve: refuse before anything runs (see `estimate`).
     let parallel = opts.jobs.max(1).min(todo.len().max(1));
@@ -104,26 +108,34 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
                 Ok(out) => {
                     let mut s = out.summary.clone();
                     s.wall_seconds = wall_s;
-                    // Detail files first: a run counts as finished once its JSON exists.
+                    // Detail files first: a run counts as finished once its
+                    // JSON exists (and the files it lists are whole).
+                    let mut series = std::collections::BTreeMap::new();
                     let detail = output::detail_files(&r.run_id, &out).and_then(|files| {
                         for (name, bytes) in files {
                             write_atomic(
                                 &opts.out.join("series").join(format!("{}.{name}", r.run_id)),
                                 &bytes,
                             )?;
+                            series.insert(name.to_string(), bytes.len() as u64);
                         }
                         Ok(())
                     });
+                    *sim_s.lock().unwrap_or_else(|e| e.into_inner()) += s.sim_seconds;
+                    // Without its detail files the run is not recorded as
+                    // finished: `--resume` runs it again.
                     if let Err(e) = detail {
                         note_error(&r.run_id, e);
+                        bar.inc(1);
+                        return;
                     }
-                    *sim_s.lock().unwrap_or_else(|e| e.into_inner()) += s.sim_seconds;
                     let rec = RunRecord {
                         run_id: r.run_id.clone(),
                         point_id: r.point,
                         params: params_of(p),
                         seed: r.seed,
                         summary: s,
+                        series,
                     };
                     done.fetch_add(1, Ordering::SeqCst);
                     write_record(&run_file(&opts.out, &r.run_id), &rec)
@@ -162,7 +174,13 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
     bar.finish_and_clear();
     let errs = errors.lock().unwrap_or_else(|e| e.into_inner());
     if !errs.is_empty() {
-        anyhow::bail!("could not write results: {}", errs.join("; "));
+        anyhow::bail!(
+            "could not write the results of {} runs (they are not recorded as finished; once \
+             the cause is fixed, `meshsim sweep ... --resume --out {}` runs them again): {}",
+            errs.len(),
+            opts.out.display(),
+            first_errors(&errs)
+        );
     }
     Ok(ExecReport {
         done: done.into_inner(),
@@ -170,6 +188,15 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
         skipped,
         interrupted: STOP.load(Ordering::SeqCst),
     })
+}
+
+/// The first three errors, and how many more.
+fn first_errors(errs: &[String]) -> String {
+    let mut s = errs.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+    if errs.len() > 3 {
+        s.push_str(&format!("; and {} more", errs.len() - 3));
+    }
+    s
 }
 
 fn progress_bar(show: bool, n: usize) -> indicatif::ProgressBar {

@@ -9,6 +9,23 @@ use crate::output::write_atomic;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// `p` as an absolute path without `.` and `..` (it need not exist).
+fn absolute(p: &Path) -> PathBuf {
+    let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    // Symbolic links: the real path of whatever part exists.
+    out.canonicalize().unwrap_or(out)
+}
+
 /// `meshsim merge --out OUT DIR...`: combines shard directories. Refuses
 /// (bad input, before writing anything) a directory given twice, two
 /// directories holding the same run (the same shard twice), directories of
@@ -18,6 +35,24 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> anyhow::Result<(usize, usize)> {
     let bad = |m: String| -> anyhow::Error { InputError::Options(format!("merge: {m}")).into() };
     if dirs.is_empty() {
         return Err(bad("name at least one directory to merge".into()));
+    }
+    // The output may not be (or lie inside) one of the inputs, nor be a file.
+    if out.is_file() {
+        return Err(bad(format!(
+            "--out {}: is a file; name a directory",
+            out.display()
+        )));
+    }
+    let out_abs = absolute(out);
+    for d in dirs {
+        let d_abs = absolute(d);
+        if out_abs.starts_with(&d_abs) || d_abs.starts_with(&out_abs) {
+            return Err(bad(format!(
+                "--out {} overlaps the input {}: merge into a new directory",
+                out.display(),
+                d.display()
+            )));
+        }
     }
     let mut experiment: Option<String> = None;
     let mut seen: Vec<PathBuf> = Vec::new();
@@ -49,6 +84,16 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> anyhow::Result<(usize, usize)> {
                         dirs[0].display()
                     )));
                 }
+            }
+        }
+        // Every finished run must be whole: its JSON readable, for its run,
+        // with every detail file it wrote (else its rows would be lost).
+        for id in run_ids_in(&d.join("runs"))? {
+            if let Some(problem) = super::records::record_problem(d, &id) {
+                return Err(bad(format!(
+                    "{problem}: not a finished run; finish the shard with `meshsim sweep FILE --resume --shard I/N --out {}`",
+                    d.display()
+                )));
             }
         }
         for sub in ["runs", "failures"] {

@@ -9,8 +9,10 @@
 //! - `tables`: `runs.csv`, `timing.csv`, `failures.csv`, `points.csv` and
 //!   the detail tables ([`write_tables`]).
 //! - `merge`: shard directories combined ([`merge`]).
+//! - `digest`: the table a sweep ends with ([`digest`]).
 
 mod axis;
+mod digest;
 mod execute;
 mod merge;
 mod plan;
@@ -18,6 +20,7 @@ mod records;
 mod resume;
 mod tables;
 
+pub use digest::digest;
 pub use execute::{execute, reproduce_cmd, ExecOptions, ExecReport, STOP};
 pub use merge::merge;
 pub use plan::{plan, refuse_swept_sets, value_str, Plan, Point, RunSpec};

@@ -22,6 +22,44 @@ pub struct RunRecord {
     pub seed: u64,
     /// The summary (its `wall_seconds` goes to `timing.csv`, not `runs.csv`).
     pub summary: RunSummary,
+    /// The detail files it wrote to `series/` (`<run_id>.<name>`), with
+    /// their sizes in bytes: a run is finished only while they are there whole.
+    #[serde(default)]
+    pub series: BTreeMap<String, u64>,
+}
+
+/// Why a run's files in a sweep directory are not a finished run.
+pub(super) fn record_problem(dir: &Path, run_id: &str) -> Option<String> {
+    let f = run_file(dir, run_id);
+    let rec: RunRecord = match std::fs::read(&f)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => return Some(format!("{}: {e}", f.display())),
+    };
+    if rec.run_id != run_id {
+        return Some(format!(
+            "{}: it holds run {} (a file renamed or copied?)",
+            f.display(),
+            rec.run_id
+        ));
+    }
+    for (name, len) in &rec.series {
+        let s = dir.join("series").join(format!("{run_id}.{name}"));
+        match std::fs::metadata(&s) {
+            Ok(m) if m.len() == *len => {}
+            Ok(m) => {
+                return Some(format!(
+                    "{}: {} bytes, but the run wrote {len}",
+                    s.display(),
+                    m.len()
+                ))
+            }
+            Err(e) => return Some(format!("{}: {e}", s.display())),
+        }
+    }
+    None
 }
 
 /// What a failed run leaves in `failures/<run_id>.json`.

@@ -46,7 +46,11 @@ pub(super) fn runs_to_do(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<(Vec
             failure_file(&opts.out, &r.run_id),
         );
         if done.exists() || failed.exists() {
-            if opts.resume {
+            // A run's files that were cut or lost (a truncated JSON, a
+            // missing detail file) are no finished run: it is done again.
+            let whole =
+                failed.exists() || super::records::record_problem(&opts.out, &r.run_id).is_none();
+            if opts.resume && whole {
                 skipped += 1;
                 continue;
             }

@@ -79,12 +79,18 @@ pub fn write_tables(dir: &Path, param_keys: &[String]) -> anyhow::Result<(usize,
     write_atomic(&dir.join("failures.csv"), &f.into_inner()?)?;
     // Detail files of the finished runs, concatenated in run order.
     for name in DETAIL_TABLES {
-        let parts: Vec<Vec<u8>> = records
-            .iter()
-            .filter_map(|r| {
-                std::fs::read(dir.join("series").join(format!("{}.{name}", r.run_id))).ok()
-            })
-            .collect();
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for r in &records {
+            let f = dir.join("series").join(format!("{}.{name}", r.run_id));
+            match std::fs::read(&f) {
+                Ok(b) => parts.push(b),
+                // A file the run wrote and that is gone: its rows would be lost.
+                Err(e) if r.series.contains_key(name) => {
+                    anyhow::bail!("{}: {e} (run {} wrote it)", f.display(), r.run_id)
+                }
+                Err(_) => {}
+            }
+        }
         if !parts.is_empty() {
             write_atomic(&dir.join(name), &output::concat_csv(&parts))?;
         }
