@@ -140,7 +140,9 @@ fn interop(d: &Path) -> Output {
 }
 
 /// Kills a child still running after `limit_s` (a hang, not a slow run:
-/// the limit is ~100x the time the case takes in a debug build).
+/// the limit is ~100x the time the case takes in a debug build). Wall time
+/// around another process, never inside a simulation.
+#[allow(clippy::disallowed_methods)]
 fn within(limit_s: u64, mut cmd: Command) -> Output {
     let mut child = cmd
         .stdout(Stdio::piped())
