@@ -212,7 +212,19 @@ pub fn short_message(m: &str) -> String {
     while let Some(i) = rest.find('"') {
         out.push_str(&rest[..=i]);
         rest = &rest[i + 1..];
-        let Some(j) = rest.find('"') else { break };
+        // The closing quote: not one escaped with a backslash.
+        let Some(j) = rest
+            .char_indices()
+            .scan(false, |esc, (k, c)| {
+                let end = c == '"' && !*esc;
+                *esc = c == '\\' && !*esc;
+                Some((k, end))
+            })
+            .find(|(_, end)| *end)
+            .map(|(k, _)| k)
+        else {
+            break;
+        };
         let inner = &rest[..j];
         if inner.chars().count() > QUOTED {
             out.extend(inner.chars().take(40));

@@ -120,6 +120,10 @@ fn long_values_and_lines_are_shortened_in_messages() {
         "{}",
         &m[..50]
     );
+    // Escaped quotes inside a quoted value (a --set argument as Rust prints it).
+    let arg = format!("--set \"churn.offline=\\\"{long}\\\"\": bad");
+    let m = super::short_message(&arg);
+    assert!(m.len() < 120 && m.ends_with("(100018 bytes)\": bad"), "{m}");
     // Short ones unchanged, and an odd quote is kept.
     assert_eq!(super::short_message("a \"b\" c \"d"), "a \"b\" c \"d");
 }

@@ -77,7 +77,14 @@ pub fn short_value(s: &str) -> String {
         return s.to_string();
     }
     let head: String = s.chars().take(50).collect();
-    format!("{head}... ({} characters)", s.chars().count())
+    // A quote opened in the head is closed (`"yyy..."`), so that what
+    // follows in a message is not read as quoted.
+    let close = if head.matches('"').count() % 2 == 1 {
+        "\""
+    } else {
+        ""
+    };
+    format!("{head}...{close} ({} characters)", s.chars().count())
 }
 
 /// One experiment: a network, a workload and how long to run.

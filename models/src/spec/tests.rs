@@ -237,3 +237,17 @@ fn odd_regular_graph_is_rejected() {
     e.topology.degree = 3;
     assert_eq!(e.validate().unwrap_err().key, "topology.degree");
 }
+
+#[test]
+fn short_values_are_short_and_keep_their_quotes_balanced() {
+    assert_eq!(
+        super::short_value(&format!("1{}", "0".repeat(300))),
+        "1e300"
+    );
+    assert_eq!(super::short_value("12"), "12");
+    let s = format!("\"{}\"", "y".repeat(300));
+    let short = super::short_value(&s);
+    assert_eq!(short, format!("\"{}...\" (302 characters)", "y".repeat(49)));
+    let t = format!("{{ a = \"b\", c = {} }}", "1".repeat(200));
+    assert!(super::short_value(&t).ends_with(&format!("... ({} characters)", t.len())));
+}
