@@ -133,7 +133,7 @@ fn list(toks: &[String], pos: &mut usize, depth: usize) -> Result<Vec<(String, G
         let v = if val == "[" {
             if depth + 1 >= MAX_DEPTH {
                 return Err(format!(
-                    "lists nested more than {MAX_DEPTH} deep (a graph needs 2)"
+                    "lists nested {MAX_DEPTH} or more deep (a graph needs 2)"
                 ));
             }
             Gml::List(list(toks, pos, depth + 1)?)

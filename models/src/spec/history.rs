@@ -55,7 +55,7 @@ impl Default for HistorySpec {
 
 impl HistorySpec {
     pub(crate) fn validate(&self) -> Result<(), SpecError> {
-        const DAY_MS: u64 = 86_400_000;
+        use super::DAY_MS;
         if self.sync_timeout_ms == 0 || self.sync_timeout_ms > DAY_MS {
             return Err(err(
                 "history.sync_timeout_ms",

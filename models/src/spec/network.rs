@@ -107,7 +107,7 @@ impl NetworkSpec {
             return Err(err(
                 "network.loss",
                 self.loss,
-                "a probability from 0 to 0.99",
+                "a probability from 0 to below 0.99",
             ));
         }
         if self.uplink_buffer_kib == 0 {

@@ -199,7 +199,7 @@ pub(crate) fn validate_timeline(
                 validate_peer_list(&k("peers"), list, peers)?;
                 finite_nonneg(&k("extra_latency_ms"), *extra_latency_ms)?;
                 if !(loss.is_finite() && (0.0..0.99).contains(loss)) {
-                    return Err(err(&k("loss"), loss, "a probability from 0 to 0.99"));
+                    return Err(err(&k("loss"), loss, "a probability from 0 to below 0.99"));
                 }
                 if !(bandwidth_factor.is_finite() && *bandwidth_factor > 0.0) {
                     return Err(err(
