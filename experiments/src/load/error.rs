@@ -202,10 +202,14 @@ pub(super) fn attribute(e: InputError, label: &str, sets: &[String]) -> InputErr
 
 /// An error message made short enough to read: a quoted value longer than
 /// 60 characters keeps its first 40 and says how long it was, and a line
-/// longer than 400 characters (a parser quoting a huge line) is cut.
+/// longer than 400 characters (a parser quoting a huge line, a list of
+/// expected names) keeps its first 300 and last 100 characters, so a hint
+/// at its end such as "(did you mean `mesh_n`?)" survives.
 pub fn short_message(m: &str) -> String {
     const QUOTED: usize = 60;
     const LINE: usize = 400;
+    const HEAD: usize = 300;
+    const TAIL: usize = 100;
     let mut out = String::with_capacity(m.len().min(4096));
     let mut rest = m;
     // Quoted values: "...".
@@ -238,9 +242,12 @@ pub fn short_message(m: &str) -> String {
     out.push_str(rest);
     out.lines()
         .map(|l| {
-            if l.chars().count() > LINE {
-                let cut: String = l.chars().take(LINE).collect();
-                format!("{cut}... ({} more bytes)", l.len() - cut.len())
+            let n = l.chars().count();
+            if n > LINE {
+                let head: String = l.chars().take(HEAD).collect();
+                let tail: String = l.chars().skip(n - TAIL).collect();
+                let cut = l.len() - head.len() - tail.len();
+                format!("{head}... ({cut} bytes cut) ...{tail}")
             } else {
                 l.to_string()
             }

@@ -116,9 +116,18 @@ fn long_values_and_lines_are_shortened_in_messages() {
     );
     let m = super::short_message(&format!("line 1\n{long}\nline 3"));
     assert!(
-        m.starts_with("line 1\n") && m.ends_with("(99600 more bytes)\nline 3"),
+        m.starts_with("line 1\n")
+            && m.ends_with(&format!("(99600 bytes cut) ...{}\nline 3", "x".repeat(100))),
         "{}",
         &m[..50]
+    );
+    // A hint at the end of a long line survives.
+    let m = super::short_message(&format!(
+        "unknown field, expected {long} (did you mean `mesh_n`?)"
+    ));
+    assert!(
+        m.len() < 500 && m.ends_with("(did you mean `mesh_n`?)"),
+        "{m}"
     );
     // Escaped quotes inside a quoted value (a --set argument as Rust prints it).
     let arg = format!("--set \"churn.offline=\\\"{long}\\\"\": bad");

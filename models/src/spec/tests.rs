@@ -63,18 +63,24 @@ fn settings_the_crate_accepts_but_cannot_use_are_refused() {
         }),
         Ok(())
     );
-    // A hub class that does not exist, a network nobody can dial into.
+    // Hub and spoke without classes; a hub class that does not exist; a
+    // network nobody can dial into.
     assert_eq!(
-        key(&|e| {
-            e.topology.kind = TopologyKind::HubAndSpoke;
-            e.topology.hub_class = Some("server".into());
-        }),
-        Err("topology.hub_class".into())
+        key(&|e| e.topology.kind = TopologyKind::HubAndSpoke),
+        Err("topology.kind".into())
     );
     let mut c = crate::spec::ClassSpec::new(
         "browser",
         Experiment::default().peers,
         crate::spec::PeerBehaviourKind::default(),
+    );
+    assert_eq!(
+        key(&|e| {
+            e.topology.kind = TopologyKind::HubAndSpoke;
+            e.topology.hub_class = Some("server".into());
+            e.classes = vec![c.clone()];
+        }),
+        Err("topology.hub_class".into())
     );
     c.accepts_inbound = false;
     assert_eq!(
