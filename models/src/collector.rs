@@ -63,6 +63,20 @@ pub struct Counters {
     pub idontwant: u64,
     /// Trace records.
     pub trace_records: u64,
+    /// Parts the receivers took from partial-message bodies that they did
+    /// not hold yet (counted by the application).
+    pub partial_parts_new: u64,
+    /// Partial-message bodies on the wire.
+    pub partial_bodies: u64,
+    /// Parts the expected receivers lacked when their messages were published.
+    pub partial_parts_missing: u64,
+    /// Partial messages that were not valid (wrong group id, bad body).
+    pub partial_invalid: u64,
+    /// Bytes of partial-message bodies on the wire.
+    pub partial_data_bytes: u64,
+    /// Other bytes of partial messages on the wire (topic, group id,
+    /// metadata, field framing).
+    pub partial_control_bytes: u64,
 }
 
 /// Per-peer wire counters (GossipSub frames only).
@@ -155,6 +169,11 @@ pub struct Collector {
     /// When set, payloads do not start with the sequence number: their first
     /// 8 bytes (read little-endian) map to it here (test-plans interop runs).
     pub payload_keys: Option<BTreeMap<u64, u64>>,
+    /// When set, a partial message's (topic hash, group) maps to its
+    /// sequence number here (interop runs); else the group is the sequence number.
+    pub partial_groups: Option<BTreeMap<(String, u64), u64>>,
+    /// Groups each peer completed (held every part of), by peer index.
+    pub partial_complete: Vec<u32>,
 }
 
 impl Collector {
@@ -184,6 +203,8 @@ impl Collector {
             awaited: Vec::new(),
             wire: WireDecoder::default(),
             payload_keys: None,
+            partial_groups: None,
+            partial_complete: vec![0; peer_ids.len()],
         }
     }
 
@@ -271,6 +292,15 @@ impl Collector {
         c.graft += x.graft;
         c.prune += x.prune;
         c.idontwant += x.idontwant;
+        c.partial_parts_new += x.partial_parts_new;
+        c.partial_bodies += x.partial_bodies;
+        // `partial_parts_missing` is counted by every partition for every peer: not added.
+        c.partial_invalid += x.partial_invalid;
+        c.partial_data_bytes += x.partial_data_bytes;
+        c.partial_control_bytes += x.partial_control_bytes;
+        for (a, b) in self.partial_complete.iter_mut().zip(&o.partial_complete) {
+            *a += b;
+        }
         // Every partition records every publish: count those once.
         c.trace_records += x.trace_records.saturating_sub(o.messages.len() as u64);
         for (p, x) in self.peers.iter_mut().zip(&o.peers) {
@@ -367,6 +397,27 @@ impl Collector {
             },
             None => seq,
         };
+        self.deliver_seq(peer, seq);
+    }
+
+    /// `peer` now holds every part of `group` on `topic` (a topic hash): a
+    /// completion, and the delivery of the message the group is.
+    pub fn on_partial_complete(&mut self, peer: u32, topic: &str, group: u64) {
+        if let Some(n) = self.partial_complete.get_mut(peer as usize) {
+            *n += 1;
+        }
+        let seq = match &self.partial_groups {
+            Some(g) => match g.get(&(topic.to_string(), group)) {
+                Some(&s) => s,
+                None => return,
+            },
+            None => group,
+        };
+        self.deliver_seq(peer, seq);
+    }
+
+    /// Message `seq` reached `peer`'s application.
+    fn deliver_seq(&mut self, peer: u32, seq: u64) {
         self.record(Rec::Delivery, u64::from(peer), seq);
         let now = Self::now();
         if let Some(m) = self.messages.get_mut(seq as usize) {
@@ -463,6 +514,9 @@ impl Collector {
         c.graft += u64::from(s.graft);
         c.prune += u64::from(s.prune);
         c.idontwant += u64::from(s.idontwant);
+        c.partial_data_bytes += u64::from(s.partial_data_bytes);
+        c.partial_bodies += u64::from(s.partial_bodies);
+        c.partial_control_bytes += u64::from(s.partial_bytes - s.partial_data_bytes);
     }
 
     /// Feeds the wire decoder (called by the tap).

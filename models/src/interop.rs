@@ -33,6 +33,33 @@ pub enum OpKind {
         /// Topic index.
         topic: usize,
     },
+    /// Subscribe to topic `topic` with partial messages enabled on it
+    /// (`subscribeToTopic` with `partial: true`): the node supports them,
+    /// and requests them when `requests`.
+    SubscribePartial {
+        /// Topic index.
+        topic: usize,
+        /// Requests partial messages (else only supports them).
+        requests: bool,
+    },
+    /// Hold the parts of bitmap `bits` of group `group` on topic `topic`
+    /// (`addPartialMessage`; replaces what the node held of the group).
+    AddParts {
+        /// Topic index.
+        topic: usize,
+        /// Group id.
+        group: u64,
+        /// Bitmap of the parts, in the scenario's [`Scenario::layout`].
+        bits: Vec<u8>,
+    },
+    /// Offer what the node holds of group `group` on topic `topic` to the
+    /// topic's peers (`publishPartial`).
+    PublishParts {
+        /// Topic index.
+        topic: usize,
+        /// Group id.
+        group: u64,
+    },
     /// From now on, accept messages of topic `topic` only after `delay_ns`.
     ValidationDelay {
         /// Topic index.
@@ -84,6 +111,9 @@ pub struct Scenario {
     /// How bytes cross the network (by default the `tcp` model with the
     /// `shadow` preset: what the framework's Shadow runs do).
     pub transport: crate::spec::TransportSpec,
+    /// How partial messages are cut (the framework's 8 parts of 1,024
+    /// bytes, [`Layout::TEST_PLANS`](crate::partial::Layout::TEST_PLANS)).
+    pub layout: crate::partial::Layout,
 }
 
 /// The transport of interop runs unless told otherwise: the `tcp` model
@@ -121,6 +151,18 @@ impl Scenario {
         self.links.values().map(|l| l.latency_ns).max().unwrap_or(0)
     }
 
+    /// Whether the script uses partial messages.
+    pub fn uses_partial(&self) -> bool {
+        self.ops.iter().any(|o| {
+            matches!(
+                o.kind,
+                OpKind::SubscribePartial { .. }
+                    | OpKind::AddParts { .. }
+                    | OpKind::PublishParts { .. }
+            )
+        })
+    }
+
     /// Publishes of the script that come after the end (`general.stop_time`): not run.
     pub fn publishes_after_end(&self) -> usize {
         let end = self.end_ns();
@@ -151,6 +193,16 @@ impl Scenario {
         e.workload.start_s = 0.0;
         e.workload.drain_s = 0.0;
         e.measure.deliveries = true;
+        if self.uses_partial() {
+            // The peers' partial-message layout (no message is published
+            // by the workload: its rate is 0).
+            e.workload.message_bytes = (self.layout.parts * self.layout.part_bytes) as usize;
+            e.workload.partial = Some(crate::spec::PartialSpec {
+                parts: self.layout.parts,
+                eager: self.layout.eager,
+                ..crate::spec::PartialSpec::default()
+            });
+        }
         let mut start = 0usize;
         while start < self.configs.len() {
             let mut end = start + 1;
@@ -192,8 +244,11 @@ pub fn payload(id: u64, size: usize) -> Vec<u8> {
 pub struct InteropOutput {
     /// Summary, messages, deliveries, samples.
     pub run: RunOutput,
-    /// Test-plans message id of message `seq`.
+    /// Test-plans message id of message `seq` (the group id of a partial message).
     pub message_ids: Vec<u64>,
+    /// Per node: groups it held every part of (from `addPartialMessage` or
+    /// received parts): the framework's "All parts received" lines.
+    pub partial_complete: Vec<u32>,
 }
 
 /// Runs the scenario with `seed` on a fresh simulation thread.
@@ -288,6 +343,7 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
     s.driver.subscribers = vec![Vec::new(); topics.len()];
     s.driver.spec.workload.topics = topics.len() as u32;
     s.driver.collector.borrow_mut().payload_keys = Some(BTreeMap::new());
+    s.driver.collector.borrow_mut().partial_groups = Some(BTreeMap::new());
     let mut message_ids = Vec::new();
     let mut i = 0;
     while i < sc.ops.len() {
@@ -317,6 +373,32 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
                         .gossipsub()
                         .subscribe(&topics[t]);
                     s.engine.wake(node);
+                }
+                OpKind::SubscribePartial { topic, requests } => {
+                    let subs = &mut s.driver.subscribers[topic];
+                    if let Err(pos) = subs.binary_search(&node) {
+                        subs.insert(pos, node);
+                    }
+                    let n = &mut s.engine.nodes[node as usize];
+                    n.enable_partial(&topics[topic].hash(), requests);
+                    let _ = n.gossipsub().subscribe(&topics[topic]);
+                    s.engine.wake(node);
+                }
+                OpKind::AddParts {
+                    topic,
+                    group,
+                    ref bits,
+                } => {
+                    let n = &mut s.engine.nodes[node as usize];
+                    // The bitmap was checked against the layout when the script was read.
+                    if n.add_parts(&topics[topic].hash(), group, sc.layout, bits)
+                        .is_err()
+                    {
+                        s.driver.collector.borrow_mut().counters.partial_invalid += 1;
+                    }
+                }
+                OpKind::PublishParts { topic, group } => {
+                    publish_parts(&mut s, &topics[topic], topic, node, group, &mut message_ids);
                 }
                 OpKind::ValidationDelay { topic, delay_ns } => {
                     s.engine.nodes[node as usize]
@@ -391,7 +473,77 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
             ..RunOutput::default()
         },
         message_ids,
+        partial_complete: c.partial_complete.clone(),
     })
+}
+
+/// `publishPartial` of `group` on `topic` by `node`: the first publish of a
+/// group makes it a message, expected at the topic's subscribers that are
+/// up and do not hold every part yet (other than the publisher); the
+/// message's id is the group id.
+fn publish_parts(
+    s: &mut Sim,
+    t: &IdentTopic,
+    topic: usize,
+    node: u32,
+    group: u64,
+    message_ids: &mut Vec<u64>,
+) {
+    let hash = t.hash();
+    let key = (hash.to_string(), group);
+    let known = s
+        .driver
+        .collector
+        .borrow()
+        .partial_groups
+        .as_ref()
+        .is_some_and(|g| g.contains_key(&key));
+    if !known {
+        let now = s.engine.now_ns();
+        let receivers: Vec<u32> = s.driver.subscribers[topic]
+            .iter()
+            .copied()
+            .filter(|&p| {
+                let n = &s.engine.nodes[p as usize];
+                p != node && n.is_up() && !n.parts(&hash, group).is_some_and(|x| x.is_full())
+            })
+            .collect();
+        let missing: u64 = receivers
+            .iter()
+            .map(|&p| {
+                let n = &s.engine.nodes[p as usize];
+                let held = n.parts(&hash, group).map_or(0, |x| x.count());
+                u64::from(
+                    n.template()
+                        .partial
+                        .map_or(0, |l| l.parts)
+                        .saturating_sub(held),
+                )
+            })
+            .sum();
+        let mut c = s.driver.collector.borrow_mut();
+        c.counters.partial_parts_missing += missing;
+        let seq = c.on_publish_to(
+            MsgRecord {
+                publisher: node,
+                topic: topic as u32,
+                published_ns: now,
+                expected: 0,
+                delivered: 0,
+                copies: 0,
+                latency_max_ns: 0,
+                probe: false,
+            },
+            &receivers,
+        );
+        if let Some(g) = c.partial_groups.as_mut() {
+            g.insert(key, seq);
+        }
+        message_ids.push(group);
+    }
+    // The script was checked: the node holds parts of the group.
+    let _ = s.engine.nodes[node as usize].publish_parts(&hash, group);
+    s.engine.wake(node);
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub mod dialer;
 pub mod gml;
 pub mod history;
 pub mod interop;
+pub mod partial;
 pub mod peer;
 pub mod prolly;
 pub mod prom;

@@ -175,6 +175,40 @@ pub struct RunSummary {
     /// lookup (0 with `--no-memo`, where nothing is looked up).
     #[serde(default)]
     pub memo_misses: u64,
+    /// GossipSub data bytes sent per peer: published messages and
+    /// partial-message bodies, as decoded on the wire.
+    #[serde(default)]
+    pub data_bytes_per_peer: f64,
+    /// GossipSub control bytes sent per peer (subscriptions, GRAFT, PRUNE,
+    /// IHAVE, IWANT, IDONTWANT, partial-message metadata and framing).
+    #[serde(default)]
+    pub control_bytes_per_peer: f64,
+    /// Messages were sent as partial messages (`[workload.partial]`): a
+    /// delivery is then a peer holding every part, and its latency is the
+    /// time until then. The `partial_*` fields below are zero otherwise.
+    #[serde(default)]
+    pub partial_enabled: bool,
+    /// Parts the receivers lacked when their messages were published (what
+    /// their metadata requests).
+    #[serde(default)]
+    pub partial_parts_missing: u64,
+    /// Parts in partial-message bodies on the wire (every copy).
+    #[serde(default)]
+    pub partial_parts_received: u64,
+    /// Of them, parts their receiver already held (or got from another
+    /// peer first): on the wire minus those the receivers took as new.
+    #[serde(default)]
+    pub partial_parts_duplicate: u64,
+    /// Partial messages that were not valid (wrong group, bad body).
+    #[serde(default)]
+    pub partial_invalid: u64,
+    /// Bytes of partial-message bodies sent per peer.
+    #[serde(default)]
+    pub partial_data_bytes_per_peer: f64,
+    /// Other bytes of partial messages sent per peer (topic, group id,
+    /// metadata, framing of the extension's fields).
+    #[serde(default)]
+    pub partial_control_bytes_per_peer: f64,
     /// History sync was on (`history.enabled`); the `sync_*` fields below are zero otherwise.
     #[serde(default)]
     pub history_enabled: bool,
@@ -317,6 +351,20 @@ impl RunSummary {
                 v.iter().sum::<f64>() / v.len() as f64
             }
         };
+        let per_peer = |total: u64| {
+            if c.peers.is_empty() {
+                0.0
+            } else {
+                total as f64 / c.peers.len() as f64
+            }
+        };
+        // Parts on the wire: each body is its bitmap, its parts and the
+        // 8-byte group id; parts all have the layout's size.
+        let on_wire = spec.workload.partial.as_ref().map_or(0, |p| {
+            let l = p.layout(spec.workload.message_bytes);
+            let framing = c.counters.partial_bodies * (l.bitmap_bytes() as u64 + 8);
+            c.counters.partial_data_bytes.saturating_sub(framing) / u64::from(l.part_bytes.max(1))
+        });
         let degrees: Vec<f64> = mesh_degrees.iter().map(|&d| f64::from(d)).collect();
         RunSummary {
             trace_hash: c.trace_hash(),
@@ -386,6 +434,15 @@ impl RunSummary {
                         / probes.len() as f64
                 }
             },
+            data_bytes_per_peer: per_peer(c.peers.iter().map(|p| p.data_bytes_sent).sum()),
+            control_bytes_per_peer: per_peer(c.peers.iter().map(|p| p.control_bytes_sent).sum()),
+            partial_enabled: spec.workload.partial.is_some(),
+            partial_parts_missing: c.counters.partial_parts_missing,
+            partial_parts_received: on_wire,
+            partial_parts_duplicate: on_wire.saturating_sub(c.counters.partial_parts_new),
+            partial_invalid: c.counters.partial_invalid,
+            partial_data_bytes_per_peer: per_peer(c.counters.partial_data_bytes),
+            partial_control_bytes_per_peer: per_peer(c.counters.partial_control_bytes),
             entropy_served: 0,
             entropy_os_fallbacks: 0,
             ..RunSummary::default()

@@ -28,8 +28,15 @@ pub struct RpcSummary {
     pub idontwant: u32,
     /// Bytes of the frame (length prefix excluded).
     pub frame_bytes: u32,
-    /// Bytes of its published messages (the rest is control: subscriptions, IHAVE, ...).
+    /// Bytes of its published messages and partial-message bodies (the
+    /// rest is control: subscriptions, IHAVE, ..., partial metadata).
     pub data_bytes: u32,
+    /// Bytes of its partial message (`RPC.partial`, field 10), tag and length excluded.
+    pub partial_bytes: u32,
+    /// Of them, the body (`partialMessage`, field 3: the parts).
+    pub partial_data_bytes: u32,
+    /// Partial-message bodies (0 or 1 per RPC).
+    pub partial_bodies: u32,
 }
 
 enum State {
@@ -229,6 +236,19 @@ fn summarize(b: &(impl Src + ?Sized), start: usize, end: usize) -> Option<RpcSum
             .is_some();
             s.publish_seqs.push(seq.unwrap_or(u64::MAX));
         }
+        10 => {
+            // PartialMessagesExtension { topicID = 1; groupID = 2;
+            // partialMessage = 3; partsMetadata = 4 }
+            s.partial_bytes += (z - a) as u32;
+            ok &= walk(b, a, z, |f, pa, pz| {
+                if f == 3 {
+                    s.partial_bodies += 1;
+                    s.partial_data_bytes += (pz - pa) as u32;
+                    s.data_bytes += (pz - pa) as u32;
+                }
+            })
+            .is_some();
+        }
         3 => {
             ok &= walk(b, a, z, |f, _, _| match f {
                 1 => s.ihave += 1,
@@ -398,6 +418,36 @@ mod tests {
         assert_eq!(got[0].publish_seqs, vec![7]);
         assert_eq!(got[0].data_bytes as usize, message.len());
         assert!(held < 1024, "{held} bytes held while the frame arrived");
+    }
+
+    #[test]
+    fn partial_messages_are_split_into_body_and_control() {
+        // A 3-part body of 4-byte parts of group 9, and its 1-byte metadata.
+        let body: Vec<u8> = [0b111]
+            .into_iter()
+            .chain([0; 12])
+            .chain(9u64.to_be_bytes())
+            .collect();
+        let mut ext = Vec::new();
+        field(1, b"t", &mut ext);
+        field(2, &9u64.to_be_bytes(), &mut ext);
+        field(3, &body, &mut ext);
+        field(4, &[0b111], &mut ext);
+        let mut rpc = Vec::new();
+        field(10, &ext, &mut rpc);
+        let mut wire = Vec::new();
+        framed(b"/meshsub/1.3.0\n", &mut wire);
+        framed(&rpc, &mut wire);
+        let mut dec = WireDecoder::default();
+        let mut got = Vec::new();
+        dec.feed(1, 0, &wire, |s| got.push(s));
+        assert_eq!(got.len(), 1);
+        // Body 21 bytes; the extension: topic 3, group 10, body 2 + 21, metadata 3.
+        assert_eq!(got[0].partial_data_bytes, 21);
+        assert_eq!(got[0].partial_bytes, 3 + 10 + 23 + 3);
+        assert_eq!(got[0].data_bytes, 21);
+        assert_eq!(got[0].partial_bodies, 1);
+        assert!(got[0].publish_seqs.is_empty());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `meshsim interop DIR`: runs a test-plans `gossipsub-interop` folder
 //! (see [`crate::interop`]), prints its results and writes them.
 
-use crate::interop::{check_configs, load_dir, message_results, warnings, MessageResult};
+use crate::interop::{
+    check_configs, load_dir, message_results, partial_check, warnings, MessageResult, PartialCheck,
+};
 use anyhow::Context as _;
 use models::interop::Scenario;
 use std::path::{Path, PathBuf};
@@ -124,6 +126,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
     summary.wall_seconds = wall_s;
     let (rows, overall) = message_results(&sc, &output);
     let warns = warnings(&sc, &rows, &overall);
+    let check = partial_check(&sc, &output);
     if json {
         let v = serde_json::json!({
             "experiment": sc.name,
@@ -140,6 +143,15 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
             "duplicates": overall.duplicates,
             "avg_duplicates_per_message": overall.avg_duplicates,
             "publish_errors": summary.publish_errors,
+            "partial_check": check,
+            "partial_parts": check.as_ref().map(|_| serde_json::json!({
+                "missing_at_publish": summary.partial_parts_missing,
+                "received": summary.partial_parts_received,
+                "duplicate": summary.partial_parts_duplicate,
+                "invalid": summary.partial_invalid,
+                "data_bytes_per_node": summary.partial_data_bytes_per_peer,
+                "control_bytes_per_node": summary.partial_control_bytes_per_peer,
+            })),
             "warnings": warns,
             "messages": rows,
         });
@@ -174,6 +186,18 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
             "  duplicates            {}  ({:.2} per node per message)",
             overall.duplicates, overall.avg_duplicates
         );
+        if let Some(c) = &check {
+            println!(
+                "  partial parts         {} missing at the first publish, {} received ({} duplicates), {} invalid; bytes per node: data {:.0}, control {:.0}",
+                summary.partial_parts_missing,
+                summary.partial_parts_received,
+                summary.partial_parts_duplicate,
+                summary.partial_invalid,
+                summary.partial_data_bytes_per_peer,
+                summary.partial_control_bytes_per_peer
+            );
+            println!("  partial check         {}", c.line());
+        }
         for w in &warns {
             println!("  WARNING               {w}");
         }
@@ -200,7 +224,7 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
     if !no_write {
         let odir =
             out.unwrap_or_else(|| PathBuf::from("results").join(format!("interop-{}", sc.name)));
-        let written = write_interop(&odir, &sc, seed, &summary, &output, &rows, &warns)
+        let written = write_interop(&odir, &sc, seed, &summary, &output, &rows, &warns, &check)
             .with_context(|| format!("writing {}", odir.display()))?;
         if !json {
             super::print_written(&odir, &written);
@@ -221,6 +245,7 @@ fn write_interop(
     output: &models::interop::InteropOutput,
     rows: &[MessageResult],
     warns: &[String],
+    check: &Option<PartialCheck>,
 ) -> anyhow::Result<Vec<String>> {
     let mut written = Vec::new();
     let mut write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
@@ -240,6 +265,9 @@ fn write_interop(
     }
     for w in warns {
         a.push_str(&format!("# WARNING: {w}\n"));
+    }
+    if let Some(c) = check {
+        a.push_str(&format!("# partial messages check: {}\n", c.line()));
     }
     a.push_str(&format!(
         "# transport: {}\n",

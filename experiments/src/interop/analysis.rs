@@ -207,3 +207,73 @@ pub fn warnings(sc: &Scenario, rows: &[MessageResult], overall: &MessageResult) 
     }
     w
 }
+
+/// The framework's partial-message check (`checks/partial_messages.py`):
+/// every node's log must say "All parts received" at least `--count` times,
+/// once per group it came to hold whole (from `addPartialMessage` with every
+/// part, or from received parts). The framework runs it with the number of
+/// groups the scenario publishes (1 for `partial-messages` and
+/// `partial-messages-fanout`, 16 for `partial-messages-chain`); meshsim
+/// takes that number from the script.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PartialCheck {
+    /// Groups published (`publishPartial`): the count each node must reach.
+    pub count: u32,
+    /// Nodes checked (every node, as the framework checks every host).
+    pub nodes: u32,
+    /// Nodes with fewer completions than `count`, with theirs.
+    pub failing: Vec<(u32, u32)>,
+    /// No node is failing.
+    pub pass: bool,
+}
+
+impl PartialCheck {
+    /// One line: PASS or FAIL, and what was checked.
+    pub fn line(&self) -> String {
+        if self.pass {
+            format!(
+                "PASS: each of the {} nodes held every part of {} group(s) (the framework's checks/partial_messages.py, --count {})",
+                self.nodes, self.count, self.count
+            )
+        } else {
+            let shown: Vec<String> = self
+                .failing
+                .iter()
+                .take(10)
+                .map(|(n, c)| format!("node{n} {c}"))
+                .collect();
+            format!(
+                "FAIL: {} of {} nodes held every part of fewer than {} group(s): {}{} (the framework's checks/partial_messages.py, --count {})",
+                self.failing.len(),
+                self.nodes,
+                self.count,
+                shown.join(", "),
+                if self.failing.len() > 10 { ", ..." } else { "" },
+                self.count
+            )
+        }
+    }
+}
+
+/// The partial-message check of a run that uses partial messages.
+pub fn partial_check(sc: &Scenario, out: &models::interop::InteropOutput) -> Option<PartialCheck> {
+    if !sc.uses_partial() {
+        return None;
+    }
+    let count = out.message_ids.len() as u32;
+    let failing: Vec<(u32, u32)> = (0..sc.nodes)
+        .map(|n| {
+            (
+                n,
+                out.partial_complete.get(n as usize).copied().unwrap_or(0),
+            )
+        })
+        .filter(|&(_, c)| c < count)
+        .collect();
+    Some(PartialCheck {
+        count,
+        nodes: sc.nodes,
+        pass: failing.is_empty(),
+        failing,
+    })
+}

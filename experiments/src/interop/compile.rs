@@ -83,6 +83,7 @@ pub fn compile(
     let mut configs: Vec<Option<GossipsubSpec>> = vec![None; n as usize];
     let mut end_ns = 0u64;
     let mut published: BTreeMap<u64, u32> = BTreeMap::new();
+    let layout = models::partial::Layout::TEST_PLANS;
     for (i, ins) in script.iter().enumerate() {
         let mut ins = ins;
         while let Instr::IfNodeIdEquals(id, inner) = ins {
@@ -98,6 +99,9 @@ pub fn compile(
     for node in 0..n as u32 {
         let mut t = 0u64;
         let mut order = 0usize;
+        // Topics subscribed without and with partial messages; groups held.
+        let mut plain: Vec<String> = Vec::new();
+        let mut held: Vec<(String, u64)> = Vec::new();
         for ins in script {
             let mut ins = ins;
             // Nested ifNodeIDEquals: all must match.
@@ -140,7 +144,42 @@ pub fn compile(
                     }
                     continue;
                 }
-                Instr::Subscribe(s) => OpKind::Subscribe(topic(s)),
+                Instr::Subscribe(s) => {
+                    plain.push(s.clone());
+                    OpKind::Subscribe(topic(s))
+                }
+                Instr::SubscribePartial(s) => OpKind::SubscribePartial {
+                    topic: topic(s),
+                    requests: true,
+                },
+                Instr::AddPartial {
+                    parts,
+                    topic: s,
+                    group,
+                } => {
+                    held.push((s.clone(), *group));
+                    OpKind::AddParts {
+                        topic: topic(s),
+                        group: *group,
+                        bits: vec![*parts; layout.bitmap_bytes()],
+                    }
+                }
+                Instr::PublishPartial { topic: s, group } => {
+                    if plain.contains(s) {
+                        return Err(bad(format!(
+                            "params.json: node {node} publishes a partial message on topic `{s}`, which it subscribed to without partial messages: subscribe with `\"partial\": true` (GossipSub enables partial messages on a topic only before subscribing to it)"
+                        )));
+                    }
+                    if !held.contains(&(s.clone(), *group)) {
+                        return Err(bad(format!(
+                            "params.json: node {node} publishes group {group} of topic `{s}` before any addPartialMessage of that group: it holds nothing to publish (the framework's node stops with an error)"
+                        )));
+                    }
+                    OpKind::PublishParts {
+                        topic: topic(s),
+                        group: *group,
+                    }
+                }
                 Instr::ValidationDelay { topic: s, seconds } => OpKind::ValidationDelay {
                     topic: topic(s),
                     delay_ns: (seconds * 1e9).round() as u64,
@@ -213,6 +252,7 @@ pub fn compile(
         links,
         duration_s: duration_ns as f64 / 1e9,
         transport: models::interop::shadow_transport(),
+        layout: models::partial::Layout::TEST_PLANS,
     })
 }
 

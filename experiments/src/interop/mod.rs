@@ -33,7 +33,10 @@ mod params;
 mod shadow;
 mod units;
 
-pub use analysis::{message_results, published_late, warnings, MessageResult, LATE, NO_RECEIVER};
+pub use analysis::{
+    message_results, partial_check, published_late, warnings, MessageResult, PartialCheck, LATE,
+    NO_RECEIVER,
+};
 pub use compile::{check_configs, compile, load_dir};
 pub use gml::{parse_graph, Graph};
 pub use params::{parse_params, Instr};

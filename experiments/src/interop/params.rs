@@ -24,8 +24,27 @@ pub enum Instr {
         /// `topicID`.
         topic: String,
     },
-    /// `subscribeToTopic` (without `partial`).
+    /// `subscribeToTopic` (`partial` false or absent).
     Subscribe(String),
+    /// `subscribeToTopic` with `partial: true`.
+    SubscribePartial(String),
+    /// `addPartialMessage`: hold the parts of bitmap `parts` of a group.
+    AddPartial {
+        /// `parts`: bit `i` (least significant first) is part `i`.
+        parts: u8,
+        /// `topicID`.
+        topic: String,
+        /// `groupID`.
+        group: u64,
+    },
+    /// `publishPartial` (`publishToNodeIDs`, which the framework's rust
+    /// node ignores, is ignored too).
+    PublishPartial {
+        /// `topicID`.
+        topic: String,
+        /// `groupID`.
+        group: u64,
+    },
     /// `setTopicValidationDelay`.
     ValidationDelay {
         /// `topicID`.
@@ -154,6 +173,24 @@ fn gossipsub_params(
     Ok(g)
 }
 
+/// `addPartialMessage.parts`: the bitmap of parts held, which is also the
+/// node's metadata: one byte, as a message has 8 parts (bit `i`, least
+/// significant first, is part `i`).
+fn part_bitmap(v: &Value, at: &str) -> Result<u8, InteropError> {
+    let x = v.as_u64().ok_or_else(|| {
+        bad(format!(
+            "params.json: {at}: expected a bitmap of parts (an integer from 0 to 255), got {v}"
+        ))
+    })?;
+    u8::try_from(x).map_err(|_| {
+        let top = 63 - x.leading_zeros();
+        let bytes = top / 8 + 1;
+        bad(format!(
+            "params.json: {at}: {x} names part {top}, out of range: a message has 8 parts (0 to 7), so the bitmap (the node's metadata) is 1 byte, not {bytes}; from 0 to 255"
+        ))
+    })
+}
+
 fn instruction(
     v: &Value,
     at: &str,
@@ -203,14 +240,36 @@ fn instruction(
             }
         }
         "subscribeToTopic" => {
-            if o.get("partial").and_then(Value::as_bool) == Some(true) {
-                unsupported.push(format!(
-                    "{}: partial messages (subscribeToTopic with partial = true) are not supported",
-                    fa("partial")
-                ));
-                return Ok(None);
+            let topic = as_str(f("topicID")?, &fa("topicID"))?.to_string();
+            match o.get("partial") {
+                None | Some(Value::Null) | Some(Value::Bool(false)) => Instr::Subscribe(topic),
+                Some(Value::Bool(true)) => Instr::SubscribePartial(topic),
+                Some(v) => {
+                    return Err(bad(format!(
+                        "params.json: {}: expected true or false, got {v}",
+                        fa("partial")
+                    )))
+                }
             }
-            Instr::Subscribe(as_str(f("topicID")?, &fa("topicID"))?.to_string())
+        }
+        "addPartialMessage" => Instr::AddPartial {
+            parts: part_bitmap(f("parts")?, &fa("parts"))?,
+            topic: as_str(f("topicID")?, &fa("topicID"))?.to_string(),
+            group: as_u64(f("groupID")?, &fa("groupID"))?,
+        },
+        "publishPartial" => {
+            if let Some(ids) = o.get("publishToNodeIDs") {
+                if !(ids.is_null() || ids.as_array().is_some_and(|a| a.iter().all(Value::is_u64))) {
+                    return Err(bad(format!(
+                        "params.json: {}: expected a list of node ids, got {ids}",
+                        fa("publishToNodeIDs")
+                    )));
+                }
+            }
+            Instr::PublishPartial {
+                topic: as_str(f("topicID")?, &fa("topicID"))?.to_string(),
+                group: as_u64(f("groupID")?, &fa("groupID"))?,
+            }
         }
         "setTopicValidationDelay" => Instr::ValidationDelay {
             topic: as_str(f("topicID")?, &fa("topicID"))?.to_string(),
@@ -221,12 +280,6 @@ fn instruction(
             &fa("gossipSubParams"),
             unsupported,
         )?)),
-        "addPartialMessage" | "publishPartial" => {
-            unsupported.push(format!(
-                "{at}: instruction `{ty}`: partial messages are not supported"
-            ));
-            return Ok(None);
-        }
         other => {
             unsupported.push(format!("{at}: unknown instruction type `{other}`"));
             return Ok(None);

@@ -92,6 +92,30 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
         ("forged_grafts", s.forged_grafts.to_string()),
         ("graylisted_honest_max", s.graylisted_honest_max.to_string()),
         ("score_min_honest", s.score_min_honest.to_string()),
+        ("data_bytes_per_peer", s.data_bytes_per_peer.to_string()),
+        (
+            "control_bytes_per_peer",
+            s.control_bytes_per_peer.to_string(),
+        ),
+        ("partial_enabled", s.partial_enabled.to_string()),
+        ("partial_parts_missing", s.partial_parts_missing.to_string()),
+        (
+            "partial_parts_received",
+            s.partial_parts_received.to_string(),
+        ),
+        (
+            "partial_parts_duplicate",
+            s.partial_parts_duplicate.to_string(),
+        ),
+        ("partial_invalid", s.partial_invalid.to_string()),
+        (
+            "partial_data_bytes_per_peer",
+            s.partial_data_bytes_per_peer.to_string(),
+        ),
+        (
+            "partial_control_bytes_per_peer",
+            s.partial_control_bytes_per_peer.to_string(),
+        ),
         ("syncs", s.syncs.to_string()),
         ("syncs_completed", s.syncs_completed.to_string()),
         ("syncs_aborted", s.syncs_aborted.to_string()),

@@ -70,6 +70,20 @@ pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
     }
     say!("  duplicates/delivery   {:.2}", s.duplicates_per_delivery);
     say!("  bytes sent per peer   {:.0}", s.bytes_sent_per_peer);
+    if s.partial_enabled {
+        say!(
+            "  partial messages      delivery = every part held; {} parts missing at publish, {} received ({} duplicates), {} invalid",
+            s.partial_parts_missing,
+            s.partial_parts_received,
+            s.partial_parts_duplicate,
+            s.partial_invalid
+        );
+        say!(
+            "  partial bytes/peer    data {:.0}  control {:.0}",
+            s.partial_data_bytes_per_peer,
+            s.partial_control_bytes_per_peer
+        );
+    }
     say!(
         "  mesh degree           min {:.0}  mean {:.2}  max {:.0}",
         s.mesh_degree.min,

@@ -10,6 +10,7 @@
 //! propagation source is requested), `Reject` when it is not a log entry.
 
 mod identity;
+mod partial;
 mod template;
 mod validation;
 
@@ -80,6 +81,12 @@ pub struct Peer {
     /// Whether a remote peer is up (the scenario takes it down and up in
     /// every partition at the same virtual time).
     remote_up: bool,
+    /// Partial messages held: (topic hash, group) to parts.
+    partials: std::collections::BTreeMap<(String, u64), crate::partial::Parts>,
+    /// Topics enabled for partial messages in this incarnation's GossipSub.
+    partial_topics: std::collections::BTreeSet<String>,
+    /// Groups (topic hash, group) this peer has offered (published).
+    partial_published: std::collections::BTreeSet<(String, u64)>,
 }
 
 impl Peer {
@@ -146,6 +153,9 @@ impl Peer {
             validation_timer: None,
             remote: false,
             remote_up: false,
+            partials: std::collections::BTreeMap::new(),
+            partial_topics: std::collections::BTreeSet::new(),
+            partial_published: std::collections::BTreeSet::new(),
         }
     }
 
@@ -243,6 +253,10 @@ impl Peer {
             .connection_events_closed += u64::from(open);
         self.pending_validations.clear();
         self.validation_timer = None;
+        // Partial messages live in memory only; the new GossipSub has no topic enabled.
+        self.partials.clear();
+        self.partial_topics.clear();
+        self.partial_published.clear();
         if let Some(h) = swarm.behaviour_mut().history.as_mut() {
             let mut log = h.take_log();
             log.set_keep_orphans(false); // pending messages live in memory only
@@ -387,11 +401,24 @@ impl Peer {
                 }
             }
             SwarmEvent::Behaviour(PeerBehaviourEvent::History(ev)) => self.on_history_event(ev),
+            SwarmEvent::Behaviour(PeerBehaviourEvent::Gossipsub(gossipsub::Event::Partial {
+                topic_hash,
+                peer_id,
+                group_id,
+                message,
+                metadata,
+            })) => self.on_partial(partial::Received {
+                topic_hash,
+                peer_id,
+                group_id,
+                message,
+                metadata,
+            }),
             ev => {
                 let mut c = self.collector.borrow_mut();
                 match ev {
                     SwarmEvent::Behaviour(PeerBehaviourEvent::Gossipsub(
-                        gossipsub::Event::Subscribed { peer_id, topic },
+                        gossipsub::Event::Subscribed { peer_id, topic, .. },
                     )) => {
                         c.on_remote_subscribed(self.index, &peer_id, topic.as_str());
                     }

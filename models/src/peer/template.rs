@@ -35,6 +35,11 @@ pub struct PeerTemplate {
     pub class: u16,
     /// Whether GossipSub's Prometheus metrics are collected (`measure.prometheus`).
     pub prometheus: bool,
+    /// How messages are cut into parts, when the run uses partial messages.
+    pub partial: Option<crate::partial::Layout>,
+    /// Whether peers of this template request partial messages (else they
+    /// only support them: they get metadata, and full messages).
+    pub partial_requests: bool,
 }
 
 impl PeerTemplate {
@@ -61,6 +66,8 @@ impl PeerTemplate {
             behaviour: crate::spec::PeerBehaviourKind::Honest,
             class: 0,
             prometheus: false,
+            partial: None,
+            partial_requests: true,
         }
     }
 }

@@ -109,6 +109,7 @@ impl Sim {
             dial_rng: b.seeds.stream("redials"),
             partitioned: part.map(|_| b.seeds),
             overlaps: Overlaps::new((0..b.n).map(|p| b.accepts(p)).collect()),
+            seeds: b.seeds,
         };
         b.schedule_initial_dials(&graph, &mut driver, &mut engine);
         b.schedule_periodic(&mut driver, &mut engine);
@@ -359,6 +360,13 @@ impl<'a> Build<'a> {
                 t.score = self.class_scoring(class).build(topic_hashes);
                 t.validate = validate_all;
                 t.prometheus = spec.measure.prometheus;
+                t.partial = spec
+                    .workload
+                    .partial
+                    .as_ref()
+                    .map(|p| p.layout(spec.workload.message_bytes));
+                t.partial_requests =
+                    class.is_none_or(|c| c.partial == crate::spec::PartialMode::Request);
                 t.dialer = spec.dialer.enabled.then(|| spec.dialer.clone());
                 t.books = books.clone();
                 t.directory = directory.clone();
@@ -420,10 +428,7 @@ impl<'a> Build<'a> {
                 if engine.nodes[p as usize].is_remote() {
                     continue;
                 }
-                engine.nodes[p as usize]
-                    .gossipsub()
-                    .subscribe(t)
-                    .expect("subscribe");
+                engine.nodes[p as usize].subscribe_topic(t);
             }
             subscribers.push(subs);
         }

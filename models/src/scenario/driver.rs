@@ -42,6 +42,8 @@ pub struct Driver {
     pub(super) partitioned: Option<sim::Seeds>,
     /// The timeline's intervals in force on each peer.
     pub(super) overlaps: Overlaps,
+    /// The run's seeds.
+    pub(super) seeds: sim::Seeds,
 }
 
 impl Driver {
@@ -136,6 +138,10 @@ impl Driver {
             probe,
         };
         let seq = self.collector.borrow_mut().on_publish_to(rec, &expected);
+        if !probe && self.spec.workload.partial.is_some() {
+            self.publish_partial(engine, publisher, topic, seq, &expected);
+            return seq;
+        }
         let node = &mut engine.nodes[publisher as usize];
         if node.swarm.is_some() {
             let data = node.make_payload(seq, size);
@@ -238,9 +244,7 @@ impl Driver {
         node.come_up();
         for (t, subs) in self.subscribers.iter().enumerate() {
             if subs.contains(&peer) {
-                node.gossipsub()
-                    .subscribe(&self.topics[t])
-                    .expect("subscribe");
+                node.subscribe_topic(&self.topics[t]);
             }
         }
         engine.wake(peer);

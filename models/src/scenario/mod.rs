@@ -16,6 +16,7 @@ mod actions;
 mod build;
 mod driver;
 mod finish;
+mod partial;
 mod partitioned;
 mod run;
 

@@ -71,6 +71,22 @@ pub struct ClassSpec {
     /// honest-but-slow peer forwards a message only this long after receiving it.
     #[serde(default)]
     pub validation_delay_ms: f64,
+    /// With `[workload.partial]`: whether this class's peers `request`
+    /// partial messages (default) or only `support` them (they get the full
+    /// messages, and metadata).
+    #[serde(default)]
+    pub partial: PartialMode,
+}
+
+/// How a class takes part in partial messages.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialMode {
+    /// Requests partial messages: gets parts, and no full message.
+    #[default]
+    Request,
+    /// Supports them only: gets full messages, and partial metadata.
+    Support,
 }
 
 fn yes() -> bool {
@@ -95,6 +111,7 @@ impl ClassSpec {
             shared_ip: false,
             scoring: None,
             validation_delay_ms: 0.0,
+            partial: PartialMode::Request,
         }
     }
 }

@@ -21,6 +21,52 @@ pub struct WorkloadSpec {
     pub start_s: f64,
     /// Publishing stops this long before the end so messages can drain (s, default 2).
     pub drain_s: f64,
+    /// `[workload.partial]`: messages sent as partial messages (GossipSub's
+    /// partial-messages extension); absent: full messages.
+    pub partial: Option<PartialSpec>,
+}
+
+/// `[workload.partial]`: each message cut into parts; subscribers may hold
+/// some parts already when it is published (as PeerDAS nodes that got
+/// columns from elsewhere).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartialSpec {
+    /// Parts per message, 1 to 256 (default 8); `message_bytes` must be a
+    /// multiple of it (each part is `message_bytes / parts` bytes).
+    pub parts: u32,
+    /// Share of a holder's parts it holds at the publish, 0-1 (default 0):
+    /// each holder holds this share of the parts (rounded), drawn at random
+    /// per message.
+    pub held_share: f64,
+    /// Share of the subscribers that are holders, 0-1 (default 1).
+    pub holders_share: f64,
+    /// Send parts to a peer before its metadata is known, as the test-plans
+    /// rust node (default false: send our metadata and wait for its, as the
+    /// test-plans Go node).
+    pub eager: bool,
+}
+
+impl Default for PartialSpec {
+    fn default() -> Self {
+        PartialSpec {
+            parts: 8,
+            held_share: 0.0,
+            holders_share: 1.0,
+            eager: false,
+        }
+    }
+}
+
+impl PartialSpec {
+    /// The layout of messages of `message_bytes` bytes.
+    pub fn layout(&self, message_bytes: usize) -> crate::partial::Layout {
+        crate::partial::Layout {
+            parts: self.parts,
+            part_bytes: (message_bytes / self.parts.max(1) as usize) as u32,
+            eager: self.eager,
+        }
+    }
 }
 
 impl Default for WorkloadSpec {
@@ -33,6 +79,7 @@ impl Default for WorkloadSpec {
             message_bytes: 1024,
             start_s: 5.0,
             drain_s: 2.0,
+            partial: None,
         }
     }
 }
@@ -80,6 +127,38 @@ impl WorkloadSpec {
             ));
         }
         finite_nonneg("workload.start_s", self.start_s)?;
-        finite_nonneg("workload.drain_s", self.drain_s)
+        finite_nonneg("workload.drain_s", self.drain_s)?;
+        if let Some(p) = &self.partial {
+            if p.parts == 0 || p.parts > crate::partial::MAX_PARTS {
+                return Err(err(
+                    "workload.partial.parts",
+                    p.parts,
+                    "an integer from 1 to 256",
+                ));
+            }
+            if self.message_bytes % p.parts as usize != 0 {
+                return Err(err(
+                    "workload.partial.parts",
+                    p.parts,
+                    format!(
+                        "a divisor of workload.message_bytes ({}): every part has the same size",
+                        self.message_bytes
+                    ),
+                ));
+            }
+            for (k, v) in [
+                ("held_share", p.held_share),
+                ("holders_share", p.holders_share),
+            ] {
+                if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                    return Err(err(
+                        &format!("workload.partial.{k}"),
+                        v,
+                        "a share from 0 to 1",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
