@@ -292,6 +292,7 @@ const FILES: &[&str] = &[
     "ci.toml",
     "blob-sizes.toml",
     "idontwant.toml",
+    "partial.toml",
 ];
 
 /// A case: the arguments after `meshsim`, in folder `dir` (its files).
@@ -482,8 +483,13 @@ fn mutate_json(r: &mut Rng, v: &mut serde_json::Value) {
 }
 
 fn interop_case(r: &mut Rng, dir: &Path) -> Case {
-    const FOLDERS: [&str; 2] = ["interop-sample", "interop-blob"];
-    let src = shipped(FOLDERS[r.below(2)]);
+    const FOLDERS: [&str; 4] = [
+        "interop-sample",
+        "interop-blob",
+        "interop-partial-chain",
+        "interop-partial-fanout",
+    ];
+    let src = shipped(FOLDERS[r.below(FOLDERS.len())]);
     let folder = dir.join("folder");
     std::fs::create_dir_all(&folder).unwrap();
     let which = r.below(3);

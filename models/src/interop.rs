@@ -508,8 +508,11 @@ fn publish_parts(
                 p != node && n.is_up() && !n.parts(&hash, group).is_some_and(|x| x.is_full())
             })
             .collect();
+        // What every node lacks, the publisher's share included (in the
+        // framework's scenarios every node may hold only some parts).
         let missing: u64 = receivers
             .iter()
+            .chain(std::iter::once(&node))
             .map(|&p| {
                 let n = &s.engine.nodes[p as usize];
                 let held = n.parts(&hash, group).map_or(0, |x| x.count());

@@ -360,7 +360,7 @@ impl RunSummary {
         };
         // Parts on the wire: each body is its bitmap, its parts and the
         // 8-byte group id; parts all have the layout's size.
-        let on_wire = spec.workload.partial.as_ref().map_or(0, |p| {
+        let on_wire = spec.workload.partial().map_or(0, |p| {
             let l = p.layout(spec.workload.message_bytes);
             let framing = c.counters.partial_bodies * (l.bitmap_bytes() as u64 + 8);
             c.counters.partial_data_bytes.saturating_sub(framing) / u64::from(l.part_bytes.max(1))
@@ -436,7 +436,7 @@ impl RunSummary {
             },
             data_bytes_per_peer: per_peer(c.peers.iter().map(|p| p.data_bytes_sent).sum()),
             control_bytes_per_peer: per_peer(c.peers.iter().map(|p| p.control_bytes_sent).sum()),
-            partial_enabled: spec.workload.partial.is_some(),
+            partial_enabled: spec.workload.partial().is_some(),
             partial_parts_missing: c.counters.partial_parts_missing,
             partial_parts_received: on_wire,
             partial_parts_duplicate: on_wire.saturating_sub(c.counters.partial_parts_new),

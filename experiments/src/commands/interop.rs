@@ -182,13 +182,20 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
                 overall.latency_ms[3]
             );
         }
-        println!(
-            "  duplicates            {}  ({:.2} per node per message)",
-            overall.duplicates, overall.avg_duplicates
-        );
+        if check.is_some() {
+            println!(
+                "  duplicates            {} full-message copies (partial messages: duplicate parts below)",
+                overall.duplicates
+            );
+        } else {
+            println!(
+                "  duplicates            {}  ({:.2} per node per message)",
+                overall.duplicates, overall.avg_duplicates
+            );
+        }
         if let Some(c) = &check {
             println!(
-                "  partial parts         {} missing at the first publish, {} received ({} duplicates), {} invalid; bytes per node: data {:.0}, control {:.0}",
+                "  partial parts         {} missing at the first publish (publisher included), {} received ({} duplicates), {} invalid; bytes per node: data {:.0}, control {:.0}",
                 summary.partial_parts_missing,
                 summary.partial_parts_received,
                 summary.partial_parts_duplicate,
@@ -224,7 +231,8 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
     if !no_write {
         let odir =
             out.unwrap_or_else(|| PathBuf::from("results").join(format!("interop-{}", sc.name)));
-        let written = write_interop(&odir, &sc, seed, &summary, &output, &rows, &warns, &check)
+        let analysis = analysis_txt(&sc, &rows, &warns, &check);
+        let written = write_interop(&odir, &sc, seed, &summary, &output, &rows, &analysis)
             .with_context(|| format!("writing {}", odir.display()))?;
         if !json {
             super::print_written(&odir, &written);
@@ -244,8 +252,7 @@ fn write_interop(
     summary: &models::RunSummary,
     output: &models::interop::InteropOutput,
     rows: &[MessageResult],
-    warns: &[String],
-    check: &Option<PartialCheck>,
+    analysis: &str,
 ) -> anyhow::Result<Vec<String>> {
     let mut written = Vec::new();
     let mut write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
@@ -253,27 +260,7 @@ fn write_interop(
         written.push(name.to_string());
         Ok(())
     };
-    // The framework's analysis.txt, with its definitions (times from the first receipt).
-    let mut a = String::from(
-        "Message ID, Time to Disseminate, p50 to Disseminate, Avg Duplicate Count, Reached percent\n",
-    );
-    for r in rows {
-        a.push_str(&format!(
-            "{}, {}s, {}s, {}, {}\n",
-            r.message_id, r.spread_s, r.spread_p50_s, r.avg_duplicates, r.reached
-        ));
-    }
-    for w in warns {
-        a.push_str(&format!("# WARNING: {w}\n"));
-    }
-    if let Some(c) = check {
-        a.push_str(&format!("# partial messages check: {}\n", c.line()));
-    }
-    a.push_str(&format!(
-        "# transport: {}\n",
-        transport_text(&transport_name(&sc.transport))
-    ));
-    write("analysis.txt", a.as_bytes())?;
+    write("analysis.txt", analysis.as_bytes())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "message_id",
@@ -332,4 +319,34 @@ fn write_interop(
         &crate::output::meta_json(seed, &summary.trace_hash, meta)?,
     )?;
     Ok(written)
+}
+
+/// The framework's analysis.txt, with its definitions (times from the
+/// first receipt), then the warnings and the partial-message check.
+fn analysis_txt(
+    sc: &Scenario,
+    rows: &[MessageResult],
+    warns: &[String],
+    check: &Option<PartialCheck>,
+) -> String {
+    let mut a = String::from(
+        "Message ID, Time to Disseminate, p50 to Disseminate, Avg Duplicate Count, Reached percent\n",
+    );
+    for r in rows {
+        a.push_str(&format!(
+            "{}, {}s, {}s, {}, {}\n",
+            r.message_id, r.spread_s, r.spread_p50_s, r.avg_duplicates, r.reached
+        ));
+    }
+    for w in warns {
+        a.push_str(&format!("# WARNING: {w}\n"));
+    }
+    if let Some(c) = check {
+        a.push_str(&format!("# partial messages check: {}\n", c.line()));
+    }
+    a.push_str(&format!(
+        "# transport: {}\n",
+        transport_text(&transport_name(&sc.transport))
+    ));
+    a
 }

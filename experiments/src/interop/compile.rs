@@ -234,7 +234,12 @@ pub fn compile(
             },
         );
     }
-    ops.sort_by_key(|(t, node, order, _)| (*t, *node, *order));
+    // At one instant, partial publishes come last: every node has added
+    // its parts by then, as in the framework, where each node runs its own
+    // script (what a receiver lacks at the publish is then what it lacks).
+    ops.sort_by_key(|(t, node, order, k)| {
+        (*t, matches!(k, OpKind::PublishParts { .. }), *node, *order)
+    });
     let duration_ns = match shadow.stop_ns {
         Some(s) => end_ns.min(s),
         None => end_ns,

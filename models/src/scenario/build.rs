@@ -362,8 +362,7 @@ impl<'a> Build<'a> {
                 t.prometheus = spec.measure.prometheus;
                 t.partial = spec
                     .workload
-                    .partial
-                    .as_ref()
+                    .partial()
                     .map(|p| p.layout(spec.workload.message_bytes));
                 t.partial_requests =
                     class.is_none_or(|c| c.partial == crate::spec::PartialMode::Request);

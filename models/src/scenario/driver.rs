@@ -138,7 +138,7 @@ impl Driver {
             probe,
         };
         let seq = self.collector.borrow_mut().on_publish_to(rec, &expected);
-        if !probe && self.spec.workload.partial.is_some() {
+        if !probe && self.spec.workload.partial().is_some() {
             self.publish_partial(engine, publisher, topic, seq, &expected);
             return seq;
         }

@@ -30,8 +30,8 @@ impl Driver {
         let spec = self
             .spec
             .workload
-            .partial
-            .clone()
+            .partial()
+            .cloned()
             .expect("partial workload");
         let layout = spec.layout(self.spec.workload.message_bytes);
         let hash = self.topics[topic].hash();

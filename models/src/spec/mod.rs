@@ -395,13 +395,24 @@ impl Experiment {
                 ));
             }
         }
+        // A partial message carrying every part is larger than the message:
+        // its bitmap, the 8-byte group id, and the topic, group id, metadata
+        // and field framing of its RPC (128 bytes covers topics of up to
+        // about 60 bytes and 256 parts).
+        let (need, what) = match w.partial() {
+            Some(p) => (
+                w.message_bytes + (p.parts as usize).div_ceil(8) + 8 + 128,
+                " plus 128 bytes and the parts' bitmap for a partial message holding every part",
+            ),
+            None => (w.message_bytes, ""),
+        };
         for (key, max) in limits {
-            if w.message_bytes > max {
+            if need > max {
                 return Err(err(
                     "workload.message_bytes",
                     w.message_bytes,
                     format!(
-                        "at most {key} ({max}): larger messages fail to publish \
+                        "at most {key} ({max}){what}: larger messages fail to publish \
                          (raise {key} or lower workload.message_bytes)"
                     ),
                 ));

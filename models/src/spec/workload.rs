@@ -32,6 +32,9 @@ pub struct WorkloadSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PartialSpec {
+    /// Partial messages on (default); `false` sends full messages, the
+    /// baseline, so that one sweep axis can compare the two.
+    pub enabled: bool,
     /// Parts per message, 1 to 256 (default 8); `message_bytes` must be a
     /// multiple of it (each part is `message_bytes / parts` bytes).
     pub parts: u32,
@@ -50,11 +53,19 @@ pub struct PartialSpec {
 impl Default for PartialSpec {
     fn default() -> Self {
         PartialSpec {
+            enabled: true,
             parts: 8,
             held_share: 0.0,
             holders_share: 1.0,
             eager: false,
         }
+    }
+}
+
+impl WorkloadSpec {
+    /// `[workload.partial]` when it is present and enabled.
+    pub fn partial(&self) -> Option<&PartialSpec> {
+        self.partial.as_ref().filter(|p| p.enabled)
     }
 }
 
@@ -136,7 +147,7 @@ impl WorkloadSpec {
                     "an integer from 1 to 256",
                 ));
             }
-            if self.message_bytes % p.parts as usize != 0 {
+            if !self.message_bytes.is_multiple_of(p.parts as usize) {
                 return Err(err(
                     "workload.partial.parts",
                     p.parts,
