@@ -330,7 +330,8 @@ mod tests {
         for i in [0, 1, 2] {
             p.set(i);
         }
-        let peer = PeerId::from(crate::peer::test_plans_keypair(1).public());
+        let key = libp2p_identity::Keypair::ed25519_from_bytes([1; 32]).expect("a key");
+        let peer = PeerId::from(key.public());
         // The peer holds parts 1 and 4: we send 0 and 2, and need its 4.
         let a = p
             .partial_action_from_metadata(peer, Some(&[0b1_0010]))

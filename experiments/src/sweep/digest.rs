@@ -41,7 +41,7 @@ const METRICS: [Metric; 6] = [
     },
     Metric {
         header: "dup/deliv",
-        value: |s| s.duplicates_per_delivery,
+        value: duplicates,
         decimals: 2,
     },
     Metric {
@@ -56,6 +56,21 @@ const METRICS: [Metric; 6] = [
         decimals: 2,
     },
 ];
+
+/// Duplicates per delivery; for partial messages, duplicate parts per
+/// part taken (a part is then what a message is for full messages).
+fn duplicates(s: &RunSummary) -> f64 {
+    if s.partial_enabled {
+        let new = s.partial_parts_received.saturating_sub(s.partial_parts_duplicate);
+        if new == 0 {
+            0.0
+        } else {
+            s.partial_parts_duplicate as f64 / new as f64
+        }
+    } else {
+        s.duplicates_per_delivery
+    }
+}
 
 /// Most rows printed; flagged points are printed even beyond.
 const MAX_ROWS: usize = 40;
@@ -106,6 +121,9 @@ pub fn digest(records: &[RunRecord], param_keys: &[String]) -> String {
         out.push_str(&format!(
             "... and {hidden} more points (every run is in runs.csv; report.html plots them all)\n"
         ));
+    }
+    if records.iter().any(|r| r.summary.partial_enabled) {
+        out.push_str("dup/deliv of partial-message points: duplicate parts per part delivered\n");
     }
     if !points.values().any(|r| r.len() >= 2) {
         out.push_str("one seed per point: no seed noise to judge differences by (use seeds >= 2 for flags)\n");
