@@ -294,7 +294,8 @@ impl Collector {
         c.idontwant += x.idontwant;
         c.partial_parts_new += x.partial_parts_new;
         c.partial_bodies += x.partial_bodies;
-        // `partial_parts_missing` is counted by every partition for every peer: not added.
+        // Each partition counts the parts its own peers lacked.
+        c.partial_parts_missing += x.partial_parts_missing;
         c.partial_invalid += x.partial_invalid;
         c.partial_data_bytes += x.partial_data_bytes;
         c.partial_control_bytes += x.partial_control_bytes;
