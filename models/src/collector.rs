@@ -68,6 +68,8 @@ pub struct Counters {
     pub partial_parts_new: u64,
     /// Partial-message bodies on the wire.
     pub partial_bodies: u64,
+    /// Partial messages on the wire (with a body or metadata only).
+    pub partial_messages: u64,
     /// Parts the expected receivers lacked when their messages were published.
     pub partial_parts_missing: u64,
     /// Partial messages that were not valid (wrong group id, bad body).
@@ -294,6 +296,7 @@ impl Collector {
         c.idontwant += x.idontwant;
         c.partial_parts_new += x.partial_parts_new;
         c.partial_bodies += x.partial_bodies;
+        c.partial_messages += x.partial_messages;
         // Each partition counts the parts its own peers lacked.
         c.partial_parts_missing += x.partial_parts_missing;
         c.partial_invalid += x.partial_invalid;
@@ -517,6 +520,7 @@ impl Collector {
         c.idontwant += u64::from(s.idontwant);
         c.partial_data_bytes += u64::from(s.partial_data_bytes);
         c.partial_bodies += u64::from(s.partial_bodies);
+        c.partial_messages += u64::from(s.partial_messages);
         c.partial_control_bytes += u64::from(s.partial_bytes - s.partial_data_bytes);
     }
 

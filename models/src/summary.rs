@@ -199,6 +199,13 @@ pub struct RunSummary {
     /// peer first): on the wire minus those the receivers took as new.
     #[serde(default)]
     pub partial_parts_duplicate: u64,
+    /// Partial messages on the wire that carried parts.
+    #[serde(default)]
+    pub partial_messages_with_parts: u64,
+    /// Partial messages on the wire that carried only metadata (what the
+    /// sender holds: the extension's announcements and requests).
+    #[serde(default)]
+    pub partial_messages_metadata_only: u64,
     /// Partial messages that were not valid (wrong group, bad body).
     #[serde(default)]
     pub partial_invalid: u64,
@@ -440,6 +447,11 @@ impl RunSummary {
             partial_parts_missing: c.counters.partial_parts_missing,
             partial_parts_received: on_wire,
             partial_parts_duplicate: on_wire.saturating_sub(c.counters.partial_parts_new),
+            partial_messages_with_parts: c.counters.partial_bodies,
+            partial_messages_metadata_only: c
+                .counters
+                .partial_messages
+                .saturating_sub(c.counters.partial_bodies),
             partial_invalid: c.counters.partial_invalid,
             partial_data_bytes_per_peer: per_peer(c.counters.partial_data_bytes),
             partial_control_bytes_per_peer: per_peer(c.counters.partial_control_bytes),

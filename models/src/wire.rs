@@ -35,6 +35,8 @@ pub struct RpcSummary {
     pub partial_bytes: u32,
     /// Of them, the body (`partialMessage`, field 3: the parts).
     pub partial_data_bytes: u32,
+    /// Partial messages (`RPC.partial`, 0 or 1 per RPC).
+    pub partial_messages: u32,
     /// Partial-message bodies (0 or 1 per RPC).
     pub partial_bodies: u32,
 }
@@ -240,6 +242,7 @@ fn summarize(b: &(impl Src + ?Sized), start: usize, end: usize) -> Option<RpcSum
             // PartialMessagesExtension { topicID = 1; groupID = 2;
             // partialMessage = 3; partsMetadata = 4 }
             s.partial_bytes += (z - a) as u32;
+            s.partial_messages += 1;
             ok &= walk(b, a, z, |f, pa, pz| {
                 if f == 3 {
                     s.partial_bodies += 1;
@@ -447,6 +450,7 @@ mod tests {
         assert_eq!(got[0].partial_bytes, 3 + 10 + 23 + 3);
         assert_eq!(got[0].data_bytes, 21);
         assert_eq!(got[0].partial_bodies, 1);
+        assert_eq!(got[0].partial_messages, 1);
         assert!(got[0].publish_seqs.is_empty());
     }
 

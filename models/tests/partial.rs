@@ -199,7 +199,10 @@ fn a_support_class_gets_full_messages_and_a_request_class_parts() {
     assert!(s.partial_enabled);
     // Parts went to the requesting peers (holders lacked half of theirs,
     // the others all 8), full copies to the supporting ones.
-    assert!(s.partial_parts_received >= s.partial_parts_missing / 2, "{s:?}");
+    assert!(
+        s.partial_parts_received >= s.partial_parts_missing / 2,
+        "{s:?}"
+    );
     assert!(s.partial_parts_missing > 0, "{s:?}");
     let copies: u32 = out.messages.iter().map(|m| m.copies).sum();
     assert!(copies > 0, "full messages were forwarded: {s:?}");
@@ -216,6 +219,12 @@ fn a_partitioned_partial_run_delivers_what_one_thread_delivers() {
     assert_eq!(two.summary, again.summary, "reproducible");
     let (o, t) = (&one.summary, &two.summary);
     assert_eq!(o.deliveries_expected, t.deliveries_expected);
-    assert!(t.delivery_ratio >= 0.97 && o.delivery_ratio >= 0.97, "{o:?}\n{t:?}");
-    assert_eq!(o.partial_parts_missing, t.partial_parts_missing, "the same draws");
+    assert!(
+        t.delivery_ratio >= 0.97 && o.delivery_ratio >= 0.97,
+        "{o:?}\n{t:?}"
+    );
+    assert_eq!(
+        o.partial_parts_missing, t.partial_parts_missing,
+        "the same draws"
+    );
 }

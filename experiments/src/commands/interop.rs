@@ -149,6 +149,8 @@ pub fn cmd_interop(a: InteropArgs) -> anyhow::Result<ExitCode> {
                 "received": summary.partial_parts_received,
                 "duplicate": summary.partial_parts_duplicate,
                 "invalid": summary.partial_invalid,
+                "messages_with_parts": summary.partial_messages_with_parts,
+                "messages_metadata_only": summary.partial_messages_metadata_only,
                 "data_bytes_per_node": summary.partial_data_bytes_per_peer,
                 "control_bytes_per_node": summary.partial_control_bytes_per_peer,
             })),

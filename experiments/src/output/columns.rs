@@ -107,6 +107,14 @@ pub fn run_columns(run_id: &str, s: &RunSummary) -> Vec<(&'static str, String)> 
             "partial_parts_duplicate",
             s.partial_parts_duplicate.to_string(),
         ),
+        (
+            "partial_messages_with_parts",
+            s.partial_messages_with_parts.to_string(),
+        ),
+        (
+            "partial_messages_metadata_only",
+            s.partial_messages_metadata_only.to_string(),
+        ),
         ("partial_invalid", s.partial_invalid.to_string()),
         (
             "partial_data_bytes_per_peer",

@@ -79,6 +79,11 @@ pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
             s.partial_invalid
         );
         say!(
+            "  partial on the wire   {} with parts, {} metadata only",
+            s.partial_messages_with_parts,
+            s.partial_messages_metadata_only
+        );
+        say!(
             "  partial bytes/peer    data {:.0}  control {:.0}",
             s.partial_data_bytes_per_peer,
             s.partial_control_bytes_per_peer

@@ -61,7 +61,9 @@ const METRICS: [Metric; 6] = [
 /// part taken (a part is then what a message is for full messages).
 fn duplicates(s: &RunSummary) -> f64 {
     if s.partial_enabled {
-        let new = s.partial_parts_received.saturating_sub(s.partial_parts_duplicate);
+        let new = s
+            .partial_parts_received
+            .saturating_sub(s.partial_parts_duplicate);
         if new == 0 {
             0.0
         } else {
