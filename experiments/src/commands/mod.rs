@@ -95,6 +95,13 @@ fn plan_out_dir(
         crate::estimate::check(&plan.loaded.label, &p.exp, 1, false)?;
     }
     make_out_dir(option, &out)?;
+    // Each run's files, and the merged tables as much again.
+    let needed: u64 = plan
+        .runs
+        .iter()
+        .map(|r| 2 * crate::output::disk::run_output_bytes(&plan.points[r.point].exp))
+        .fold(0u64, u64::saturating_add);
+    crate::output::disk::check_free(option, &out, needed)?;
     Ok(out)
 }
 

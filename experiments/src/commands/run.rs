@@ -114,6 +114,7 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     });
     if let Some((option, dir)) = &out {
         super::make_out_dir(option, dir)?;
+        crate::output::disk::check_free(option, dir, crate::output::disk::run_output_bytes(&exp))?;
     }
     if let Some(t) = &trace {
         super::output_file("--trace", t)?;

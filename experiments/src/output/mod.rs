@@ -8,10 +8,12 @@
 //! - `summary`: the text summary `meshsim run` prints ([`summary_text`]).
 //! - `detail`: a run's detail tables (`timeseries.csv`, `messages.csv`,
 //!   `peers.csv`, ...: [`detail_files`]).
+//! - [`disk`]: free disk for the expected outputs, checked before a run.
 
 mod atomic;
 mod columns;
 mod detail;
+pub mod disk;
 mod summary;
 mod trace;
 
