@@ -291,6 +291,7 @@ const FILES: &[&str] = &[
     "behaviour-penalty.toml",
     "ci.toml",
     "blob-sizes.toml",
+    "blob-sizes-shadow.toml",
     "idontwant.toml",
     "partial.toml",
 ];
