@@ -460,20 +460,7 @@ fn shipped_sample_folder_is_generated_here_and_runs() {
                 + "\n",
         ),
     ];
-    if std::env::var_os("MESHSIM_WRITE_INTEROP_SAMPLE").is_some() {
-        std::fs::create_dir_all(&sample).unwrap();
-        for (name, text) in &files {
-            std::fs::write(sample.join(name), text).unwrap();
-        }
-    }
-    for (name, text) in &files {
-        let got = std::fs::read_to_string(sample.join(name))
-            .unwrap_or_else(|e| panic!("{}: {e}", sample.join(name).display()));
-        assert_eq!(
-            &got, text,
-            "{name} differs from the generator (see this test's doc)"
-        );
-    }
+    check_shipped(&sample, &files);
     let o = meshsim(&["interop", sample.to_str().unwrap(), "--no-write"]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "stdout: {stdout}\nstderr: {stderr}");
@@ -576,20 +563,7 @@ fn shipped_blob_folder_is_generated_here_and_runs_under_the_shadow_preset() {
                 + "\n",
         ),
     ];
-    if std::env::var_os("MESHSIM_WRITE_INTEROP_SAMPLE").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in &files {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
-    }
-    for (name, text) in &files {
-        let got = std::fs::read_to_string(dir.join(name))
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
-        assert_eq!(
-            &got, text,
-            "{name} differs from the generator (see this test's doc)"
-        );
-    }
+    check_shipped(&dir, &files);
     let p50 = |transport: &str| {
         let o = meshsim(&[
             "interop",

@@ -157,20 +157,7 @@ fn shipped(name: &str, n: u32, script: &[Value]) -> std::path::PathBuf {
             serde_json::to_string_pretty(&json!({ "script": script })).unwrap() + "\n",
         ),
     ];
-    if std::env::var_os("MESHSIM_WRITE_INTEROP_SAMPLE").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for (f, text) in &files {
-            std::fs::write(dir.join(f), text).unwrap();
-        }
-    }
-    for (f, text) in &files {
-        let got = std::fs::read_to_string(dir.join(f))
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()));
-        assert_eq!(
-            &got, text,
-            "{name}/{f} differs from the generator (see the file's doc)"
-        );
-    }
+    check_shipped(&dir, &files);
     dir
 }
 

@@ -34,6 +34,23 @@ pub struct MsgRecord {
     pub probe: bool,
 }
 
+impl MsgRecord {
+    /// A message `publisher` published on `topic` at `published_ns`,
+    /// nothing received yet (`expected` is set by [`Collector::on_publish_to`]).
+    pub fn new(publisher: u32, topic: u32, published_ns: u64, probe: bool) -> MsgRecord {
+        MsgRecord {
+            publisher,
+            topic,
+            published_ns,
+            expected: 0,
+            delivered: 0,
+            copies: 0,
+            latency_max_ns: 0,
+            probe,
+        }
+    }
+}
+
 /// Run-wide counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Counters {

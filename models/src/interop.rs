@@ -418,19 +418,8 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
                     let key = u64::from_le_bytes(data[..8].try_into().expect("8 bytes"));
                     let seq = {
                         let mut c = s.driver.collector.borrow_mut();
-                        let seq = c.on_publish_to(
-                            MsgRecord {
-                                publisher: node,
-                                topic: topic as u32,
-                                published_ns: now,
-                                expected: 0,
-                                delivered: 0,
-                                copies: 0,
-                                latency_max_ns: 0,
-                                probe: false,
-                            },
-                            &receivers,
-                        );
+                        let rec = MsgRecord::new(node, topic as u32, now, false);
+                        let seq = c.on_publish_to(rec, &receivers);
                         if let Some(k) = c.payload_keys.as_mut() {
                             k.insert(key, seq);
                         }
@@ -526,19 +515,7 @@ fn publish_parts(
             .sum();
         let mut c = s.driver.collector.borrow_mut();
         c.counters.partial_parts_missing += missing;
-        let seq = c.on_publish_to(
-            MsgRecord {
-                publisher: node,
-                topic: topic as u32,
-                published_ns: now,
-                expected: 0,
-                delivered: 0,
-                copies: 0,
-                latency_max_ns: 0,
-                probe: false,
-            },
-            &receivers,
-        );
+        let seq = c.on_publish_to(MsgRecord::new(node, topic as u32, now, false), &receivers);
         if let Some(g) = c.partial_groups.as_mut() {
             g.insert(key, seq);
         }

@@ -151,3 +151,25 @@ pub(crate) fn interop_rows(out: &Path) -> Vec<std::collections::BTreeMap<String,
         })
         .collect()
 }
+
+/// Checks that the shipped folder `dir` holds exactly `files` (name, text),
+/// as the test's generator makes them; with `MESHSIM_WRITE_INTEROP_SAMPLE`
+/// set it writes them first (to regenerate the folder).
+pub(crate) fn check_shipped(dir: &Path, files: &[(&str, String)]) {
+    if std::env::var_os("MESHSIM_WRITE_INTEROP_SAMPLE").is_some() {
+        std::fs::create_dir_all(dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+    }
+    for (name, text) in files {
+        let got = std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
+        assert_eq!(
+            &got,
+            text,
+            "{} differs from the generator (see the test's doc)",
+            dir.join(name).display()
+        );
+    }
+}

@@ -9,16 +9,7 @@ fn ids(n: u32) -> Vec<PeerId> {
 }
 
 fn msg(publisher: u32, probe: bool) -> MsgRecord {
-    MsgRecord {
-        publisher,
-        topic: 0,
-        published_ns: 0,
-        expected: 0,
-        delivered: 0,
-        copies: 0,
-        latency_max_ns: 0,
-        probe,
-    }
+    MsgRecord::new(publisher, 0, 0, probe)
 }
 
 #[test]

@@ -127,16 +127,7 @@ impl Driver {
                 }
             }
         }
-        let rec = MsgRecord {
-            publisher,
-            topic: topic as u32,
-            published_ns: now,
-            expected: expected.len() as u32,
-            delivered: 0,
-            copies: 0,
-            latency_max_ns: 0,
-            probe,
-        };
+        let rec = MsgRecord::new(publisher, topic as u32, now, probe);
         let seq = self.collector.borrow_mut().on_publish_to(rec, &expected);
         if !probe && self.spec.workload.partial().is_some() {
             self.publish_partial(engine, publisher, topic, seq, &expected);
