@@ -322,3 +322,58 @@ fn bad_partial_input_is_a_clear_error_with_exit_code_2() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A line 0-1-2-3 where the ends hold complementary halves and the middle
+/// nothing, all publishing at once: the middle nodes pass on what they
+/// receive although it equals what its sender holds, and every node
+/// completes. A full message published alongside is no group.
+#[test]
+fn a_line_with_the_halves_at_its_ends_completes() {
+    let mut s = spread_heartbeat(4);
+    for i in 0..3 {
+        s.push(if_node(i, json!({"type": "connect", "connectTo": [i + 1]})));
+    }
+    s.push(subscribe_partial("t"));
+    s.push(json!({"type": "subscribeToTopic", "topicID": "full"}));
+    s.push(wait_until(5));
+    for (node, parts) in [(0, 0x0f), (1, 0), (2, 0), (3, 0xf0)] {
+        s.push(add_parts(node, parts, "t", 7));
+    }
+    s.push(publish_partial("t", 7));
+    s.push(if_node(
+        0,
+        json!({"type": "publish", "messageID": 99, "messageSizeBytes": 100, "topicID": "full"}),
+    ));
+    s.push(wait_until(10));
+    let dir = write_dir("line-halves", &[0, 1, 2, 0], &s);
+    let v = run_json(&dir, "1");
+    assert_eq!(v["partial_check"]["pass"], true, "{v}");
+    assert_eq!(v["partial_check"]["count"], 1, "one group: {v}");
+    assert_eq!(v["reliability"], 1.0, "{v}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// One node adds a part, publishes, replaces it by another and publishes
+/// again, all at one instant: its own order is kept, so both parts are
+/// offered and the other node gets both.
+#[test]
+fn a_nodes_own_order_is_kept_at_one_instant() {
+    let mut s = spread_heartbeat(2);
+    s.push(if_node(0, json!({"type": "connect", "connectTo": [1]})));
+    s.push(subscribe_partial("t"));
+    s.push(wait_until(5));
+    s.push(add_parts(0, 0x01, "t", 3));
+    s.push(if_node(0, publish_partial("t", 3)));
+    s.push(add_parts(0, 0x02, "t", 3));
+    s.push(if_node(0, publish_partial("t", 3)));
+    s.push(wait_until(10));
+    let dir = write_dir("own-order", &[0, 1], &s);
+    let v = run_json(&dir, "1");
+    // Node 1 gets parts 0 and 1; eager, it offers part 0 back to node 0,
+    // which no longer holds it (it was replaced): 3 parts, none twice.
+    // Had the second add come before the first publish, node 1 would have
+    // got part 1 only (and sent it back: a duplicate).
+    assert_eq!(v["partial_parts"]["received"], 3, "{v}");
+    assert_eq!(v["partial_parts"]["duplicate"], 0, "{v}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -249,6 +249,8 @@ pub struct InteropOutput {
     /// Per node: groups it held every part of (from `addPartialMessage` or
     /// received parts): the framework's "All parts received" lines.
     pub partial_complete: Vec<u32>,
+    /// Groups published (`publishPartial`) in the run.
+    pub partial_groups: u32,
 }
 
 /// Runs the scenario with `seed` on a fresh simulation thread.
@@ -463,6 +465,7 @@ fn run_here(sc: &Scenario, spec: &Experiment, seed: u64) -> Result<InteropOutput
         },
         message_ids,
         partial_complete: c.partial_complete.clone(),
+        partial_groups: c.partial_groups.as_ref().map_or(0, |g| g.len() as u32),
     })
 }
 

@@ -80,6 +80,7 @@ pub fn cmd_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let plan = sweep::plan(loaded)?;
     let out = plan_out_dir(&plan, a.out, format!("{}-check", plan.loaded.exp.name))?;
+    super::check_disk(&plan, &out, None)?;
     let opts = exec_options(&plan, &a.file, &a.sets, a.jobs, &out);
     let rep = sweep::execute(&plan, &opts)?;
     sweep::write_tables(&out, &plan.param_keys)?;

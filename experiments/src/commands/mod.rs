@@ -95,14 +95,22 @@ fn plan_out_dir(
         crate::estimate::check(&plan.loaded.label, &p.exp, 1, false)?;
     }
     make_out_dir(option, &out)?;
-    // Each run's files, and the merged tables as much again.
+    Ok(out)
+}
+
+/// Refuses a plan whose outputs would not fit on the disk of `out`: each
+/// run still to do (of shard `shard`, and not already finished there) and
+/// the merged tables as much again.
+fn check_disk(plan: &Plan, out: &Path, shard: Option<(usize, usize)>) -> Result<(), InputError> {
     let needed: u64 = plan
         .runs
         .iter()
-        .map(|r| 2 * crate::output::disk::run_output_bytes(&plan.points[r.point].exp))
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|(k, n)| i % n == k))
+        .filter(|(_, r)| !crate::sweep::run_file(out, &r.run_id).exists())
+        .map(|(_, r)| 2 * crate::output::disk::run_output_bytes(&plan.points[r.point].exp))
         .fold(0u64, u64::saturating_add);
-    crate::output::disk::check_free(option, &out, needed)?;
-    Ok(out)
+    crate::output::disk::check_free("output directory", out, needed)
 }
 
 /// How to run a plan of experiment `file` with `sets` into `out`: `jobs` at

@@ -56,6 +56,7 @@ pub fn cmd_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         eprintln!("skipping invalid point {p}: {why}");
     }
     let out = plan_out_dir(&plan, a.out, plan.loaded.exp.name.clone())?;
+    super::check_disk(&plan, &out, shard)?;
     let opts = ExecOptions {
         resume: a.resume,
         shard,

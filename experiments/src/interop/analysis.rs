@@ -260,7 +260,7 @@ pub fn partial_check(sc: &Scenario, out: &models::interop::InteropOutput) -> Opt
     if !sc.uses_partial() {
         return None;
     }
-    let count = out.message_ids.len() as u32;
+    let count = out.partial_groups;
     let failing: Vec<(u32, u32)> = (0..sc.nodes)
         .map(|n| {
             (

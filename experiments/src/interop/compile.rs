@@ -234,12 +234,24 @@ pub fn compile(
             },
         );
     }
-    // At one instant, partial publishes come last: every node has added
-    // its parts by then, as in the framework, where each node runs its own
-    // script (what a receiver lacks at the publish is then what it lacks).
-    ops.sort_by_key(|(t, node, order, k)| {
-        (*t, matches!(k, OpKind::PublishParts { .. }), *node, *order)
-    });
+    // At one instant, a node's partial publish and what follows it in its
+    // script come after every other node's operations before theirs: each
+    // node has added its parts by then, as in the framework, where every
+    // node runs its own script (what a receiver lacks at the publish is
+    // then what it lacks), and each node's own order is kept.
+    let mut late = vec![false; ops.len()];
+    let mut publishing: Option<(u32, u64)> = None;
+    for (i, (t, node, _, k)) in ops.iter().enumerate() {
+        if publishing == Some((*node, *t)) {
+            late[i] = true;
+        } else if matches!(k, OpKind::PublishParts { .. }) {
+            publishing = Some((*node, *t));
+            late[i] = true;
+        }
+    }
+    let mut ops: Vec<_> = ops.into_iter().zip(late).collect();
+    ops.sort_by_key(|((t, node, order, _), late)| (*t, *late, *node, *order));
+    let ops: Vec<(u64, u32, usize, OpKind)> = ops.into_iter().map(|(o, _)| o).collect();
     let duration_ns = match shadow.stop_ns {
         Some(s) => end_ns.min(s),
         None => end_ns,

@@ -24,7 +24,7 @@ pub use digest::digest;
 pub use execute::{execute, reproduce_cmd, ExecOptions, ExecReport, STOP};
 pub use merge::merge;
 pub use plan::{plan, refuse_swept_sets, value_str, Plan, Point, RunSpec};
-pub use records::{read_failures, read_records, FailureRecord, RunRecord};
+pub use records::{read_failures, read_records, run_file, FailureRecord, RunRecord};
 pub use tables::{param_column, write_tables};
 
 use crate::load::InputError;

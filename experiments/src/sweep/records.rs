@@ -80,7 +80,7 @@ pub struct FailureRecord {
 }
 
 /// `runs/<run_id>.json` of the output directory `out`.
-pub(super) fn run_file(out: &Path, run_id: &str) -> PathBuf {
+pub fn run_file(out: &Path, run_id: &str) -> PathBuf {
     out.join("runs").join(format!("{run_id}.json"))
 }
 

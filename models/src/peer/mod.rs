@@ -379,6 +379,9 @@ impl Peer {
                     self.collector
                         .borrow_mut()
                         .on_delivery(self.index, &message.data);
+                    if self.template.partial.is_some() {
+                        self.offer_full(&message.topic, &message.data);
+                    }
                 }
                 let acceptance = self.behaviour_acceptance(invalid);
                 if let Some(a) = acceptance.filter(|_| self.template.validate || invalid) {
@@ -406,13 +409,12 @@ impl Peer {
                 peer_id,
                 group_id,
                 message,
-                metadata,
+                ..
             })) => self.on_partial(partial::Received {
                 topic_hash,
                 peer_id,
                 group_id,
                 message,
-                metadata,
             }),
             ev => {
                 let mut c = self.collector.borrow_mut();

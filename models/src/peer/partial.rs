@@ -10,7 +10,8 @@
 //!   sends each the parts its metadata lacks, or only our metadata).
 //! - On a received partial message the peer takes its parts; if that
 //!   changed what it holds, it publishes again (the crate sends the new
-//!   parts on to the peers that lack them); a lazy peer that hears of a
+//!   parts on to the peers that lack them); a supporting peer that gets
+//!   the full message offers its parts too; a lazy peer that hears of a
 //!   group it has not offered yet publishes what it holds (perhaps
 //!   nothing), so that the others know what to send it.
 
@@ -26,7 +27,6 @@ pub(super) struct Received {
     pub peer_id: PeerId,
     pub group_id: Vec<u8>,
     pub message: Option<Vec<u8>>,
-    pub metadata: Option<Vec<u8>>,
 }
 
 impl Peer {
@@ -122,7 +122,7 @@ impl Peer {
                 }
             }
         }
-        let (after, full, bits) = (parts.count(), parts.is_full(), parts.bits().to_vec());
+        let (after, full) = (parts.count(), parts.is_full());
         if after != before {
             if full {
                 self.collector.borrow_mut().on_partial_complete(
@@ -130,15 +130,40 @@ impl Peer {
                     r.topic_hash.as_str(),
                     group,
                 );
-                let _ = self.publish_parts(&r.topic_hash, group);
-            } else if r.metadata.as_deref() != Some(bits.as_slice()) {
-                let _ = self.publish_parts(&r.topic_hash, group);
             }
+            // Every change is offered: the crate answers peers only from
+            // what was last published, and sends each only what it lacks.
+            let _ = self.publish_parts(&r.topic_hash, group);
         } else if !announced && !layout.eager {
             // First word of a group we have not offered: say what we hold
             // (nothing, maybe), so that the peers with parts send them.
             let _ = self.publish_parts(&r.topic_hash, group);
         }
+    }
+
+    /// A supporting peer that got workload message `data` whole holds every
+    /// part of its group (the message's sequence number) and offers them,
+    /// so that requesting neighbours get them as parts.
+    pub(super) fn offer_full(&mut self, topic: &TopicHash, data: &[u8]) {
+        let Some(layout) = self.template.partial else {
+            return;
+        };
+        if self.template.partial_requests {
+            return;
+        }
+        let Some(seq) = data
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+        else {
+            return;
+        };
+        let key = (topic.to_string(), seq);
+        if self.partials.get(&key).is_some_and(Parts::is_full) {
+            return;
+        }
+        self.partials.insert(key, Parts::full(layout, seq));
+        let _ = self.publish_parts(topic, seq);
     }
 
     /// A partial message that is not one (a wrong group id, a bad body):

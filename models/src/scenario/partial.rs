@@ -38,6 +38,13 @@ impl Driver {
         let held = (spec.held_share * f64::from(layout.parts)).round() as u32;
         let mut rng = self.seeds.stream_at("partial", seq);
         let mut holders: Vec<(u32, Vec<u8>)> = Vec::new();
+        let local = |e: &Engine<Peer>, p: u32| {
+            let n = &e.nodes[p as usize];
+            n.swarm.is_some() && !n.is_remote()
+        };
+        // Every partition draws for every peer, and counts the parts its
+        // own requesting peers lack (supporting peers get the full message).
+        let mut missing = 0u64;
         for &p in expected {
             let mut parts = Parts::new(layout, seq);
             if held > 0 && (spec.holders_share >= 1.0 || rng.random_bool(spec.holders_share)) {
@@ -49,29 +56,14 @@ impl Driver {
                     parts.set(idx[k]);
                 }
             }
+            if local(engine, p) && engine.nodes[p as usize].template().partial_requests {
+                missing += u64::from(layout.parts - parts.count());
+            }
             if parts.count() > 0 {
                 holders.push((p, parts.bits().to_vec()));
             }
         }
-        let local = |e: &Engine<Peer>, p: u32| {
-            let n = &e.nodes[p as usize];
-            n.swarm.is_some() && !n.is_remote()
-        };
-        {
-            // Every partition draws for every peer; each counts its own.
-            let mine: u64 = expected
-                .iter()
-                .filter(|&&p| local(engine, p))
-                .map(|&p| {
-                    let have = holders
-                        .iter()
-                        .find(|(h, _)| *h == p)
-                        .map_or(0, |(_, b)| b.iter().map(|x| x.count_ones()).sum::<u32>());
-                    u64::from(layout.parts - have)
-                })
-                .sum();
-            self.collector.borrow_mut().counters.partial_parts_missing += mine;
-        }
+        self.collector.borrow_mut().counters.partial_parts_missing += missing;
         if local(engine, publisher) {
             let node = &mut engine.nodes[publisher as usize];
             let full = Parts::full(layout, seq);

@@ -311,6 +311,7 @@ impl Experiment {
                 "one topic that every peer subscribes to when history.enabled = true (one replicated log per peer: with more, replicas never converge)",
             ));
         }
+        self.validate_partial_combinations()?;
         let signing = self.gossipsub.signing.unwrap_or(Signing::Ed25519);
         for (i, c) in self.classes.iter().enumerate() {
             if let Some(s) = c.gossipsub.as_ref().and_then(|g| g.signing) {
@@ -367,6 +368,41 @@ impl Experiment {
                             format!("{h:?}")
                         }),
                     "a class with at least one peer (this one has none, so no peer could connect)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What partial messages do not carry: probes and history entries are
+    /// full messages (requesting peers never get them), and adversarial
+    /// behaviours and validation delays act on full messages only.
+    fn validate_partial_combinations(&self) -> Result<(), SpecError> {
+        if self.workload.partial().is_none() {
+            return Ok(());
+        }
+        let why =
+            "not with [workload.partial]: partial messages are not validated by the application \
+                   and carry no probe or history entry (requesting peers never get full messages)";
+        if self.probes.count > 0 {
+            return Err(err("probes.count", self.probes.count, why));
+        }
+        if self.history.enabled {
+            return Err(err("history.enabled", true, why));
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            if c.behaviour != PeerBehaviourKind::Honest {
+                return Err(err(
+                    &format!("class[{i}].behaviour"),
+                    format!("{:?}", c.behaviour).to_lowercase(),
+                    format!("honest {why}"),
+                ));
+            }
+            if c.validation_delay_ms > 0.0 {
+                return Err(err(
+                    &format!("class[{i}].validation_delay_ms"),
+                    c.validation_delay_ms,
+                    format!("0 {why}"),
                 ));
             }
         }

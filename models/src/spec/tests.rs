@@ -257,3 +257,48 @@ fn short_values_are_short_and_keep_their_quotes_balanced() {
     let t = format!("{{ a = \"b\", c = {} }}", "1".repeat(200));
     assert!(super::short_value(&t).ends_with(&format!("... ({} characters)", t.len())));
 }
+
+#[test]
+fn what_partial_messages_do_not_carry_is_refused() {
+    let key = |f: &dyn Fn(&mut Experiment)| {
+        let mut e = Experiment::default();
+        e.workload.partial = Some(PartialSpec::default());
+        f(&mut e);
+        e.validate().map(|_| ()).map_err(|x| x.key)
+    };
+    assert_eq!(key(&|_| ()), Ok(()));
+    assert_eq!(key(&|e| e.probes.count = 4), Err("probes.count".into()));
+    assert_eq!(
+        key(&|e| e.history.enabled = true),
+        Err("history.enabled".into())
+    );
+    let spammer = ClassSpec::new("s", 10, PeerBehaviourKind::InvalidSpammer);
+    assert_eq!(
+        key(&|e| e.classes = vec![spammer.clone()]),
+        Err("class[0].behaviour".into())
+    );
+    let mut slow = ClassSpec::new("slow", 10, PeerBehaviourKind::Honest);
+    slow.validation_delay_ms = 50.0;
+    assert_eq!(
+        key(&|e| e.classes = vec![slow.clone()]),
+        Err("class[0].validation_delay_ms".into())
+    );
+    // Off: the full-message baseline takes everything, and parts are not checked.
+    assert_eq!(
+        key(&|e| {
+            e.probes.count = 4;
+            e.workload.partial.as_mut().unwrap().enabled = false;
+            e.workload.partial.as_mut().unwrap().parts = 1000;
+        }),
+        Ok(())
+    );
+    // Parts that do not divide the message, and a part count past 256.
+    assert_eq!(
+        key(&|e| e.workload.partial.as_mut().unwrap().parts = 3),
+        Err("workload.partial.parts".into())
+    );
+    assert_eq!(
+        key(&|e| e.workload.partial.as_mut().unwrap().parts = 512),
+        Err("workload.partial.parts".into())
+    );
+}

@@ -139,7 +139,7 @@ impl WorkloadSpec {
         }
         finite_nonneg("workload.start_s", self.start_s)?;
         finite_nonneg("workload.drain_s", self.drain_s)?;
-        if let Some(p) = &self.partial {
+        if let Some(p) = self.partial() {
             if p.parts == 0 || p.parts > crate::partial::MAX_PARTS {
                 return Err(err(
                     "workload.partial.parts",
