@@ -163,8 +163,8 @@ pub fn class_counts(classes: &[ClassSpec], peers: u32) -> Vec<u32> {
     if classes.is_empty() {
         return Vec::new();
     }
-    let fixed: u32 = classes.iter().filter_map(|c| c.count).sum();
-    let rest = peers.saturating_sub(fixed);
+    let fixed: u64 = classes.iter().filter_map(|c| c.count).map(u64::from).sum();
+    let rest = u32::try_from(u64::from(peers).saturating_sub(fixed)).unwrap_or(0);
     let shares: Vec<f64> = classes.iter().map(|c| c.share.unwrap_or(0.0)).collect();
     let total: f64 = shares.iter().sum();
     let mut counts: Vec<u32> = classes
@@ -180,7 +180,8 @@ pub fn class_counts(classes: &[ClassSpec], peers: u32) -> Vec<u32> {
             })
         })
         .collect();
-    let left = peers.saturating_sub(counts.iter().sum());
+    let placed: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    let left = u32::try_from(u64::from(peers).saturating_sub(placed)).unwrap_or(0);
     // Largest remainders first (ties by class order).
     let mut rema: Vec<(f64, usize)> = classes
         .iter()
@@ -289,8 +290,9 @@ pub fn validate(
     }
     if !classes.is_empty() {
         let shares: Vec<f64> = classes.iter().filter_map(|c| c.share).collect();
-        let fixed: u32 = classes.iter().filter_map(|c| c.count).sum();
-        if fixed > peers {
+        // Summed wide: counts near u32::MAX must not wrap to a small total.
+        let fixed: u64 = classes.iter().filter_map(|c| c.count).map(u64::from).sum();
+        if fixed > u64::from(peers) {
             return Err(err(
                 "class",
                 format!("counts summing to {fixed}"),
@@ -306,7 +308,8 @@ pub fn validate(
                     "shares that sum to 1",
                 ));
             }
-        } else if !shares.is_empty() && fixed == peers && shares.iter().any(|&s| s > 0.0) {
+        } else if !shares.is_empty() && fixed == u64::from(peers) && shares.iter().any(|&s| s > 0.0)
+        {
             return Err(err(
                 "class[].share",
                 "shares with counts that already fill every peer",

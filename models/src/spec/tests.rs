@@ -302,3 +302,23 @@ fn what_partial_messages_do_not_carry_is_refused() {
         Err("workload.partial.parts".into())
     );
 }
+
+/// Found by the long fuzz run: class counts that wrap around u32 summed to
+/// less than `peers` and passed, then aborted the run allocating the class.
+#[test]
+fn class_counts_near_u32_max_do_not_wrap() {
+    let mut e = Experiment {
+        peers: 60,
+        ..Experiment::default()
+    };
+    let mut honest = ClassSpec::new("honest", 51, PeerBehaviourKind::Honest);
+    honest.share = None;
+    let mut huge = ClassSpec::new("huge", u32::MAX, PeerBehaviourKind::Honest);
+    huge.share = None;
+    let mut five = ClassSpec::new("five", 5, PeerBehaviourKind::Honest);
+    five.share = None;
+    e.classes = vec![honest, five, huge];
+    let x = e.validate().unwrap_err();
+    assert_eq!(x.key, "class");
+    assert!(x.value.contains("4294967351"), "{x:?}");
+}
