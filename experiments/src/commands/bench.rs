@@ -263,9 +263,13 @@ pub fn cmd_bench_one(a: BenchOneArgs) -> anyhow::Result<ExitCode> {
     check_components(&[peers], components)?;
     let mut exp = scenario(peers, signing, seconds, components)?;
     exp.partitions = partitions;
-    if transport == "tcp" {
-        exp.network.transport.model = models::spec::TransportModel::Tcp;
-    }
+    // Set either way: the experiment default is tcp, so `ideal` must be
+    // asked for (it was not, so `--transport ideal` ran tcp).
+    exp.network.transport.model = if transport == "tcp" {
+        models::spec::TransportModel::Tcp
+    } else {
+        models::spec::TransportModel::Ideal
+    };
     exp.validate()
         .map_err(|e| options_error(format!("--partitions {partitions}: {e}")))?;
     if phases {
