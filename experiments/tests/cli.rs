@@ -147,6 +147,42 @@ fn bad_experiment_files_give_clear_errors_and_exit_2() {
     }
 }
 
+/// `meshsim bench --transport ideal,tcp` runs each case under each model:
+/// the two give different runs (once the experiment default became `tcp`,
+/// `--transport ideal` ran `tcp` as well), and `tcp` has the ends of its
+/// rounds as extra events.
+#[test]
+fn bench_runs_each_transport_model() {
+    let out = meshsim(&[
+        "bench",
+        "--peers",
+        "16",
+        "--signing",
+        "none",
+        "--seconds",
+        "3",
+        "--transport",
+        "ideal,tcp",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let models: Vec<&str> = rows
+        .iter()
+        .map(|r| r["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["ideal", "tcp"]);
+    assert_ne!(rows[0]["trace_hash"], rows[1]["trace_hash"]);
+    assert!(rows[0]["events"].as_u64() < rows[1]["events"].as_u64());
+}
+
 /// `meshsim bench --partitions 1,2` runs every case at each partition count,
 /// each in its own process.
 #[test]
