@@ -14,7 +14,8 @@
 //!            rate x duplicate_cache_s x PER_SEEN_ID
 //!          + rate x (history_length x heartbeat_s + 1) x (message_bytes + PER_MESSAGE)
 //!          + IN_FLIGHT_COPIES x max(1, rate x WAVE_S) x (message_bytes + PER_MESSAGE)
-//!            (x PARTIAL_IN_FLIGHT_FACTOR with partial messages)
+//!            (with partial messages: no message cache term, and
+//!             PARTIAL_COPIES in place of IN_FLIGHT_COPIES)
 //!          + with partial messages: rate x duration_s x PER_PARTIAL_GROUP)
 //!      + rate x duration_s x peers x subscribe_share x PER_DELIVERY_RECORD
 //!      + peers x PER_BACKOFF_SLOT x (backoff slots beyond the default 60)
@@ -29,10 +30,16 @@
 //!
 //! The in-flight term is what large messages cost besides the message cache:
 //! the copies GossipSub queues for its mesh peers and the frames being
-//! encoded and decoded while a message crosses the network. Fitted on 1 MB
+//! encoded and decoded while a message crosses the network (the codec holds
+//! large frames packed, so their zero padding costs nothing). Fitted on 1 MB
 //! messages, 10 publishers 4 s apart, degree 16, mesh_n 8 (peak RSS, tcp:
-//! 100 peers 511 MiB, 500 peers 2,206 MiB; ideal: 500 peers 1,875 MiB,
-//! 2,000 peers 7,648 MiB): 2 to 3 copies per subscriber; 3 is used.
+//! 100 peers 255 MiB, 500 peers 1,132 MiB, 2,000 peers 4,460 MiB; ideal:
+//! 500 peers 1,132 MiB, 2,000 peers 4,626 MiB): 0.6 copies per subscriber.
+//!
+//! With partial messages GossipSub caches no whole message (the message
+//! cache term is left out) and what a subscriber holds is the parts on
+//! their way: `PARTIAL_COPIES` (by transport model) in place of the
+//! in-flight copies.
 //!
 //! It is an estimate (within about 30% on the benchmark and the
 //! large-message scenarios), meant to catch runs that are off by integer
@@ -57,15 +64,17 @@ pub const PER_SEEN_ID: u64 = 160;
 pub const PER_MESSAGE: u64 = 400;
 /// Per first delivery kept by the collector (latency sample and trace).
 pub const PER_DELIVERY_RECORD: u64 = 16;
-/// Copies of a message each subscriber holds while it crosses the network.
-pub const IN_FLIGHT_COPIES: f64 = 3.0;
+/// Copies of a message each subscriber holds while it crosses the network
+/// (either transport model).
+pub const IN_FLIGHT_COPIES: f64 = 0.6;
 /// How long a wave of a large message lasts, s (messages closer than this overlap).
 pub const WAVE_S: f64 = 2.0;
-/// With partial messages, in-flight copies are this many times more: a
-/// missing part arrives about 6.5 times where a full message arrives 3.6
-/// times (1 MiB messages of `experiments/partial.toml`, nothing held: peak
-/// RSS 1,707 MiB partial against 1,224 MiB full).
-pub const PARTIAL_IN_FLIGHT_FACTOR: f64 = 2.0;
+/// With partial messages, the copies of a message's parts a subscriber
+/// holds on their way, under the `tcp` and the `ideal` model: 1 MiB
+/// messages of `experiments/partial.toml` (200 peers, 8 parts, nothing
+/// held), peak RSS 456 MiB (tcp) and 150 MiB (ideal); full messages of the
+/// same experiment 684 and 716 MiB.
+pub const PARTIAL_COPIES: [f64; 2] = [2.0, 0.5];
 /// Per subscriber and message: the parts a peer keeps of each group (its
 /// bitmap and keys), never dropped during a run.
 pub const PER_PARTIAL_GROUP: u64 = 200;
@@ -101,16 +110,24 @@ pub fn estimate_bytes(exp: &Experiment) -> u64 {
     } else {
         w.message_bytes as f64
     };
-    let (in_flight, groups) = match w.partial() {
-        Some(_) => (
-            IN_FLIGHT_COPIES * PARTIAL_IN_FLIGHT_FACTOR,
-            rate * exp.duration_s * PER_PARTIAL_GROUP as f64,
-        ),
-        None => (IN_FLIGHT_COPIES, 0.0),
+    let cached = rate * (history * heartbeat_s + 1.0) * (msg + PER_MESSAGE as f64);
+    let (cached, copies, groups) = match w.partial() {
+        Some(_) => {
+            let copies = match exp.network.transport.model {
+                models::spec::TransportModel::Tcp => PARTIAL_COPIES[0],
+                models::spec::TransportModel::Ideal => PARTIAL_COPIES[1],
+            };
+            (
+                0.0,
+                copies,
+                rate * exp.duration_s * PER_PARTIAL_GROUP as f64,
+            )
+        }
+        None => (cached, IN_FLIGHT_COPIES, 0.0),
     };
     let per_subscriber = rate * dup_s.min(exp.duration_s) * PER_SEEN_ID as f64
-        + rate * (history * heartbeat_s + 1.0) * (msg + PER_MESSAGE as f64)
-        + in_flight * (rate * WAVE_S).max(1.0) * (msg + PER_MESSAGE as f64)
+        + cached
+        + copies * (rate * WAVE_S).max(1.0) * (msg + PER_MESSAGE as f64)
         + groups;
     let backoff_ms = g
         .prune_backoff_ms
@@ -245,11 +262,17 @@ mod tests {
     fn large_messages_are_near_their_measured_rss() {
         // 1 MB messages, 10 publishers one message each 4 s apart, degree
         // 16, mesh_n 8 (experiments/idontwant.toml's setup; peak RSS of
-        // meshsim run, mimalloc): tcp 500 peers 2,206 MiB; ideal 2,000
-        // peers 7,648 MiB. Within 30% either way.
-        for (peers, measured) in [(500u32, 2_206u64), (2_000, 7_648)] {
+        // meshsim run, mimalloc). Within 30% either way.
+        for (model, peers, measured) in [
+            ("tcp", 100u32, 255u64),
+            ("tcp", 500, 1_132),
+            ("tcp", 2_000, 4_460),
+            ("ideal", 500, 1_132),
+            ("ideal", 2_000, 4_626),
+        ] {
             let e = exp(&[
                 &format!("peers={peers}"),
+                &format!("network.transport.model={model}"),
                 "duration_s=50",
                 "topology.degree=16",
                 "gossipsub.mesh_n=8",
@@ -261,7 +284,7 @@ mod tests {
             let mib = estimate_bytes(&e) >> 20;
             assert!(
                 mib * 100 >= measured * 70 && mib * 100 <= measured * 130,
-                "{peers} peers: estimate {mib} MiB, measured {measured} MiB"
+                "{model}, {peers} peers: estimate {mib} MiB, measured {measured} MiB"
             );
         }
     }
@@ -269,12 +292,18 @@ mod tests {
     #[test]
     fn partial_messages_are_near_their_measured_rss() {
         // experiments/partial.toml at 1 MiB, nothing held (peak RSS of
-        // meshsim run, mimalloc): full 1,224 MiB, partial 1,707 MiB.
+        // meshsim run, mimalloc).
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/partial.toml");
-        for (enabled, measured) in [("false", 1_224u64), ("true", 1_707)] {
+        for (model, enabled, measured) in [
+            ("tcp", "false", 684u64),
+            ("tcp", "true", 456),
+            ("ideal", "false", 716),
+            ("ideal", "true", 150),
+        ] {
             let sets = vec![
                 "workload.message_bytes=1048576".to_string(),
                 format!("workload.partial.enabled={enabled}"),
+                format!("network.transport.model={model}"),
             ];
             let e = crate::load::load_full(Some(std::path::Path::new(path)), &sets)
                 .expect("valid")
@@ -282,7 +311,7 @@ mod tests {
             let mib = estimate_bytes(&e) >> 20;
             assert!(
                 mib * 100 >= measured * 70 && mib * 100 <= measured * 130,
-                "partial {enabled}: estimate {mib} MiB, measured {measured} MiB"
+                "{model}, partial {enabled}: estimate {mib} MiB, measured {measured} MiB"
             );
         }
     }

@@ -258,12 +258,11 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<InteropOutput, RunFailure> {
     let spec = sc.experiment();
     let sc2 = sc.clone();
     let spec2 = spec.clone();
-    let out = sim::runner::run_on_sim_thread(
-        seed,
-        spec.network.to_net_config(),
-        EntropyMode::Seeded,
-        move || run_here(&sc2, &spec2, seed),
-    )
+    let mut net = spec.network.to_net_config();
+    net.read_hold_bytes = spec.smallest_transmit_limit();
+    let out = sim::runner::run_on_sim_thread(seed, net, EntropyMode::Seeded, move || {
+        run_here(&sc2, &spec2, seed)
+    })
     .map_err(RunFailure::Panic)?;
     let (output, report) = out;
     let mut output = output?;

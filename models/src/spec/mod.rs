@@ -409,12 +409,9 @@ impl Experiment {
         Ok(())
     }
 
-    /// Messages larger than GossipSub's transmit limit can never be
-    /// published: a mistake, not an experiment. (A run that ends before
-    /// publishing starts is allowed, for short smoke runs; its summary says
-    /// that no message was published.)
-    fn validate_workload_fits(&self) -> Result<(), SpecError> {
-        let w = &self.workload;
+    /// GossipSub's transmit limit (`max_transmit_size`) of the experiment
+    /// and of each class that sets its own GossipSub keys, with their keys.
+    fn transmit_limits(&self) -> Vec<(String, usize)> {
         let limit = |g: &GossipsubSpec| {
             g.max_transmit_size
                 .unwrap_or(libp2p_gossipsub::Config::default().max_transmit_size())
@@ -431,6 +428,27 @@ impl Experiment {
                 ));
             }
         }
+        limits
+    }
+
+    /// The smallest GossipSub transmit limit of any peer: frames up to this
+    /// size may be held packed while they arrive (memory only; see
+    /// `sim::NetConfig::read_hold_bytes`).
+    pub fn smallest_transmit_limit(&self) -> usize {
+        self.transmit_limits()
+            .into_iter()
+            .map(|(_, l)| l)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Messages larger than GossipSub's transmit limit can never be
+    /// published: a mistake, not an experiment. (A run that ends before
+    /// publishing starts is allowed, for short smoke runs; its summary says
+    /// that no message was published.)
+    fn validate_workload_fits(&self) -> Result<(), SpecError> {
+        let w = &self.workload;
+        let limits = self.transmit_limits();
         // A partial message carrying every part is larger than the message:
         // its bitmap, the 8-byte group id, and the topic, group id, metadata
         // and field framing of its RPC (128 bytes covers topics of up to

@@ -146,6 +146,7 @@ impl Experiment {
     /// latency models and the region matrix.
     pub fn net_config(&self) -> sim::NetConfig {
         let mut c = self.network.to_net_config();
+        c.read_hold_bytes = self.smallest_transmit_limit();
         for l in &self.links {
             let idx = |n: &str| self.classes.iter().position(|c| c.name == n).unwrap_or(0) as u16;
             let (a, b) = (idx(&l.classes[0]), idx(&l.classes[1]));

@@ -3,6 +3,7 @@ use super::Decoder;
 
 use bytes::BytesMut;
 use futures_sink::Sink;
+use meshsim_packed::Packed;
 use futures_util::io::AsyncRead;
 use futures_util::ready;
 use futures_util::stream::{Stream, TryStreamExt};
@@ -118,6 +119,9 @@ where
     }
 
     /// Returns a reference to the read buffer.
+    ///
+    /// meshsim: while a large GossipSub frame is arriving (held packed),
+    /// the buffer is empty; nothing in libp2p reads it.
     pub fn read_buffer(&self) -> &BytesMut {
         &self.inner.buffer
     }
@@ -143,6 +147,12 @@ pin_project! {
         buffer: BytesMut,
         // meshsim: the most the buffer held since it was last shrunk.
         held: usize,
+        // meshsim: a large frame still arriving, held packed (its zero runs
+        // take no memory) instead of in `buffer`, with the length at which
+        // it is complete; and whether the decoder is one known to find
+        // nothing in an incomplete frame under its size limit.
+        arriving: Option<(Packed, usize)>,
+        may_hold: bool,
     }
 }
 
@@ -176,12 +186,34 @@ fn shrink(buffer: &mut BytesMut, held: &mut usize) {
     }
 }
 
+/// meshsim: whether a reader of `T` may hold an incomplete frame packed:
+/// GossipSub's codec, whose `decode` of a buffer that starts with a varint
+/// length prefix, holds less than the frame and is within its size limit
+/// returns `Ok(None)` and changes nothing (`validate_rpc_limits` and
+/// `prost_codec::Codec::decode` in libp2p-gossipsub 0.50), so not calling
+/// it until the frame is complete gives the same results.
+fn may_hold<T>() -> bool {
+    std::any::type_name::<T>().contains("libp2p_gossipsub::protocol::GossipsubCodec")
+}
+
+/// meshsim: where a frame starting the buffer is complete, if the buffer
+/// is large, holds less than that and a reader may hold such a frame.
+fn hold_until(buffer: &BytesMut) -> Option<usize> {
+    if buffer.len() <= KEEP_AT_MOST {
+        return None;
+    }
+    let total = meshsim_packed::varint_frame_len(buffer)?;
+    (total > buffer.len() && total <= meshsim_packed::read_hold()).then_some(total)
+}
+
 pub fn framed_read_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedRead2<T> {
     FramedRead2 {
         inner,
         // meshsim: starts empty (was `BytesMut::with_capacity(INITIAL_CAPACITY)`).
         buffer: buffer.unwrap_or_default(),
         held: 0,
+        arriving: None,
+        may_hold: may_hold::<T>(),
     }
 }
 
@@ -194,19 +226,34 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
 
-        if let Some(item) = this.inner.decode(&mut this.buffer)? {
-            shrink(&mut this.buffer, &mut this.held);
-            return Poll::Ready(Some(Ok(item)));
+        // meshsim: a frame held packed is incomplete: nothing to decode.
+        if this.arriving.is_none() {
+            if let Some(item) = this.inner.decode(&mut this.buffer)? {
+                shrink(&mut this.buffer, &mut this.held);
+                return Poll::Ready(Some(Ok(item)));
+            }
         }
 
         let mut buf = [0u8; INITIAL_CAPACITY];
 
         loop {
             let n = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf))?;
-            this.buffer.extend_from_slice(&buf[..n]);
-            this.held = this.held.max(this.buffer.len());
-
             let ended = n == 0;
+            // meshsim: a held frame grows packed until it is complete (or
+            // the stream ends), then is unpacked into the buffer as it
+            // would have been, and decoding goes on as before.
+            if let Some((p, until)) = &mut this.arriving {
+                p.append(&buf[..n]);
+                if !ended && p.len() < *until {
+                    continue;
+                }
+                let (p, _) = this.arriving.take().expect("held frame");
+                this.buffer = BytesMut::zeroed(p.len());
+                p.copy_out(0, &mut this.buffer);
+            } else {
+                this.buffer.extend_from_slice(&buf[..n]);
+            }
+            this.held = this.held.max(this.buffer.len());
 
             match this.inner.decode(&mut this.buffer)? {
                 Some(item) => {
@@ -230,7 +277,17 @@ where
                         }
                     }
                 }
-                _ => continue,
+                _ => {
+                    // meshsim: a large frame still arriving waits packed.
+                    if let Some(until) = this.may_hold.then(|| hold_until(&this.buffer)).flatten() {
+                        let p = Packed::copy_of(&this.buffer, None);
+                        this.arriving = Some((p, until));
+                        this.buffer = BytesMut::new();
+                        this.held = 0;
+                        meshsim_packed::note_frame_held();
+                    }
+                    continue;
+                }
             }
         }
     }
@@ -257,7 +314,11 @@ where
 }
 
 impl<T> FramedRead2<T> {
-    pub fn into_parts(self) -> (T, BytesMut) {
+    pub fn into_parts(mut self) -> (T, BytesMut) {
+        // meshsim: a frame held packed is part of what was read.
+        if let Some((p, _)) = self.arriving.take() {
+            self.buffer = BytesMut::from(&p.to_vec()[..]);
+        }
         (self.inner, self.buffer)
     }
 

@@ -188,10 +188,16 @@ pin_project! {
         held: usize,
         // meshsim: large encoded frames waiting to be written before
         // `buffer`, packed (their zero runs take no memory), with how much
-        // of each is written; and the window written from them per call.
+        // of each is written.
         pending: VecDeque<(Packed, usize)>,
-        window: Vec<u8>,
     }
+}
+
+std::thread_local! {
+    // meshsim: zeros, into which the bytes of a packed frame are copied
+    // for a write call and cleared from after it (the zeros are never
+    // written: a call costs the frame's non-zero bytes, not its length).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<T> Deref for FramedWrite2<T> {
@@ -233,7 +239,6 @@ pub fn framed_write_2<T>(inner: T, buffer: Option<BytesMut>) -> FramedWrite2<T> 
         buffer: buffer.unwrap_or_default(),
         held: 0,
         pending: VecDeque::new(),
-        window: Vec::new(),
     }
 }
 
@@ -252,15 +257,23 @@ impl<T: AsyncWrite + Unpin> FramedWrite2<T> {
             return Poll::Ready(Ok(n));
         };
         let len = (p.len() - *off).min(meshsim_packed::write_window());
-        self.window.resize(len, 0);
-        p.copy_out(*off, &mut self.window);
-        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.window))?;
+        let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        p.for_each_piece(*off, len, |at, b| scratch[at..at + b.len()].copy_from_slice(b));
+        let written = Pin::new(&mut self.inner).poll_write(cx, &scratch[..len]);
+        p.for_each_piece(*off, len, |at, b| scratch[at..at + b.len()].fill(0));
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < scratch.len() {
+                *s = scratch;
+            }
+        });
+        let n = ready!(written)?;
         *off += n;
         if *off == p.len() {
             self.pending.pop_front();
-        }
-        if self.pending.is_empty() {
-            self.window = Vec::new();
         }
         Poll::Ready(Ok(n))
     }
@@ -299,10 +312,10 @@ where
         let this = &mut *self;
         let encoded = this.inner.encode(item, &mut this.buffer);
         this.held = this.held.max(this.buffer.len());
-        // meshsim: a large frame that the transport takes a window at a
-        // time waits packed (every byte is written as encoded).
-        if this.buffer.len() > KEEP_AT_MOST && meshsim_packed::write_window() < this.buffer.len() {
-            let p = Packed::from(this.buffer.split().to_vec());
+        // meshsim: a large frame waits packed (every byte is written as
+        // encoded, in the same write calls).
+        if this.buffer.len() > KEEP_AT_MOST {
+            let p = Packed::copy_of(&this.buffer, None);
             this.pending.push_back((p, 0));
             this.buffer = BytesMut::new();
             this.held = 0;

@@ -9,6 +9,8 @@ use std::cell::Cell;
 
 thread_local! {
     static WRITE_WINDOW: Cell<usize> = const { Cell::new(usize::MAX) };
+    static READ_HOLD: Cell<usize> = const { Cell::new(0) };
+    static FRAMES_HELD: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The most bytes one write call of this thread's simulated transport
@@ -21,6 +23,50 @@ pub fn write_window() -> usize {
 /// Sets [`write_window`] for this thread (the world, when a run starts).
 pub fn set_write_window(n: usize) {
     WRITE_WINDOW.with(|w| w.set(n.max(1)));
+}
+
+/// The largest length-prefixed frame (prefix included) that a reader on
+/// this thread may hold packed until it is complete, instead of offering
+/// it to its decoder at every read (0: none). The world sets it to the
+/// smallest size limit of the protocol's decoders: a decoder offered an
+/// incomplete frame under its limit finds nothing, so not offering it
+/// changes nothing.
+pub fn read_hold() -> usize {
+    READ_HOLD.with(Cell::get)
+}
+
+/// Sets [`read_hold`] for this thread and restarts [`frames_held`].
+pub fn set_read_hold(n: usize) {
+    READ_HOLD.with(|h| h.set(n));
+    FRAMES_HELD.with(|c| c.set(0));
+}
+
+/// How many frames readers on this thread held packed since the last
+/// [`set_read_hold`] (for tests: that the path is taken).
+pub fn frames_held() -> u64 {
+    FRAMES_HELD.with(Cell::get)
+}
+
+/// Counts a frame held packed (see [`frames_held`]).
+pub fn note_frame_held() {
+    FRAMES_HELD.with(|c| c.set(c.get() + 1));
+}
+
+/// The whole length (prefix included) of the frame at the start of `buf`,
+/// when it starts with a minimal unsigned varint of at most 5 bytes (the
+/// length prefix of libp2p's protobuf framing); `None` for anything else,
+/// so that a caller holding frames only on `Some` holds no frame a varint
+/// decoder would refuse.
+pub fn varint_frame_len(buf: &[u8]) -> Option<usize> {
+    let mut len = 0usize;
+    for (i, &b) in buf.iter().take(5).enumerate() {
+        len |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            // Minimal: a last byte of zero after others is refused.
+            return (i == 0 || b != 0).then_some(len + i + 1);
+        }
+    }
+    None
 }
 
 /// Writes shorter than this are stored as they are.
@@ -138,6 +184,30 @@ impl Packed {
             }
         }
         n
+    }
+
+    /// Calls `f(at, bytes)` for the bytes of `off..off + len` that are not
+    /// left-out zeros, `at` counted from `off`: copying them into a buffer
+    /// of zeros gives the bytes (and clearing them again restores it),
+    /// without touching the zeros.
+    pub fn for_each_piece(&self, off: usize, len: usize, mut f: impl FnMut(usize, &[u8])) {
+        let end = (off + len).min(self.len());
+        if off >= end {
+            return;
+        }
+        match self {
+            Packed::Plain(v) => f(0, &v[off..end]),
+            Packed::Sparse { pieces, .. } => {
+                let first = pieces.partition_point(|(at, b)| at + b.len() <= off);
+                for (at, b) in &pieces[first..] {
+                    if *at >= end {
+                        break;
+                    }
+                    let (lo, hi) = ((*at).max(off), (at + b.len()).min(end));
+                    f(lo - off, &b[lo - at..hi - at]);
+                }
+            }
+        }
     }
 
     /// The bytes `from..to`.
@@ -261,11 +331,34 @@ mod tests {
                 assert_eq!(&out[..got], &v[off..off + got]);
             }
             assert_eq!(p.slice(3, v.len() - 3).to_vec(), v[3..v.len() - 3]);
+            // Pieces copied into zeros give the bytes; cleared, the zeros.
+            for (off, n) in [(0, v.len()), (11, 40), (v.len() - 40, 40)] {
+                let mut out = vec![0u8; n];
+                p.for_each_piece(off, n, |at, b| out[at..at + b.len()].copy_from_slice(b));
+                assert_eq!(out, v[off..off + n]);
+                p.for_each_piece(off, n, |at, b| out[at..at + b.len()].fill(0));
+                assert!(out.iter().all(|&b| b == 0));
+            }
             if let Packed::Sparse { pieces, .. } = &p {
                 let kept: usize = pieces.iter().map(|(_, b)| b.len()).sum();
                 assert!(kept < 100, "{kept} literal bytes");
             }
         }
+    }
+
+    #[test]
+    fn varint_frame_lengths() {
+        assert_eq!(varint_frame_len(&[]), None);
+        assert_eq!(varint_frame_len(&[0]), Some(1));
+        assert_eq!(varint_frame_len(&[5, 1, 2]), Some(6));
+        // 300 = 0b10_0101100: 0xac 0x02, plus the 2 bytes of the prefix.
+        assert_eq!(varint_frame_len(&[0xac, 0x02]), Some(302));
+        // 1,000,000 in 3 bytes.
+        assert_eq!(varint_frame_len(&[0xc0, 0x84, 0x3d, 9]), Some(1_000_003));
+        // Incomplete, not minimal, or longer than 5 bytes.
+        assert_eq!(varint_frame_len(&[0x80]), None);
+        assert_eq!(varint_frame_len(&[0x85, 0x00]), None);
+        assert_eq!(varint_frame_len(&[0xff; 6]), None);
     }
 
     #[test]

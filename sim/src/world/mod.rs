@@ -120,6 +120,10 @@ pub struct NetConfig {
     /// The `tcp` transport model's parameters (`None`: the `ideal` model:
     /// every write timed once, when it is made).
     pub tcp: Option<crate::tcp::TcpConfig>,
+    /// The largest frame a reader may hold packed until it is complete
+    /// (bytes; 0: none): the smallest size limit of the protocol's decoders
+    /// (see `meshsim_packed::read_hold`). Memory only.
+    pub read_hold_bytes: usize,
 }
 
 impl Default for NetConfig {
@@ -135,6 +139,7 @@ impl Default for NetConfig {
             detection_delay_ns: 1_000_000_000,
             dial_timeout_ns: 10_000_000_000,
             tcp: None,
+            read_hold_bytes: 0,
         }
     }
 }
@@ -198,12 +203,14 @@ pub fn install(world: World) {
         .as_ref()
         .map_or(usize::MAX, |t| t.frame_bytes.max(1) as usize);
     meshsim_packed::set_write_window(window);
+    meshsim_packed::set_read_hold(world.cfg.read_hold_bytes);
     WORLD.with(|w| *w.borrow_mut() = Some(world));
 }
 
 /// Removes this thread's world.
 pub fn uninstall() -> Option<World> {
     meshsim_packed::set_write_window(usize::MAX);
+    meshsim_packed::set_read_hold(0);
     WORLD.with(|w| w.borrow_mut().take())
 }
 
