@@ -711,3 +711,47 @@ fn a_sweep_refused_for_memory_writes_nothing() {
     assert_input_error(&out, &["limits.max_memory_mib"]);
     assert!(!out_dir.exists(), "nothing is written before the refusal");
 }
+
+/// A misspelt key inside `[network.transport]` gets the nearest name too,
+/// and the list of its keys is not cut in the middle of a name.
+#[test]
+fn a_misspelt_transport_key_gets_the_nearest_name() {
+    let out = meshsim(&[
+        "run",
+        "--no-write",
+        "--set",
+        "network.transport.modle=ideal",
+    ]);
+    assert_input_error(&out, &["`modle`", "did you mean `model`?"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("bytes cut"), "{err}");
+}
+
+/// `model = "ideal"` beside a file's tcp keys names those keys and says how
+/// to switch the whole table; a partial message too large for GossipSub's
+/// limit says how much room the limit leaves.
+#[test]
+fn transport_and_partial_size_errors_say_what_to_do() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let idontwant = format!("{dir}/idontwant.toml");
+    let out = meshsim(&[
+        "run",
+        &idontwant,
+        "--no-write",
+        "--set",
+        "network.transport.model=ideal",
+    ]);
+    assert_input_error(
+        &out,
+        &["`preset`", "--set 'network.transport={model=\"ideal\"}'"],
+    );
+    let partial = format!("{dir}/partial.toml");
+    let out = meshsim(&[
+        "run",
+        &partial,
+        "--no-write",
+        "--set",
+        "gossipsub.max_transmit_size=131072",
+    ]);
+    assert_input_error(&out, &["(131072) minus 137 bytes, so 130935"]);
+}

@@ -147,7 +147,10 @@ pub fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        print!("{}", output::summary_text(&summary, exp.partitions));
+        print!(
+            "{}",
+            output::summary_text(&summary, exp.partitions, &exp.network.transport.describe())
+        );
     }
     if let Some((_, dir)) = out {
         let written = write_run(&dir, &exp, &label, seed, &summary, &output)

@@ -111,8 +111,9 @@ fn plain_words(m: &str) -> String {
             }
         }
     }
-    if let Some(rest) = out.strip_prefix("unknown field `") {
+    if let Some(at) = out.find("unknown field `") {
         // "unknown field `mesh_nn`, expected one of `a`, `b`": the nearest name.
+        let rest = out[at + "unknown field `".len()..].to_string();
         let typo = rest.split('`').next().unwrap_or("");
         let known: Vec<&str> = rest
             .split_once("expected")
@@ -144,19 +145,30 @@ fn plain_words(m: &str) -> String {
 /// The known name closest to `typo` by edit distance, if close enough to
 /// be a typo (at most a third of its letters differ).
 fn nearest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
+    // Edits between two names, a swap of two neighbouring letters counting
+    // as one ("modle" is one from "model").
     let dist = |a: &str, b: &str| {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let cur = row[j + 1];
-                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-                prev = cur;
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, v) in d[0].iter_mut().enumerate() {
+            *v = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j - 1] + cost)
+                    .min(d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
             }
         }
-        row[b.len()]
+        d[a.len()][b.len()]
     };
     known
         .iter()
@@ -202,12 +214,14 @@ pub(super) fn attribute(e: InputError, label: &str, sets: &[String]) -> InputErr
 
 /// An error message made short enough to read: a quoted value longer than
 /// 60 characters keeps its first 40 and says how long it was, and a line
-/// longer than 400 characters (a parser quoting a huge line, a list of
-/// expected names) keeps its first 300 and last 100 characters, so a hint
-/// at its end such as "(did you mean `mesh_n`?)" survives.
+/// longer than 500 characters (a parser quoting a huge line, a list of
+/// expected names) keeps about its first 300 and last 100 characters (a
+/// list is cut between its items), so a hint at its end such as "(did you
+/// mean `mesh_n`?)" survives.
 pub fn short_message(m: &str) -> String {
     const QUOTED: usize = 60;
-    const LINE: usize = 400;
+    // Cut only what saves at least 100 characters.
+    const LINE: usize = 500;
     const HEAD: usize = 300;
     const TAIL: usize = 100;
     let mut out = String::with_capacity(m.len().min(4096));
@@ -244,8 +258,15 @@ pub fn short_message(m: &str) -> String {
         .map(|l| {
             let n = l.chars().count();
             if n > LINE {
-                let head: String = l.chars().take(HEAD).collect();
-                let tail: String = l.chars().skip(n - TAIL).collect();
+                let mut head: String = l.chars().take(HEAD).collect();
+                let mut tail: String = l.chars().skip(n - TAIL).collect();
+                // In a list ("`a`, `b`, ..."), cut between its items.
+                if let Some(i) = head.rfind(", ").filter(|&i| i + 80 > head.len()) {
+                    head.truncate(i + 1);
+                }
+                if let Some(i) = tail.find(", ").filter(|&i| i < 80) {
+                    tail.replace_range(..i + 2, "");
+                }
                 let cut = l.len() - head.len() - tail.len();
                 format!("{head}... ({cut} bytes cut) ...{tail}")
             } else {

@@ -135,4 +135,14 @@ fn long_values_and_lines_are_shortened_in_messages() {
     assert!(m.len() < 120 && m.ends_with("(100018 bytes)\": bad"), "{m}");
     // Short ones unchanged, and an odd quote is kept.
     assert_eq!(super::short_message("a \"b\" c \"d"), "a \"b\" c \"d");
+    // A list is cut between its items, and a line only a little too long
+    // is kept whole.
+    let names: Vec<String> = (0..60).map(|i| format!("`key_number_{i}`")).collect();
+    let m = super::short_message(&format!("expected one of {}", names.join(", ")));
+    let (head, tail) = m.split_once("... (").expect("cut");
+    assert!(head.ends_with("`,"), "{head}");
+    assert!(tail.split_once(") ...").unwrap().1.starts_with('`'), "{m}");
+    let line = format!("expected one of {}", names[..24].join(", "));
+    assert!(line.len() > 400 && line.len() <= 500);
+    assert_eq!(super::short_message(&line), line);
 }

@@ -4,8 +4,8 @@ use models::RunSummary;
 
 /// The text summary `meshsim run` prints (without `--json`): one line per
 /// quantity, the optional ones only when they apply. `partitions` is the
-/// experiment's thread count.
-pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
+/// experiment's thread count, `transport` its transport model described.
+pub fn summary_text(s: &RunSummary, partitions: u16, transport: &str) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     // Writing to a String cannot fail.
@@ -23,6 +23,7 @@ pub fn summary_text(s: &RunSummary, partitions: u16) -> String {
     } else {
         say!("  peers                 {}", s.peers);
     }
+    say!("  transport             {transport}");
     say!(
         "  simulated / wall      {:.1} s / {:.2} s  ({:.1}x real time)",
         s.sim_seconds,

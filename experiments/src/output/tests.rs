@@ -93,13 +93,17 @@ fn timeseries_has_one_row_per_time_and_metric() {
 
 #[test]
 fn probes_line_shows_whenever_there_were_probes() {
-    let t = summary_text(&summary(), 1);
+    let t = summary_text(&summary(), 1, "tcp, linux preset");
+    assert!(
+        t.contains("  transport             tcp, linux preset\n"),
+        "{t}"
+    );
     assert!(!t.contains("probes "), "no probes: {t}");
     let s = RunSummary {
         probe_full_delivery_ratio: 0.0,
         ..summary()
     };
-    let t = summary_text(&s, 1);
+    let t = summary_text(&s, 1, "tcp, linux preset");
     assert!(
         t.contains("  probes                0.000 of probe messages"),
         "{t}"
@@ -108,7 +112,7 @@ fn probes_line_shows_whenever_there_were_probes() {
 
 #[test]
 fn text_summary_shows_publish_errors_only_when_there_are_some() {
-    let ok = summary_text(&summary(), 1);
+    let ok = summary_text(&summary(), 1, "tcp, linux preset");
     assert!(!ok.contains("publish errors"), "{ok}");
     let s = RunSummary {
         messages_published: 4,
@@ -118,7 +122,7 @@ fn text_summary_shows_publish_errors_only_when_there_are_some() {
         delivery_ratio: 0.0,
         ..summary()
     };
-    let t = summary_text(&s, 1);
+    let t = summary_text(&s, 1, "tcp, linux preset");
     assert!(
         t.contains("  publish errors        4 publishes refused by GossipSub"),
         "{t}"
@@ -142,7 +146,7 @@ fn text_summary_warns_when_nothing_was_published() {
         delivery_ratio: 1.0,
         ..summary()
     };
-    let t = summary_text(&s, 1);
+    let t = summary_text(&s, 1, "tcp, linux preset");
     assert!(!t.contains("1.0000"), "no ratio of 1 for nothing: {t}");
     assert!(
         t.contains("  delivery              n/a  (0 of 0 deliveries, 0 messages)"),
@@ -153,7 +157,7 @@ fn text_summary_warns_when_nothing_was_published() {
         "{t}"
     );
     // A normal run: the ratio, no warning.
-    let t = summary_text(&summary(), 2);
+    let t = summary_text(&summary(), 2, "tcp, linux preset");
     assert!(t.contains("  delivery              1.0000  (980 of 980 deliveries, 20 messages)"));
     assert!(t.contains("(2 partitions, one thread each)"));
     assert!(!t.contains("WARNING"), "{t}");
@@ -166,7 +170,7 @@ fn text_summary_tells_no_sync_convergence_event_from_no_convergence() {
         history_enabled: true,
         ..summary()
     };
-    let t = summary_text(&on, 1);
+    let t = summary_text(&on, 1, "tcp, linux preset");
     assert!(
         t.contains("sync convergence      n/a (no peer returned"),
         "{t}"
@@ -180,7 +184,7 @@ fn text_summary_tells_no_sync_convergence_event_from_no_convergence() {
         }],
         ..on
     };
-    let t = summary_text(&stuck, 1);
+    let t = summary_text(&stuck, 1, "tcp, linux preset");
     assert!(
         t.contains("sync convergence      NOT CONVERGED after"),
         "{t}"

@@ -453,23 +453,27 @@ impl Experiment {
         // its bitmap, the 8-byte group id, and the topic, group id, metadata
         // and field framing of its RPC (128 bytes covers topics of up to
         // about 60 bytes and 256 parts).
-        let (need, what) = match w.partial() {
-            Some(p) => (
-                w.message_bytes + (p.parts as usize).div_ceil(8) + 8 + 128,
-                " plus 128 bytes and the parts' bitmap for a partial message holding every part",
-            ),
-            None => (w.message_bytes, ""),
+        let extra = match w.partial() {
+            Some(p) => (p.parts as usize).div_ceil(8) + 8 + 128,
+            None => 0,
         };
         for (key, max) in limits {
-            if need > max {
-                return Err(err(
-                    "workload.message_bytes",
-                    w.message_bytes,
+            if w.message_bytes + extra > max {
+                let allowed = if extra > 0 {
                     format!(
-                        "at most {key} ({max}){what}: larger messages fail to publish \
+                        "at most {key} ({max}) minus {extra} bytes, so {}: a partial message \
+                         holding every part also carries the parts' bitmap, its group id and \
+                         framing; larger messages fail to publish (raise {key} or lower \
+                         workload.message_bytes)",
+                        max.saturating_sub(extra)
+                    )
+                } else {
+                    format!(
+                        "at most {key} ({max}): larger messages fail to publish \
                          (raise {key} or lower workload.message_bytes)"
-                    ),
-                ));
+                    )
+                };
+                return Err(err("workload.message_bytes", w.message_bytes, allowed));
             }
         }
         Ok(())

@@ -114,6 +114,33 @@ impl TransportSpec {
         }
     }
 
+    /// In a word or a few, as a run's summary prints it: `ideal`, or
+    /// `tcp, linux preset`, with the keys set over the preset.
+    pub fn describe(&self) -> String {
+        if self.model == TransportModel::Ideal {
+            return "ideal".into();
+        }
+        let preset = match self.preset.unwrap_or_default() {
+            TcpPreset::Linux => "linux",
+            TcpPreset::Shadow => "shadow",
+        };
+        let mut out = format!("tcp, {preset} preset");
+        if let Some(t) = toml::Value::try_from(self)
+            .ok()
+            .and_then(|v| v.as_table().cloned())
+        {
+            let set: Vec<String> = t
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "model" | "preset"))
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            if !set.is_empty() {
+                out.push_str(&format!(" with {}", set.join(", ")));
+            }
+        }
+        out
+    }
+
     /// The engine's `tcp` parameters (`None` for the `ideal` model).
     pub fn tcp_config(&self) -> Option<TcpConfig> {
         if self.model == TransportModel::Ideal {
@@ -155,10 +182,26 @@ impl TransportSpec {
                 ..self.clone()
             };
             if set != TransportSpec::ideal() {
+                // Name the tcp keys that are set (the file's, or --set's).
+                let keys: Vec<String> = toml::Value::try_from(&set)
+                    .ok()
+                    .and_then(|v| v.as_table().cloned())
+                    .map(|t| {
+                        t.keys()
+                            .filter(|key| key.as_str() != "model")
+                            .map(|key| format!("`{key}`"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 return Err(err(
                     &k("model"),
                     "\"ideal\"",
-                    "\"tcp\" when any other [network.transport] key is set (they are the tcp model's)",
+                    format!(
+                        "\"tcp\" while [network.transport] also sets {} (the tcp model's keys); \
+                         to switch a file to ideal, replace the whole table: \
+                         --set 'network.transport={{model=\"ideal\"}}'",
+                        keys.join(", ")
+                    ),
                 ));
             }
             return Ok(());
