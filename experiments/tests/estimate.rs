@@ -108,3 +108,32 @@ fn a_large_message_run_too_big_for_its_limit_is_refused_before_it_starts() {
     assert!(err.contains("would need about"), "{err}");
     assert!(err.contains("limit of 4096 MiB"), "{err}");
 }
+
+#[test]
+fn a_sweep_refused_for_memory_names_the_point() {
+    let dir = std::env::temp_dir().join(format!("meshsim-estimate-pt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("points.toml");
+    std::fs::write(
+        &file,
+        "name = \"points\"\npeers = 1000\n[gossipsub]\nmax_transmit_size = 8388608\n\
+         [limits]\nmax_memory_mib = 2048\n[sweep]\nseeds = 1\n\
+         [[sweep.axis]]\nkey = \"workload.message_bytes\"\nvalues = [1024, 4000000]\n",
+    )
+    .unwrap();
+    let out = meshsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--jobs",
+        "1",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(sweep point workload.message_bytes=4000000)"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -92,7 +92,7 @@ fn plan_out_dir(
     };
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(default_name));
     for p in &plan.points {
-        crate::estimate::check(&plan.loaded.label, &p.exp, 1, false)?;
+        crate::estimate::check(&p.source(&plan.loaded.label), &p.exp, 1, false)?;
     }
     make_out_dir(option, &out)?;
     Ok(out)

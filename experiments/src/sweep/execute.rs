@@ -73,12 +73,8 @@ pub fn execute(plan: &Plan, opts: &ExecOptions) -> anyhow::Result<ExecReport> {
     // Memory safety valve: refuse before anything runs (see `estimate`).
     let parallel = opts.jobs.max(1).min(todo.len().max(1));
     for r in &todo {
-        crate::estimate::check(
-            &plan.loaded.label,
-            &plan.points[r.point].exp,
-            parallel,
-            false,
-        )?;
+        let p = &plan.points[r.point];
+        crate::estimate::check(&p.source(&plan.loaded.label), &p.exp, parallel, false)?;
     }
     let bar = progress_bar(opts.progress, todo.len());
     let done = AtomicUsize::new(0);

@@ -21,6 +21,16 @@ pub struct Point {
 }
 
 impl Point {
+    /// `FILE` for the base point, else `FILE (sweep point key=value,...)`:
+    /// where an error about this point comes from.
+    pub fn source(&self, file: &str) -> String {
+        if self.assignments.is_empty() {
+            file.to_string()
+        } else {
+            format!("{file} (sweep point {})", self.label())
+        }
+    }
+
     /// `key=value,key=value`, for tables and messages.
     pub fn label(&self) -> String {
         if self.assignments.is_empty() {
