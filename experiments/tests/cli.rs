@@ -1,15 +1,10 @@
 //! The `meshsim` binary: bad input gets exit code 2 and a message naming the
 //! key; the same seed gives the same trace hash in separate processes.
 
+mod common;
+use common::{input_error, meshsim};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn meshsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .output()
-        .expect("run meshsim")
-}
+use std::process::Command;
 
 /// Runs meshsim with `args` (which print one JSON object) and parses it;
 /// the run must succeed.
@@ -29,19 +24,6 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn assert_input_error(out: &Output, must_contain: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "exit code 2 expected; stderr: {err}"
-    );
-    assert!(!err.contains("panicked"), "no panic: {err}");
-    for s in must_contain {
-        assert!(err.contains(s), "stderr should mention {s:?}: {err}");
-    }
 }
 
 #[test]
@@ -143,105 +125,7 @@ fn bad_experiment_files_give_clear_errors_and_exit_2() {
     for (name, text, needles) in cases.iter().chain(network_cases) {
         let f = temp_file(name, text);
         let out = meshsim(&["run", f.to_str().unwrap(), "--no-write"]);
-        assert_input_error(&out, needles);
-    }
-}
-
-/// `meshsim bench --transport ideal,tcp` runs each case under each model:
-/// the two give different runs (once the experiment default became `tcp`,
-/// `--transport ideal` ran `tcp` as well), and `tcp` has the ends of its
-/// rounds as extra events.
-#[test]
-fn bench_runs_each_transport_model() {
-    let out = meshsim(&[
-        "bench",
-        "--peers",
-        "16",
-        "--signing",
-        "none",
-        "--seconds",
-        "3",
-        "--transport",
-        "ideal,tcp",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let models: Vec<&str> = rows
-        .iter()
-        .map(|r| r["transport"].as_str().unwrap())
-        .collect();
-    assert_eq!(models, ["ideal", "tcp"]);
-    assert_ne!(rows[0]["trace_hash"], rows[1]["trace_hash"]);
-    assert!(rows[0]["events"].as_u64() < rows[1]["events"].as_u64());
-}
-
-/// `meshsim bench --partitions 1,2` runs every case at each partition count,
-/// each in its own process.
-#[test]
-fn bench_runs_each_case_at_every_partition_count() {
-    let out = meshsim(&[
-        "bench",
-        "--peers",
-        "16",
-        "--signing",
-        "none",
-        "--seconds",
-        "3",
-        "--partitions",
-        "1,2",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let parts: Vec<u64> = rows
-        .iter()
-        .map(|r| r["partitions"].as_u64().unwrap())
-        .collect();
-    assert_eq!(parts, [1, 2]);
-    assert!(rows
-        .iter()
-        .all(|r| r["peers"] == 16 && r["events"].as_u64() > Some(0)));
-    let out = meshsim(&["bench", "--peers", "16", "--partitions", "2,17"]);
-    assert_input_error(&out, &["--partitions 17"]);
-}
-
-#[test]
-fn bench_options_that_do_not_go_together_exit_2() {
-    for (args, names) in [
-        (&["bench", "--sweep", "--no-memo"][..], "--no-memo"),
-        (
-            &["bench", "--sweep", "--components", "2"][..],
-            "--components",
-        ),
-        (
-            &["bench", "--peers", "100", "--components", "3"][..],
-            "--components 3",
-        ),
-        (
-            &["bench", "--peers", "100", "--partitions", "0"][..],
-            "--partitions 0",
-        ),
-        (
-            &["bench", "--sweep", "--partitions", "2"][..],
-            "--partitions",
-        ),
-    ] {
-        assert_input_error(&meshsim(args), &[names]);
+        input_error(&out, needles);
     }
 }
 
@@ -352,7 +236,7 @@ fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
         "/proc/meshsim-no/t.jsonl",
         "--no-write",
     ]);
-    assert_input_error(&out, &["--trace", "cannot create"]);
+    input_error(&out, &["--trace", "cannot create"]);
     assert!(!publishes(&one).is_empty());
     assert!(
         !std::fs::read_dir(&dir).unwrap().any(|e| e
@@ -368,13 +252,13 @@ fn trace_files_list_every_record_in_time_order_also_for_partitioned_runs() {
 #[test]
 fn missing_file_and_bad_set_exit_2() {
     let out = meshsim(&["run", "/nonexistent/experiment.toml"]);
-    assert_input_error(&out, &["/nonexistent/experiment.toml", "cannot read"]);
+    input_error(&out, &["/nonexistent/experiment.toml", "cannot read"]);
     let out = meshsim(&["run", "--set", "gossipsub.mesh_n_low=99", "--no-write"]);
-    assert_input_error(&out, &["gossipsub.mesh_n_low", "99"]);
+    input_error(&out, &["gossipsub.mesh_n_low", "99"]);
     let out = meshsim(&["run", "--set", "nonsense", "--no-write"]);
-    assert_input_error(&out, &["--set", "KEY=VALUE"]);
+    input_error(&out, &["--set", "KEY=VALUE"]);
     let out = meshsim(&["run", "--set", "topology.bogus=1", "--no-write"]);
-    assert_input_error(&out, &["topology", "bogus"]);
+    input_error(&out, &["topology", "bogus"]);
 }
 
 /// The small run behind [`trace_hash`], as `--set` arguments.
@@ -556,14 +440,14 @@ fn run_output_paths_are_checked_before_the_run() {
         meshsim(&args)
     };
     let out = run(&["--out", f]);
-    assert_input_error(&out, &["--out", f, "not a directory"]);
+    input_error(&out, &["--out", f, "not a directory"]);
     let out = run(&["--out", &format!("{f}/sub")]);
-    assert_input_error(&out, &["--out", f]);
+    input_error(&out, &["--out", f]);
     let out = run(&["--no-write", "--trace", d]);
-    assert_input_error(&out, &["--trace", d, "is a directory"]);
+    input_error(&out, &["--trace", d, "is a directory"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("rerun with"));
     let out = run(&["--no-write", "--out", d]);
-    assert_input_error(&out, &["--no-write", "--out"]);
+    input_error(&out, &["--no-write", "--out"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -633,7 +517,7 @@ fn a_misspelt_sweep_key_is_reported_once_with_the_nearest_name() {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_input_error(&out, &["did you mean `mesh_n`?"]);
+    input_error(&out, &["did you mean `mesh_n`?"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("unknown field").count(), 1, "{err}");
 }
@@ -708,7 +592,7 @@ fn a_sweep_refused_for_memory_writes_nothing() {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_input_error(&out, &["limits.max_memory_mib"]);
+    input_error(&out, &["limits.max_memory_mib"]);
     assert!(!out_dir.exists(), "nothing is written before the refusal");
 }
 
@@ -722,7 +606,7 @@ fn a_misspelt_transport_key_gets_the_nearest_name() {
         "--set",
         "network.transport.modle=ideal",
     ]);
-    assert_input_error(&out, &["`modle`", "did you mean `model`?"]);
+    input_error(&out, &["`modle`", "did you mean `model`?"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("bytes cut"), "{err}");
 }
@@ -741,7 +625,7 @@ fn transport_and_partial_size_errors_say_what_to_do() {
         "--set",
         "network.transport.model=ideal",
     ]);
-    assert_input_error(
+    input_error(
         &out,
         &["`preset`", "--set 'network.transport={model=\"ideal\"}'"],
     );
@@ -753,5 +637,5 @@ fn transport_and_partial_size_errors_say_what_to_do() {
         "--set",
         "gossipsub.max_transmit_size=131072",
     ]);
-    assert_input_error(&out, &["(131072) minus 137 bytes, so 130935"]);
+    input_error(&out, &["(131072) minus 137 bytes, so 130935"]);
 }

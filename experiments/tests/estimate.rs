@@ -1,12 +1,25 @@
 //! The memory safety valve refuses an obviously oversized run before it starts.
 
-use std::process::Command;
+mod common;
+use common::{meshsim, stderr, tmp, write};
+use std::path::PathBuf;
 
-fn meshsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .output()
-        .expect("meshsim runs")
+/// `meshsim sweep` of `text` (one job), which must be refused with exit
+/// code 2: its error message and output folder.
+fn refused_sweep(name: &str, text: &str) -> (String, PathBuf) {
+    let dir = tmp(name);
+    let file = write(&dir, "s.toml", text);
+    let out_dir = dir.join("out");
+    let out = meshsim(&[
+        "sweep",
+        &file,
+        "--jobs",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    (stderr(&out), out_dir)
 }
 
 #[test]
@@ -30,29 +43,13 @@ fn run_refuses_100k_peers_with_a_1_gib_limit() {
 
 #[test]
 fn sweep_refuses_before_any_run() {
-    let dir = std::env::temp_dir().join(format!("meshsim-estimate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("big.toml");
-    std::fs::write(
-        &file,
+    let (err, out_dir) = refused_sweep(
+        "big",
         "name = \"big\"\npeers = 100000\n[limits]\nmax_memory_mib = 1024\n[sweep]\nseeds = 2\n",
-    )
-    .unwrap();
-    let out_dir = dir.join("out");
-    let out = meshsim(&[
-        "sweep",
-        file.to_str().unwrap(),
-        "--jobs",
-        "1",
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(err.contains("limits.max_memory_mib"), "{err}");
     let runs = std::fs::read_dir(out_dir.join("runs")).map_or(0, |d| d.count());
     assert_eq!(runs, 0, "no run may have started");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -111,29 +108,14 @@ fn a_large_message_run_too_big_for_its_limit_is_refused_before_it_starts() {
 
 #[test]
 fn a_sweep_refused_for_memory_names_the_point() {
-    let dir = std::env::temp_dir().join(format!("meshsim-estimate-pt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("points.toml");
-    std::fs::write(
-        &file,
+    let (err, _) = refused_sweep(
+        "points",
         "name = \"points\"\npeers = 1000\n[gossipsub]\nmax_transmit_size = 8388608\n\
          [limits]\nmax_memory_mib = 2048\n[sweep]\nseeds = 1\n\
          [[sweep.axis]]\nkey = \"workload.message_bytes\"\nvalues = [1024, 4000000]\n",
-    )
-    .unwrap();
-    let out = meshsim(&[
-        "sweep",
-        file.to_str().unwrap(),
-        "--jobs",
-        "1",
-        "--out",
-        dir.join("out").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(
         err.contains("(sweep point workload.message_bytes=4000000)"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -258,12 +258,13 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<InteropOutput, RunFailure> {
     let spec = sc.experiment();
     let sc2 = sc.clone();
     let spec2 = spec.clone();
-    let mut net = spec.network.to_net_config();
-    net.read_hold_bytes = spec.smallest_transmit_limit();
-    let out = sim::runner::run_on_sim_thread(seed, net, EntropyMode::Seeded, move || {
-        run_here(&sc2, &spec2, seed)
-    })
-    .map_err(RunFailure::Panic)?;
+    // Its experiment has no class links or regions: the whole network
+    // configuration is the [network] section's, with the codec's read hold.
+    let out =
+        sim::runner::run_on_sim_thread(seed, spec.net_config(), EntropyMode::Seeded, move || {
+            run_here(&sc2, &spec2, seed)
+        })
+        .map_err(RunFailure::Panic)?;
     let (output, report) = out;
     let mut output = output?;
     output.run.summary.entropy_served = report.entropy.served;
